@@ -1,0 +1,59 @@
+# make run   – set up, prepare the database, train if needed, start the assistant
+# make test  – set up and run every check (lint, pytest, rasa validate/test, NLU hold-out)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export SQLALCHEMY_WARN_20 ?= 0
+
+.PHONY: help setup db train run shell actions test lint pytest validate test-stories test-nlu bench clean
+
+help:
+	@echo "make run    start the assistant (REST on :5005, actions on :5055)"
+	@echo "make test   run every check"
+	@echo "make shell  chat in the terminal"
+	@echo "make train  train models/current.tar.gz if data or config changed"
+
+setup:
+	@bash scripts/setup.sh
+
+db: setup
+	@$(PY) -m actions.db init
+
+train: setup
+	@bash scripts/train_if_changed.sh
+
+run: db train
+	@bash scripts/run.sh
+
+shell: db train
+	@$(RASA) run actions --actions actions --port 5055 >var/actions.log 2>&1 & \
+	  trap "kill $$!" EXIT; \
+	  $(RASA) shell --model models/current.tar.gz --endpoints endpoints.yml
+
+lint: setup
+	$(VENV)/bin/ruff check actions addons tests scripts bench
+
+validate: setup
+	$(RASA) data validate
+
+test-stories: train
+	$(RASA) test core --model models/current.tar.gz --stories tests/stories \
+	  --fail-on-prediction-errors --out results/core
+
+test-nlu: train
+	$(RASA) test nlu --model models/current.tar.gz --nlu tests/nlu/holdout.yml --out results/nlu
+	$(PY) scripts/check_holdout.py results/nlu/intent_report.json --min-accuracy 0.90
+
+pytest: db train
+	$(VENV)/bin/pytest -q
+
+test: setup lint validate train test-stories test-nlu pytest
+
+bench: db
+	$(PY) -m bench.run
+
+clean:
+	rm -rf models results var/*.db

@@ -1,0 +1,1 @@
+"""Custom actions of the merchant-support assistant (run by `rasa run actions`)."""

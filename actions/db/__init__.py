@@ -1,0 +1,1 @@
+"""Merchant database: models, sessions, migrations and demo data."""

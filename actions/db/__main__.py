@@ -1,0 +1,27 @@
+"""`python -m actions.db init`: migrate the merchant database and load the demo data."""
+
+from __future__ import annotations
+
+import argparse
+
+from actions.db.migrate import upgrade
+from actions.db.seed import seed_demo_data
+from actions.db.session import database_url, get_engine
+from actions.privacy import mask_url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m actions.db")
+    parser.add_argument("command", choices=["migrate", "seed", "init"])
+    parser.add_argument("--url", default=None, help="database URL (default: MERCHANT_DB_URL)")
+    args = parser.parse_args()
+    url = args.url or database_url()
+    if args.command in ("migrate", "init"):
+        upgrade(url)
+    if args.command in ("seed", "init"):
+        seed_demo_data(get_engine(url))
+    print(f"merchant db ready: {mask_url(url)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Queries and writes on the merchant database. Every function takes an open Session;
+the caller owns the transaction (``with Session(engine) as s, s.begin(): ...``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from actions.db.models import (
+    AccountState,
+    Appeal,
+    AppealStatus,
+    IdentityBinding,
+    Merchant,
+    VerificationAttempt,
+    utcnow,
+)
+
+MAX_FAILED_ATTEMPTS = 5
+LOCKOUT_WINDOW = dt.timedelta(hours=1)
+
+
+def get_merchant(session: Session, merchant_id: str) -> Merchant | None:
+    return session.get(Merchant, merchant_id)
+
+
+def current_state(session: Session, merchant_id: str) -> AccountState | None:
+    return session.execute(
+        select(AccountState)
+        .where(AccountState.merchant_id == merchant_id)
+        .order_by(AccountState.since.desc(), AccountState.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+# --- identity -------------------------------------------------------------------
+
+
+def failed_attempts(session: Session, channel: str, sender_id: str, now: dt.datetime) -> int:
+    return session.execute(
+        select(func.count(VerificationAttempt.id)).where(
+            VerificationAttempt.channel == channel,
+            VerificationAttempt.sender_id == sender_id,
+            VerificationAttempt.success.is_(False),
+            VerificationAttempt.attempted_at > now - LOCKOUT_WINDOW,
+        )
+    ).scalar_one()
+
+
+def is_locked(session: Session, channel: str, sender_id: str, now: dt.datetime | None = None) -> bool:
+    return failed_attempts(session, channel, sender_id, now or utcnow()) >= MAX_FAILED_ATTEMPTS
+
+
+def check_identity(
+    session: Session, channel: str, sender_id: str, merchant_id: str, phone_last4: str
+) -> bool:
+    """Records the attempt; on success binds the sender to the merchant."""
+    merchant = get_merchant(session, merchant_id)
+    success = merchant is not None and merchant.bound_phone[-4:] == phone_last4
+    session.add(VerificationAttempt(channel=channel, sender_id=sender_id, success=success))
+    if success:
+        binding = session.get(IdentityBinding, (channel, sender_id))
+        if binding is None:
+            session.add(
+                IdentityBinding(channel=channel, sender_id=sender_id, merchant_id=merchant_id)
+            )
+        else:
+            binding.merchant_id = merchant_id
+            binding.verified_at = utcnow()
+    return success
+
+
+def bound_merchant_id(session: Session, channel: str, sender_id: str) -> str | None:
+    binding = session.get(IdentityBinding, (channel, sender_id))
+    return binding.merchant_id if binding else None
+
+
+def unbind(session: Session, channel: str, sender_id: str) -> None:
+    session.execute(
+        delete(IdentityBinding).where(
+            IdentityBinding.channel == channel, IdentityBinding.sender_id == sender_id
+        )
+    )
+
+
+# --- appeals --------------------------------------------------------------------
+
+
+def get_appeal(session: Session, appeal_id: str) -> Appeal | None:
+    return session.get(Appeal, appeal_id.upper())
+
+
+def latest_appeal(session: Session, merchant_id: str) -> Appeal | None:
+    return session.execute(
+        select(Appeal)
+        .where(Appeal.merchant_id == merchant_id)
+        .order_by(Appeal.created_at.desc(), Appeal.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def open_appeal(session: Session, merchant_id: str) -> Appeal | None:
+    return session.execute(
+        select(Appeal)
+        .where(
+            Appeal.merchant_id == merchant_id,
+            Appeal.status.in_([AppealStatus.submitted, AppealStatus.reviewing]),
+        )
+        .order_by(Appeal.created_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def next_appeal_id(session: Session, today: dt.date) -> str:
+    prefix = f"AP{today:%Y%m%d}"
+    last = session.execute(
+        select(func.max(Appeal.id)).where(Appeal.id.like(f"{prefix}%"))
+    ).scalar_one()
+    sequence = int(last[-3:]) + 1 if last else 1
+    if sequence > 999:
+        raise RuntimeError("daily appeal sequence exhausted")
+    return f"{prefix}{sequence:03d}"
+
+
+class DuplicateAppeal(Exception):
+    def __init__(self, appeal: Appeal) -> None:
+        super().__init__(appeal.id)
+        self.appeal = appeal
+
+
+def file_appeal(
+    session: Session,
+    merchant_id: str,
+    category: str,
+    description: str,
+    contact_phone: str,
+    now: dt.datetime | None = None,
+) -> Appeal:
+    """Writes a new appeal; refuses while another one is still open.
+
+    Two concurrent filings for the same day may pick the same id: the primary key
+    rejects the second, which retries inside a savepoint with the next number.
+    """
+    existing = open_appeal(session, merchant_id)
+    if existing is not None:
+        raise DuplicateAppeal(existing)
+    now = now or utcnow()
+    for _ in range(5):
+        appeal = Appeal(
+            id=next_appeal_id(session, now.date()),
+            merchant_id=merchant_id,
+            category=category,
+            description=description,
+            contact_phone=contact_phone,
+            status=AppealStatus.submitted,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(appeal)
+            return appeal
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not allocate an appeal id")

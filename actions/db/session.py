@@ -1,0 +1,51 @@
+"""One engine per process, one short session per action call."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DB_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'merchant.db'}"
+# A look-up that takes longer than this is answered with "system busy".
+DB_TIMEOUT_S = float(os.environ.get("MERCHANT_DB_TIMEOUT_S", "3"))
+
+
+def database_url() -> str:
+    return os.environ.get("MERCHANT_DB_URL") or DEFAULT_DB_URL
+
+
+@lru_cache(maxsize=None)
+def get_engine(url: str | None = None) -> Engine:
+    """The process-wide engine for ``url`` (default: ``MERCHANT_DB_URL``)."""
+    url = url or database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, future=True, connect_args={"timeout": DB_TIMEOUT_S, "check_same_thread": False}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _enable_foreign_keys(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+        return engine
+    timeout_ms = int(DB_TIMEOUT_S * 1000)
+    return create_engine(
+        url,
+        future=True,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=DB_TIMEOUT_S,
+        connect_args={
+            "connect_timeout": max(1, int(DB_TIMEOUT_S)),
+            "options": f"-c statement_timeout={timeout_ms}",
+        },
+    )

@@ -1,0 +1,1 @@
+"""Code that runs inside the rasa server: NLU components and input channels."""

@@ -1,0 +1,1 @@
+"""NLU components that run inside the rasa server."""

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Train models/current.tar.gz only when the training inputs changed since the last run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+inputs_hash() {
+    { cat config.yml domain.yml
+      find data addons/nlu -type f \( -name '*.yml' -o -name '*.txt' -o -name '*.jsonl' -o -name '*.py' \) | sort | xargs cat
+    } | sha256sum | cut -d' ' -f1
+}
+
+MODEL=models/current.tar.gz
+STAMP=models/.inputs-hash
+HASH="$(inputs_hash)"
+if [ "${FORCE_TRAIN:-0}" != "1" ] && [ -f "$MODEL" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$HASH" ]; then
+    echo "train: model is up to date ($MODEL)"
+    exit 0
+fi
+echo "train: training inputs changed, training $MODEL"
+start=$(date +%s)
+.venv/bin/rasa train --fixed-model-name current --out models
+echo "$HASH" > "$STAMP"
+echo "train: done in $(( $(date +%s) - start ))s"
