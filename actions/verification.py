@@ -131,7 +131,8 @@ class ValidateVerifyForm(CancellableFormValidation):
         if result == "ok":
             masked = mask_merchant_id(merchant_id)
             dispatcher.utter_message(response="utter_verified", verified_merchant=masked)
-            return {"verified_merchant": masked}
+            # The candidates are spent: the binding in the database is what counts now.
+            return {"verified_merchant": masked, "merchant_id": None, "phone_last4": None}
         if result == "failed":
             dispatcher.utter_message(response="utter_verify_failed")
         return {"merchant_id": None, "phone_last4": None}

@@ -19,10 +19,13 @@ def database_url() -> str:
     return os.environ.get("MERCHANT_DB_URL") or DEFAULT_DB_URL
 
 
-@lru_cache(maxsize=None)
 def get_engine(url: str | None = None) -> Engine:
     """The process-wide engine for ``url`` (default: ``MERCHANT_DB_URL``)."""
-    url = url or database_url()
+    return _engine_for(url or database_url())
+
+
+@lru_cache(maxsize=None)
+def _engine_for(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
