@@ -34,9 +34,18 @@ def _engine_for(url: str) -> Engine:
             url, future=True, connect_args={"timeout": DB_TIMEOUT_S, "check_same_thread": False}
         )
 
+        # pysqlite opens transactions lazily and lets SAVEPOINT release commit; take
+        # over transaction control so rollbacks and savepoints really work. IMMEDIATE
+        # takes the write lock up front: two read-then-write transactions wait for each
+        # other (up to the timeout) instead of failing with "database is locked".
         @event.listens_for(engine, "connect")
-        def _enable_foreign_keys(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            dbapi_connection.isolation_level = None
             dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection):  # type: ignore[no-untyped-def]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     timeout_ms = int(DB_TIMEOUT_S * 1000)

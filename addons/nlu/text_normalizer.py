@@ -44,6 +44,8 @@ _ANNOTATION = re.compile(r"(?<=[\u3400-\u9fff\uf900-\ufaff])\(([^()]{1,40})\)")
 _WHITESPACE = re.compile(r"\s+")
 
 _converter = opencc.OpenCC("t2s")
+# Same-length fixes for common words OpenCC leaves in a variant form.
+_PHRASE_FIXES = {"随著": "随着", "帐户": "账户", "帐号": "账号", "帐单": "账单"}
 
 
 def _is_pinyin(content: str) -> bool:
@@ -131,6 +133,9 @@ def normalize(text: str) -> NormalizedText:
     if len(simplified) != len(kept_text):
         simplified = "".join(_converter.convert(c) if len(_converter.convert(c)) == 1 else c
                              for c in kept_chars)
+
+    for variant, standard in _PHRASE_FIXES.items():
+        simplified = simplified.replace(variant, standard)
 
     # Fold whitespace runs into one space and strip both ends.
     out_chars: list[str] = []

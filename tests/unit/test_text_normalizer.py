@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pytest
+
+from addons.nlu.text_normalizer import TextNormalizer, normalize
+from rasa.shared.nlu.training_data.message import Message
+
+SEED = "在現(xiàn)代商業(yè)活動(dòng)中,隨著網(wǎng)絡(luò)和移動(dòng)設(shè)備的迅猛發(fā)展"
+
+
+def test_seed_sentence_becomes_plain_simplified() -> None:
+    assert normalize(SEED).text == "在现代商业活动中,随着网络和移动设备的迅猛发展"
+
+
+def test_seed_title_and_heading() -> None:
+    assert normalize("微信收款賬戶異常怎么弄").text == "微信收款账户异常怎么弄"
+    assert normalize("一、微信收款賬戶被風(fēng)控怎么辦?").text == "一、微信收款账户被风控怎么办?"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("尾號(0003)", "尾号(0003)"),  # digits in parentheses are not pinyin
+        ("接入网站支付(API)", "接入网站支付(API)"),  # upper-case acronym stays
+        ("收款(1)(2)", "收款(1)(2)"),
+        ("步驟(1)在微信中搜索", "步骤(1)在微信中搜索"),
+        ("現(xiàn dài)", "现"),  # multi-syllable annotation
+        ("現(xian4)代", "现代"),  # numbered tones
+        ("商户(ok)", "商户(ok)"),  # not a pinyin syllable
+    ],
+)
+def test_only_pinyin_annotations_are_removed(raw: str, expected: str) -> None:
+    assert normalize(raw).text == expected
+
+
+def test_full_width_digits_letters_and_space() -> None:
+    assert normalize("商户号１９００００００02　ＡＰ２０２６").text == "商户号1900000002 AP2026"
+
+
+def test_emoji_zero_width_and_whitespace_are_tidied() -> None:
+    assert normalize("  收款码😡😡被\u200b限制了\n\n\n怎么办 👍🏻 ").text == "收款码被限制了 怎么办"
+
+
+def test_empty_and_emoji_only() -> None:
+    assert normalize("").text == ""
+    assert normalize("😀😀").text == ""
+
+
+def test_mixed_scripts() -> None:
+    # Full-width punctuation becomes ASCII too; 帳號 -> 账号, not OpenCC's 帐号.
+    assert normalize("我的帳號被凍結了，钱还在吗").text == "我的账号被冻结了,钱还在吗"
+
+
+def test_offsets_map_back_to_the_original() -> None:
+    raw = "賬(zhàng)戶被凍(dòng)結"
+    result = normalize(raw)
+    assert result.text == "账户被冻结"
+    start, end = result.original_span(3, 5, len(raw))
+    assert raw[start:end] == "凍(dòng)結"
+    assert result.normalized_span(raw.index("凍"), len(raw)) == (3, 5)
+
+
+def test_five_thousand_characters() -> None:
+    unit = "收款賬(zhàng)戶異常１２３"  # 16 characters
+    raw = unit * 312 + "收" * 8
+    assert len(raw) == 5000
+    result = normalize(raw)
+    assert len(result.source) == len(result.text)
+    assert "(" not in result.text
+    assert result.text.startswith("收款账户异常123")
+
+
+def test_component_keeps_entity_offsets_and_bounds_length() -> None:
+    component = TextNormalizer({"max_chars": 20})
+    text = "商(shāng)户号１９００００００02"
+    message = Message.build(text=text)
+    message.set("entities", [{"start": text.index("１"), "end": len(text),
+                              "value": "1900000002", "entity": "merchant_id"}])
+    component.process([message])
+    assert message.get("text") == "商户号1900000002"
+    entity = message.get("entities")[0]
+    assert message.get("text")[entity["start"]:entity["end"]] == "1900000002"
+
+    long_message = Message.build(text="很长" * 100)
+    component.process([long_message])
+    assert len(long_message.get("text")) == 20
+
+
+def test_component_leaves_emoji_only_text_for_the_fallback() -> None:
+    message = Message.build(text=" 😀😀 ")
+    TextNormalizer({"max_chars": 600}).process([message])
+    assert message.get("text") == "😀😀"
