@@ -1,0 +1,113 @@
+"""Start the real action server and rasa server for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tests.conftest import PROJECT_ROOT
+
+VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
+MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Servers:
+    rasa_url: str
+    actions_url: str
+    token: str
+
+    def say(self, sender: str, message: str, timeout: float = 30) -> list[dict]:
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=timeout,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def texts(self, sender: str, message: str) -> str:
+        return "\n".join(m.get("text", "") for m in self.say(sender, message))
+
+    def tracker(self, sender: str) -> dict:
+        response = requests.get(
+            f"{self.rasa_url}/conversations/{sender}/tracker",
+            params={"token": self.token}, timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+def _wait(url: str, process: subprocess.Popen, log: Path, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()[-4000:]}")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"server not healthy after {seconds}s:\n{log.read_text()[-4000:]}")
+
+
+@contextmanager
+def running_servers(workdir: Path, db_url: str, credentials: str = "rest:\n") -> Iterator[Servers]:
+    if not MODEL.exists():
+        raise RuntimeError("no trained model: run `make train` first")
+    rasa_port, actions_port = free_port(), free_port()
+    token = "e2e-token"
+    (workdir / "endpoints.yml").write_text(
+        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n", encoding="utf-8"
+    )
+    (workdir / "credentials.yml").write_text(credentials, encoding="utf-8")
+    env = {**os.environ, "MERCHANT_DB_URL": db_url, "RASA_TELEMETRY_ENABLED": "false",
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    processes: list[subprocess.Popen] = []
+    actions_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
+    try:
+        processes.append(subprocess.Popen(
+            [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
+             "--port", str(actions_port)],
+            cwd=PROJECT_ROOT, env=env, stdout=actions_log.open("w"),
+            stderr=subprocess.STDOUT, start_new_session=True,
+        ))
+        processes.append(subprocess.Popen(
+            [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(rasa_port),
+             "--enable-api", "--auth-token", token,
+             "--endpoints", str(workdir / "endpoints.yml"),
+             "--credentials", str(workdir / "credentials.yml")],
+            cwd=PROJECT_ROOT, env=env, stdout=rasa_log.open("w"),
+            stderr=subprocess.STDOUT, start_new_session=True,
+        ))
+        _wait(f"http://127.0.0.1:{actions_port}/health", processes[0], actions_log)
+        _wait(f"http://127.0.0.1:{rasa_port}/status?token={token}", processes[1], rasa_log)
+        yield Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
+                      token)
+    finally:
+        for process in processes:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
