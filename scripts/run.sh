@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 
 RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
+export RASA_TELEMETRY_ENABLED="${RASA_TELEMETRY_ENABLED:-false}"
 export RASA_TOKEN="${RASA_TOKEN:-change-me-local-token}"
 
 pids=()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -24,7 +24,7 @@ def get_engine(url: str | None = None) -> Engine:
     return _engine_for(url or database_url())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _engine_for(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

@@ -66,7 +66,9 @@ class SpacyEntityRuler(GraphComponent, EntityExtractorMixin):
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        path = Path(config["patterns_path"])
+        # The config given here may lack the defaults: fall back to them.
+        defaults = SpacyEntityRuler.get_default_config()
+        path = Path(config.get("patterns_path", defaults["patterns_path"]))
         return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
     def __init__(

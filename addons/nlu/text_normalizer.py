@@ -123,7 +123,7 @@ def normalize(text: str) -> NormalizedText:
         if keep[i] and _is_dropped(char):
             keep[i] = False
 
-    kept_chars = [c for c, k in zip(chars, keep) if k]
+    kept_chars = [c for c, k in zip(chars, keep, strict=True) if k]
     kept_source = [i for i, k in enumerate(keep) if k]
 
     # OpenCC t2s maps one character to one character for the script itself; when a
@@ -140,7 +140,7 @@ def normalize(text: str) -> NormalizedText:
     # Fold whitespace runs into one space and strip both ends.
     out_chars: list[str] = []
     out_source: list[int] = []
-    for char, source in zip(simplified, kept_source):
+    for char, source in zip(simplified, kept_source, strict=True):
         if char.isspace():
             if not out_chars or out_chars[-1] == " ":
                 continue

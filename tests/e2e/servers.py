@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,10 +102,8 @@ def running_servers(workdir: Path, db_url: str, credentials: str = "rest:\n") ->
                       token)
     finally:
         for process in processes:
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         for process in processes:
             try:
                 process.wait(timeout=15)
