@@ -1,16 +1,35 @@
-"""Answers that do not need the merchant database: FAQ inside forms and the
-"did you mean ...?" step of the two-stage fallback."""
+"""FAQ answers (with the anti-scam warning and, for a verified merchant, advice for
+their own case) and the "did you mean ...?" step of the two-stage fallback."""
 
 from __future__ import annotations
+
+import re
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
+
+from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
+from actions.db import repository
+
+# Paying someone to unfreeze, handing over passwords or SMS codes, private "consultants".
+SCAM_SIGNAL = re.compile(
+    r"(付费|花钱|收费|交钱|给钱|出钱|转账|红包|交\s*\d+|\d+\s*(块|元)).{0,8}(解封|解冻|解除|解限|开通)"
+    r"|(解封|解冻|解限).{0,8}(付费|花钱|收费|多少钱|费用|要钱|交钱|块|元)"
+    r"|代解封|解封(服务|渠道|顾问|专家|团队|中介)|内部(渠道|关系|人员)"
+    r"|验证码|支付密码|登录密码|交易密码|密码"
+    r"|(顾问|专员|客服|老师|中介).{0,6}(微信|vx|v信|wx|qq|电话|手机)"
+    r"|加.{0,4}(微信|vx|v信|wx|qq)",
+    re.IGNORECASE,
+)
 
 # Intents answered by a plain response; inside a form the answer comes from here and
 # the form resumes afterwards.
 FAQ_RESPONSES = {
+    "report_account_abnormal": "utter_report_abnormal",
+    "out_of_scope": "utter_out_of_scope",
     "ask_abnormal_reason": "utter_ask_abnormal_reason",
     "contact_support": "utter_contact_support",
     "ask_appeal_process": "utter_ask_appeal_process",
@@ -45,7 +64,39 @@ INTENT_TITLES = {
 }
 
 
+def looks_like_scam(text: str) -> bool:
+    return bool(SCAM_SIGNAL.search(text))
+
+
+def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Answers the latest message if it is a known question; False if it is not one."""
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    if looks_like_scam(latest_text(tracker)):
+        dispatcher.utter_message(response="utter_anti_scam")
+    if intent not in FAQ_RESPONSES:
+        return False
+    dispatcher.utter_message(response=FAQ_RESPONSES[intent])
+    return True
+
+
+async def bound_reason(tracker: Tracker) -> str | None:
+    """The restriction reason of the verified merchant, if this sender is verified."""
+    channel, sender_id = sender_key(tracker)
+
+    def work(session: Session) -> str | None:
+        merchant_id = repository.bound_merchant_id(session, channel, sender_id)
+        state = repository.current_state(session, merchant_id) if merchant_id else None
+        return state.reason_code if state else None
+
+    try:
+        return await run_in_session(work)
+    except DatabaseUnavailable:
+        return None  # general advice still helps
+
+
 class ActionAnswerFaq(Action):
+    """Answers a question by its intent; warns first when the message smells of a scam."""
+
     def name(self) -> str:
         return "action_answer_faq"
 
@@ -53,7 +104,13 @@ class ActionAnswerFaq(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        dispatcher.utter_message(response=FAQ_RESPONSES.get(intent, "utter_ask_rephrase"))
+        if not answer_question(dispatcher, tracker):
+            dispatcher.utter_message(response="utter_ask_rephrase")
+        if intent == "ask_appeal_process":
+            # Appeal coach: the materials that answer this merchant's own reason.
+            reason = await bound_reason(tracker)
+            if reason in ("remote_qr_collection", "instant_withdrawal", "high_frequency"):
+                dispatcher.utter_message(response=f"utter_appeal_materials_{reason}")
         return []
 
 
@@ -66,6 +123,8 @@ class ActionAskAffirmation(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if looks_like_scam(latest_text(tracker)):
+            dispatcher.utter_message(response="utter_anti_scam")
         ranking = tracker.latest_message.get("intent_ranking") or []
         candidates = [
             item["name"] for item in ranking if item.get("name") in INTENT_TITLES

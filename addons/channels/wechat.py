@@ -1,0 +1,492 @@
+"""WeChat official account (公众号) channel: ``addons.channels.wechat.WeChatInput``.
+
+Mounted at ``/webhooks/wechat/webhook`` (GET: URL verification, POST: messages).
+
+WeChat waits 5 seconds for the passive reply and retries the same message up to three
+times. So every message is claimed once (per MsgId, or sender + CreateTime for events);
+the bot gets ``reply_timeout_s`` (4 s) to answer passively, otherwise the request answers
+``success`` and the answer follows through the customer-service message API. A retry
+waits for the first delivery's result and returns the same reply (or ``success``).
+
+Settings come from the credentials section, else from environment variables, else
+defaults (see ``docs/wechat.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    OutputChannel,
+    UserMessage,
+)
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from wechatpy.messages import BaseMessage
+
+from addons.channels.wechat_api import DEFAULT_API_BASE, WeChatApi, WeChatApiError
+from addons.channels.wechat_inbound import MODES, Inbound, RejectedRequest, WeChatVerifier
+from addons.channels.wechat_render import (
+    MAX_TEXT_BYTES,
+    RenderedReply,
+    choice_to_message,
+    clean_text,
+    parse_choice_number,
+    render_messages,
+    split_text,
+)
+from addons.channels.wechat_store import (
+    DEFERRED,
+    DONE,
+    ChannelState,
+    KeyValueStore,
+    create_store,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TOKEN = "dev-wechat-token"
+DEFAULT_MENU: dict[str, str] = {
+    "CHECK_STATUS": "/check_account_status",
+    "CONTACT": "/contact_support",
+    "APPEAL": "/ask_appeal_process",
+    "REMOTE": "/ask_remote_collection",
+    "APPEAL_STATUS": "/check_appeal_status",
+    "HUMAN": "/request_human",
+}
+
+UNSUPPORTED_TEXT = "暂不支持这种消息，请直接发文字告诉我你遇到的问题。"
+EMPTY_TEXT = "没有收到文字内容。请直接发文字说说你遇到的问题，比如“收款被限制了怎么办”。"
+VOICE_UNRECOGNIZED_TEXT = "这段语音没能识别成文字，请直接打字告诉我你遇到的问题。"
+IMAGE_TEXT = (
+    "收到你的图片，已经帮你记下，申诉时可以作为材料。\n"
+    "对申诉最有帮助的材料：\n"
+    "· 营业执照，门店门头和店内照片；\n"
+    "· 真实交易的订单、发货或物流记录、收据；\n"
+    "· 和买家的聊天记录；\n"
+    "· 进货凭证或服务合同。\n"
+    "要提交申诉，直接回复“我要申诉”。"
+)
+UNKNOWN_MENU_TEXT = "这个菜单暂时没有内容，请直接发文字告诉我你的问题。"
+ERROR_TEXT = "系统有点忙，请稍后再发一次。着急的话可以拨打微信支付客服 95017。"
+
+# Credentials key → environment variable (credentials win over the environment).
+ENV_VARS: dict[str, str] = {
+    "token": "WECHAT_TOKEN",
+    "app_id": "WECHAT_APP_ID",
+    "app_secret": "WECHAT_APP_SECRET",
+    "encoding_aes_key": "WECHAT_AES_KEY",
+    "mode": "WECHAT_MODE",
+    "api_base": "WECHAT_API_BASE",
+    "redis_url": "WECHAT_REDIS_URL",
+    "reply_timeout_s": "WECHAT_REPLY_TIMEOUT_S",
+}
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+@dataclass
+class WeChatConfig:
+    token: str = DEFAULT_TOKEN
+    app_id: str = ""
+    app_secret: str = ""
+    encoding_aes_key: str = ""
+    # plaintext | compatible | safe; empty: safe when an EncodingAESKey is set.
+    mode: str = ""
+    api_base: str = DEFAULT_API_BASE
+    redis_url: str = ""
+    reply_timeout_s: float = 4.0
+    max_reply_bytes: int = MAX_TEXT_BYTES
+    max_clock_skew_s: float = 300.0
+    dedup_ttl_s: float = 300.0
+    choice_ttl_s: float = 1800.0
+    api_timeout_s: float = 5.0
+    menu: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MENU))
+
+    def __post_init__(self) -> None:
+        self.mode = (self.mode or ("safe" if self.encoding_aes_key else "plaintext")).lower()
+        if self.mode not in MODES:
+            raise ValueError(f"WeChat mode must be one of {MODES}, not {self.mode!r}")
+        if not 0 < self.reply_timeout_s <= 4.5:
+            # WeChat gives up after 5 s: a later passive reply is never shown.
+            raise ValueError("reply_timeout_s must be in (0, 4.5]")
+
+    @classmethod
+    def from_credentials(
+        cls, credentials: Mapping[str, Any] | None, env: Mapping[str, str] | None = None
+    ) -> WeChatConfig:
+        credentials = dict(credentials or {})
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            value = credentials.get(name)
+            if (value is None or value == "") and name in ENV_VARS:
+                value = env.get(ENV_VARS[name]) or None
+            if value is not None and value != "":
+                values[name] = value
+        for name in ("reply_timeout_s", "max_clock_skew_s", "dedup_ttl_s", "choice_ttl_s",
+                     "api_timeout_s"):
+            if name in values:
+                values[name] = float(values[name])
+        if "max_reply_bytes" in values:
+            values["max_reply_bytes"] = int(values["max_reply_bytes"])
+        for name in ("token", "app_id", "app_secret", "encoding_aes_key", "mode", "api_base",
+                     "redis_url"):
+            if name in values:
+                values[name] = str(values[name]).strip()
+        # Configured menu keys add to / replace the defaults.
+        values["menu"] = {**DEFAULT_MENU, **{str(k): str(v) for k, v in
+                                            (credentials.get("menu") or {}).items()}}
+        return cls(**values)
+
+
+@dataclass
+class WeChatResponse:
+    status: int
+    body: str
+    content_type: str = "text/plain; charset=utf-8"
+
+
+def message_key(message: BaseMessage) -> str:
+    """What identifies one push across WeChat's retries."""
+    if message.type != "event" and message.id:
+        return f"msg:{message.id}"
+    # Events have no MsgId: WeChat's own advice is FromUserName + CreateTime.
+    event = getattr(message, "event", "") or str(message._data.get("Event", ""))
+    return f"evt:{message.source}:{message.time}:{event}"
+
+
+class WeChatOutput(OutputChannel):
+    """Sends to an OpenID through the customer-service API (agents, proactive messages).
+
+    Errors (45015: the user's 48-hour window is closed; others after one token refresh)
+    are raised to the caller.
+    """
+
+    def __init__(self, api: WeChatApi, state: ChannelState, max_reply_bytes: int) -> None:
+        self.api = api
+        self.state = state
+        self.max_reply_bytes = max_reply_bytes
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+    async def send_rendered(self, recipient_id: str, rendered: RenderedReply) -> None:
+        if rendered.choices:
+            await self.state.set_choices(recipient_id, rendered.choices)
+        for part in split_text(rendered.text, self.max_reply_bytes):
+            await self.api.send_text(recipient_id, part)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self.send_rendered(recipient_id, RenderedReply(clean_text(text)))
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_rendered(recipient_id, render_messages([{"text": text,
+                                                                  "buttons": buttons}]))
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self.send_text_message(recipient_id, f"图片：{image}")
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        # Raw JSON means nothing to a merchant in WeChat.
+        logger.info("wechat output: custom payload not sent to %s", recipient_id)
+
+
+class WeChatInput(InputChannel):
+    """WeChat official account webhook built on wechatpy."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
+        return cls(WeChatConfig.from_credentials(credentials))
+
+    def __init__(self, config: WeChatConfig | None = None,
+                 store: KeyValueStore | None = None) -> None:
+        self.config = config or WeChatConfig()
+        cfg = self.config
+        if cfg.token == DEFAULT_TOKEN:
+            logger.warning("wechat channel uses the development token: set WECHAT_TOKEN")
+        self.verifier = WeChatVerifier(
+            cfg.token, cfg.mode, cfg.encoding_aes_key, cfg.app_id, cfg.max_clock_skew_s
+        )
+        # Namespaced per account, so several accounts can share one Redis.
+        account = cfg.app_id or hashlib.sha1(cfg.token.encode()).hexdigest()[:12]
+        self.state = ChannelState(
+            store or create_store(cfg.redis_url),
+            namespace=f"wechat:{account}",
+            dedup_ttl_s=cfg.dedup_ttl_s,
+            choice_ttl_s=cfg.choice_ttl_s,
+        )
+        self.api = WeChatApi(cfg.app_id, cfg.app_secret, self.state, cfg.api_base,
+                             cfg.api_timeout_s)
+        self._background: set[asyncio.Task] = set()
+        if not self.api.configured:
+            logger.warning(
+                "wechat channel has no AppID/AppSecret: slow or long answers cannot be "
+                "delivered through the customer-service API"
+            )
+
+    # --- rasa plumbing ----------------------------------------------------------------
+    def get_output_channel(self) -> WeChatOutput:
+        return WeChatOutput(self.api, self.state, self.config.max_reply_bytes)
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        # Sanic 21.12 blueprint names: letters, digits, "_" and "-" only.
+        webhook = Blueprint(f"wechat_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            result = await self.handle_verification(_args(request))
+            return response.text(result.body, status=result.status,
+                                 content_type=result.content_type)
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            result = await self.handle_post(_args(request), request.body or b"",
+                                            on_new_message)
+            return response.text(result.body, status=result.status,
+                                 content_type=result.content_type)
+
+        @webhook.listener("before_server_stop")
+        async def finish_deliveries(*_: Any) -> None:
+            await self.drain(timeout_s=10)
+
+        return webhook
+
+    # --- requests -----------------------------------------------------------------------
+    async def handle_verification(self, args: Mapping[str, str | None]) -> WeChatResponse:
+        try:
+            return WeChatResponse(200, self.verifier.verify_url(args))
+        except RejectedRequest as rejected:
+            logger.warning("wechat URL verification rejected: %s", rejected.reason)
+            return WeChatResponse(rejected.status, _status_text(rejected.status))
+
+    async def handle_post(
+        self, args: Mapping[str, str | None], body: bytes, on_new_message: OnNewMessage
+    ) -> WeChatResponse:
+        try:
+            inbound = self.verifier.parse(args, body)
+        except RejectedRequest as rejected:
+            logger.warning("wechat request rejected (%s): %s", rejected.status, rejected.reason)
+            return WeChatResponse(rejected.status, _status_text(rejected.status))
+        text = await self._answer_once(inbound, on_new_message)
+        try:
+            reply, content_type = self.verifier.render_reply(inbound, text)
+        except Exception:  # noqa: BLE001 - never fail the request: WeChat would retry
+            logger.exception("wechat reply could not be rendered")
+            reply, content_type = self.verifier.render_reply(inbound, "")
+        return WeChatResponse(200, reply, content_type)
+
+    # --- exactly once, within the deadline ----------------------------------------------
+    async def _answer_once(self, inbound: Inbound, on_new_message: OnNewMessage) -> str:
+        """The passive reply text for this push ("" = answer ``success``)."""
+        message = inbound.message
+        key = message_key(message)
+        try:
+            first = await self.state.claim_message(key)
+        except Exception:  # noqa: BLE001 - store down: answering twice beats not answering
+            logger.exception("wechat dedup store unavailable: processing %s unguarded", key)
+            first = True
+        if not first:
+            logger.info("wechat retry of %s: waiting for the first delivery", key)
+            return await self._result_of_first(key)
+
+        openid = message.source
+        turn = asyncio.ensure_future(self._turn(message, on_new_message))
+        try:
+            parts = await asyncio.wait_for(asyncio.shield(turn), self.config.reply_timeout_s)
+        except asyncio.TimeoutError:
+            logger.info("wechat %s slower than %ss: answering later", key,
+                        self.config.reply_timeout_s)
+            await self._finish(key, DEFERRED)
+            self._spawn(self._deliver_when_done(turn, openid))
+            return ""
+        except asyncio.CancelledError:
+            # WeChat hung up: the answer still goes out through the customer-service API.
+            self._spawn(self._finish_and_deliver(key, turn, openid))
+            raise
+        passive = parts[0] if parts else ""
+        await self._finish(key, DONE, passive)
+        if len(parts) > 1:
+            # A passive reply carries one message: the rest follows in order.
+            self._spawn(self._deliver(openid, parts[1:]))
+        return passive
+
+    async def _result_of_first(self, key: str) -> str:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.reply_timeout_s
+        while True:
+            try:
+                result = await self.state.message_result(key)
+            except Exception:  # noqa: BLE001
+                logger.exception("wechat dedup store unavailable while waiting for %s", key)
+                return ""
+            if result is None or result.get("state") == DEFERRED:
+                return ""
+            if result.get("state") == DONE:
+                return str(result.get("reply") or "")
+            if loop.time() >= deadline:
+                return ""
+            await asyncio.sleep(0.05)
+
+    async def _finish(self, key: str, state: str, reply: str = "") -> None:
+        try:
+            await self.state.finish_message(key, state, reply)
+        except Exception:  # noqa: BLE001
+            logger.exception("wechat dedup store unavailable: result of %s not stored", key)
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        # Keep a reference: the event loop only holds tasks weakly.
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self, timeout_s: float = 30.0) -> None:
+        """Wait for pending customer-service deliveries (tests, shutdown)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout_s)
+
+    async def _finish_and_deliver(self, key: str, turn: asyncio.Future, openid: str) -> None:
+        await self._finish(key, DEFERRED)
+        await self._deliver_when_done(turn, openid)
+
+    async def _deliver_when_done(self, turn: asyncio.Future, openid: str) -> None:
+        await self._deliver(openid, await turn)
+
+    async def _deliver(self, openid: str, parts: list[str]) -> None:
+        if not parts:
+            return
+        if not self.api.configured:
+            logger.error("wechat: %d message(s) for %s dropped: no AppID/AppSecret configured",
+                         len(parts), openid)
+            return
+        for index, part in enumerate(parts):
+            try:
+                await self.api.send_text(openid, part)
+            except WeChatApiError as error:
+                # Stop here: later parts without the earlier ones would not make sense.
+                logger.error("wechat: delivery to %s stopped at part %d/%d: %s",
+                             openid, index + 1, len(parts), error)
+                return
+
+    # --- one turn -------------------------------------------------------------------------
+    async def _turn(self, message: BaseMessage, on_new_message: OnNewMessage) -> list[str]:
+        """Everything to send for this push, split to WeChat's length limit."""
+        try:
+            rendered = await self._respond(message, on_new_message)
+        except Exception:  # noqa: BLE001 - the merchant gets an answer whatever broke
+            logger.exception("wechat: handling %s failed", message_key(message))
+            rendered = RenderedReply(ERROR_TEXT)
+        if rendered is None:
+            return []
+        try:
+            await self.state.set_choices(message.source, rendered.choices)
+        except Exception:  # noqa: BLE001
+            logger.exception("wechat: numbered choices not stored")
+        return split_text(rendered.text, self.config.max_reply_bytes)
+
+    async def _respond(
+        self, message: BaseMessage, on_new_message: OnNewMessage
+    ) -> RenderedReply | None:
+        """The reply to one push; None when nothing should be said."""
+        msg_type = str(message._data.get("MsgType") or message.type).lower()
+        if message.type == "text":
+            return await self._ask_bot(message, message.content or "", on_new_message, True)
+        if message.type == "voice":
+            recognition = (message.recognition or "").strip()
+            if not recognition:
+                return RenderedReply(VOICE_UNRECOGNIZED_TEXT)
+            return await self._ask_bot(message, recognition, on_new_message, True)
+        if message.type == "image":
+            await self.state.add_media(message.source, {
+                "media_id": message.media_id, "pic_url": message.image,
+                "msg_id": message.id, "create_time": message.time,
+            })
+            return RenderedReply(IMAGE_TEXT)
+        if msg_type == "event":
+            event = str(getattr(message, "event", "") or "").lower()
+            if event in ("subscribe", "subscribe_scan"):
+                return await self._ask_bot(message, "/greet", on_new_message)
+            if event == "click":
+                payload = self.config.menu.get(str(message.key or ""))
+                if not payload:
+                    logger.warning("wechat: no intent for menu key %r", message.key)
+                    return RenderedReply(UNKNOWN_MENU_TEXT)
+                return await self._ask_bot(message, payload, on_new_message)
+            # unsubscribe, view, location reports, job notifications: nothing to say.
+            return None
+        return RenderedReply(UNSUPPORTED_TEXT)
+
+    async def _ask_bot(
+        self,
+        message: BaseMessage,
+        text: str,
+        on_new_message: OnNewMessage,
+        map_choice: bool = False,
+    ) -> RenderedReply | None:
+        text = clean_text(text).strip()
+        if not text:
+            return RenderedReply(EMPTY_TEXT)
+        openid = message.source
+        meta: dict[str, Any] = {
+            "openid": openid,
+            "msg_type": str(message._data.get("MsgType") or message.type),
+            "msg_id": message.id or None,
+            "create_time": message.time,
+        }
+        if map_choice:
+            mapped = choice_to_message(text, await self._choices(openid))
+            if mapped is not None:
+                meta["choice"] = {"number": parse_choice_number(text), "typed": text}
+                text = mapped
+        try:
+            media = await self.state.media(openid)
+        except Exception:  # noqa: BLE001
+            media = []
+        if media:
+            # Images sent earlier: appeal features can pick them up from the tracker.
+            meta["media_ids"] = [item["media_id"] for item in media if item.get("media_id")]
+        collector = CollectingOutputChannel()
+        await on_new_message(UserMessage(
+            text, collector, openid, input_channel=self.name(), metadata={"wechat": meta},
+        ))
+        if not collector.messages:
+            # e.g. a conversation handed to an agent: the agent answers, not us.
+            return None
+        return render_messages(collector.messages)
+
+    async def _choices(self, openid: str) -> list[str]:
+        try:
+            return await self.state.choices(openid)
+        except Exception:  # noqa: BLE001
+            logger.exception("wechat: numbered choices unavailable")
+            return []
+
+
+def _args(request: Request) -> dict[str, str | None]:
+    return {name: request.args.get(name) for name in request.args}
+
+
+def _status_text(status: int) -> str:
+    return {400: "bad request", 403: "forbidden", 413: "too large"}.get(status, "error")

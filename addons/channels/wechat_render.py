@@ -1,0 +1,171 @@
+"""Turn Rasa bot messages into WeChat text: numbered choices, length splitting, XML safety.
+
+WeChat text messages have no buttons, so a bot message's buttons become numbered lines
+and the user answers with the number (see ``parse_choice_number``).
+
+WeChat accepts about 2048 bytes of UTF-8 in one text message (passive reply and
+customer-service message alike; longer content is cut or refused). ``MAX_TEXT_BYTES``
+stays below that with room for the CDATA escaping of ``]]>``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_TEXT_BYTES = 2000
+
+# Sentence ends: a chunk may end after these without breaking a sentence.
+_SENTENCE_END = re.compile(r"(?<=[。！？!?\n])")
+# Inside an over-long sentence, prefer cutting after these over a hard cut.
+_SOFT_BREAKS = "，,；;、：: "
+# Never cut right before these (they attach to the previous character).
+_JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
+# XML 1.0 refuses these characters; WeChat would reject the whole reply.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+_CHINESE_NUMBERS = {
+    "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+}
+_CHOICE = re.compile(
+    r"^\(?(?:第|选|选择)?\s*(\d{1,2}|[一二三四五六七八九十])\s*(?:个|项|条|号)?"
+    r"\s*[.。、,，)!！]?$"
+)
+
+
+@dataclass
+class RenderedReply:
+    """Text for the user and the payloads behind its numbered choices (choice n = index n-1)."""
+
+    text: str
+    choices: list[str] = field(default_factory=list)
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def clean_text(text: str) -> str:
+    """Drop characters XML 1.0 cannot carry (control characters, lone surrogates)."""
+    return _XML_INVALID.sub("", text)
+
+
+def cdata_safe(text: str) -> str:
+    """wechatpy wraps Content in CDATA without escaping: split any ``]]>`` across sections."""
+    return clean_text(text).replace("]]>", "]]]]><![CDATA[>")
+
+
+def _strip_own_number(title: str, number: int) -> str:
+    # Titles like "1 异地扫码收款被限制" already carry their number: avoid "1. 1 异地...".
+    return re.sub(rf"^\s*{number}(?!\d)\s*[.、:：)）]?\s*", "", title).strip() or title
+
+
+def render_messages(messages: Iterable[Mapping[str, Any]]) -> RenderedReply:
+    """Join one turn's bot messages into one text; buttons become numbered choices."""
+    blocks: list[str] = []
+    choices: list[str] = []
+    for message in messages:
+        lines: list[str] = []
+        text = str(message.get("text") or "").strip()
+        if text:
+            lines.append(text)
+        for button in message.get("buttons") or message.get("quick_replies") or []:
+            title = str(button.get("title") or "").strip()
+            payload = str(button.get("payload") or "").strip()
+            url = str(button.get("url") or "").strip()
+            if not payload and url:
+                lines.append(f"· {title}：{url}" if title else url)
+                continue
+            if not (payload or title):
+                continue
+            choices.append(payload or title)
+            lines.append(f"{len(choices)}. {_strip_own_number(title, len(choices)) or payload}")
+        if message.get("image"):
+            lines.append(f"图片：{message['image']}")
+        if message.get("attachment"):
+            lines.append(f"附件：{message['attachment']}")
+        # "custom" payloads are for rich clients; a WeChat user would only see raw JSON.
+        if lines:
+            blocks.append("\n".join(lines))
+    if choices:
+        numbers = " / ".join(str(n) for n in range(1, len(choices) + 1))
+        blocks.append(f"回复数字 {numbers} 选择，也可以直接打字问我。")
+    return RenderedReply(clean_text("\n\n".join(blocks)), choices)
+
+
+def parse_choice_number(text: str) -> int | None:
+    """The number in "1", "１", "1.", "1。", "(1)", "第1个", "第一个", "选2"; else None."""
+    normalized = unicodedata.normalize("NFKC", text or "").strip()
+    match = _CHOICE.match(normalized)
+    if not match:
+        return None
+    token = match.group(1)
+    number = _CHINESE_NUMBERS.get(token) or int(token)
+    return number if number > 0 else None
+
+
+def choice_to_message(text: str, choices: list[str]) -> str | None:
+    """What to send to the bot when ``text`` picks one of ``choices``; None if it does not.
+
+    A payload that is itself a plain number (the appeal-category form asks for "1".."4")
+    is passed on as that number, exactly as a button click would send it.
+    """
+    number = parse_choice_number(text)
+    if number is None or number > len(choices):
+        return None
+    return choices[number - 1]
+
+
+def _cut_index(text: str, max_bytes: int) -> int:
+    """The largest prefix length of ``text`` within ``max_bytes``, cut at a friendly place."""
+    size = 0
+    limit = 0
+    for index, char in enumerate(text):
+        size += utf8_len(char)
+        if size > max_bytes:
+            break
+        limit = index + 1
+    limit = max(limit, 1)
+    # Do not separate an emoji from its joiner or variation selector, or a combining mark.
+    while limit > 1 and limit < len(text) and (
+        text[limit] in _JOINERS
+        or text[limit - 1] == "\u200d"
+        or unicodedata.category(text[limit]) in {"Mn", "Me"}
+    ):
+        limit -= 1
+    soft = max(text.rfind(ch, 0, limit) for ch in _SOFT_BREAKS)
+    if soft >= limit // 2:
+        return soft + 1
+    return limit
+
+
+def split_text(text: str, max_bytes: int = MAX_TEXT_BYTES) -> list[str]:
+    """Split into chunks of at most ``max_bytes`` UTF-8 bytes at sentence ends (。！？!?\\n).
+
+    A single sentence longer than the limit is cut inside (after a comma if there is
+    one in the second half of the window, else at a character boundary).
+    """
+    if max_bytes < 8:
+        raise ValueError("max_bytes too small")
+    chunks: list[str] = []
+    current = ""
+    for sentence in _SENTENCE_END.split(text):
+        if not sentence:
+            continue
+        if utf8_len(current + sentence) <= max_bytes:
+            current += sentence
+            continue
+        if current:
+            chunks.append(current)
+            current = ""
+        while utf8_len(sentence) > max_bytes:
+            cut = _cut_index(sentence, max_bytes)
+            chunks.append(sentence[:cut])
+            sentence = sentence[cut:]
+        current = sentence
+    if current:
+        chunks.append(current)
+    return [chunk.strip() for chunk in chunks if chunk.strip()]

@@ -1,0 +1,210 @@
+"""Short-lived state of the WeChat channel: message claims and results, numbered choices,
+image MediaIds and the access token.
+
+In-process by default. With several rasa replicas a WeChat retry can land on another
+replica, so the state must be shared: configure ``redis_url`` and every replica sees the
+same claims (``SET NX`` with a TTL), results, choices and token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+PENDING = "pending"
+DONE = "done"
+DEFERRED = "deferred"
+
+
+class KeyValueStore(ABC):
+    """The few key-value operations the channel needs, all with expiry."""
+
+    @abstractmethod
+    async def claim(self, key: str, value: str, ttl_s: float) -> bool:
+        """Set ``key`` only if it does not exist; True if this caller set it."""
+
+    @abstractmethod
+    async def get(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    async def set(self, key: str, value: str, ttl_s: float) -> None: ...
+
+    @abstractmethod
+    async def delete(self, key: str) -> None: ...
+
+    async def close(self) -> None:
+        """Release connections (nothing to do in-process)."""
+        return None
+
+
+class MemoryStore(KeyValueStore):
+    """One process only: fine for a single rasa server, wrong for replicas."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._data: dict[str, tuple[str, float]] = {}
+        self._max_keys = max_keys
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (_, expires) in self._data.items() if expires <= now]:
+            del self._data[key]
+        # Bounded memory even if keys never expire in time: drop the oldest-expiring.
+        if len(self._data) > self._max_keys:
+            for key, _ in sorted(self._data.items(), key=lambda kv: kv[1][1])[
+                : len(self._data) - self._max_keys
+            ]:
+                del self._data[key]
+
+    def _live(self, key: str) -> str | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        if item[1] <= time.monotonic():
+            del self._data[key]
+            return None
+        return item[0]
+
+    async def claim(self, key: str, value: str, ttl_s: float) -> bool:
+        # No await between the check and the set: atomic within the event loop.
+        if self._live(key) is not None:
+            return False
+        if len(self._data) >= self._max_keys:
+            self._purge()
+        self._data[key] = (value, time.monotonic() + ttl_s)
+        return True
+
+    async def get(self, key: str) -> str | None:
+        return self._live(key)
+
+    async def set(self, key: str, value: str, ttl_s: float) -> None:
+        if len(self._data) >= self._max_keys:
+            self._purge()
+        self._data[key] = (value, time.monotonic() + ttl_s)
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+
+class RedisStore(KeyValueStore):
+    """Shared by every replica; the client is created lazily on the running event loop."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _redis(self) -> Any:
+        import redis.asyncio as redis_asyncio
+
+        loop = asyncio.get_running_loop()
+        # A redis.asyncio client belongs to the loop it was first used on.
+        if self._client is None or self._loop is not loop:
+            self._client = redis_asyncio.from_url(self.url, decode_responses=True)
+            self._loop = loop
+        return self._client
+
+    @staticmethod
+    def _ms(ttl_s: float) -> int:
+        return max(1, int(ttl_s * 1000))
+
+    async def claim(self, key: str, value: str, ttl_s: float) -> bool:
+        return bool(await self._redis().set(key, value, nx=True, px=self._ms(ttl_s)))
+
+    async def get(self, key: str) -> str | None:
+        return await self._redis().get(key)
+
+    async def set(self, key: str, value: str, ttl_s: float) -> None:
+        await self._redis().set(key, value, px=self._ms(ttl_s))
+
+    async def delete(self, key: str) -> None:
+        await self._redis().delete(key)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def create_store(redis_url: str | None) -> KeyValueStore:
+    return RedisStore(redis_url) if redis_url else MemoryStore()
+
+
+class ChannelState:
+    """Typed access to the store, namespaced per official account."""
+
+    def __init__(
+        self,
+        store: KeyValueStore,
+        namespace: str = "wechat",
+        dedup_ttl_s: float = 300.0,
+        choice_ttl_s: float = 1800.0,
+        media_ttl_s: float = 3 * 24 * 3600.0,
+        max_media: int = 10,
+    ) -> None:
+        self.store = store
+        self.namespace = namespace
+        self.dedup_ttl_s = dedup_ttl_s
+        self.choice_ttl_s = choice_ttl_s
+        # WeChat keeps temporary media for 3 days: a MediaId is useless after that.
+        self.media_ttl_s = media_ttl_s
+        self.max_media = max_media
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self.namespace}:{kind}:{name}"
+
+    # --- message claims and results (retries) ------------------------------------
+    async def claim_message(self, message_key: str) -> bool:
+        """True for the first delivery of a message; False for every retry."""
+        value = json.dumps({"state": PENDING})
+        return await self.store.claim(self._key("msg", message_key), value, self.dedup_ttl_s)
+
+    async def message_result(self, message_key: str) -> dict[str, Any] | None:
+        raw = await self.store.get(self._key("msg", message_key))
+        return json.loads(raw) if raw else None
+
+    async def finish_message(self, message_key: str, state: str, reply: str = "") -> None:
+        value = json.dumps({"state": state, "reply": reply}, ensure_ascii=False)
+        await self.store.set(self._key("msg", message_key), value, self.dedup_ttl_s)
+
+    # --- numbered choices ----------------------------------------------------------
+    async def set_choices(self, openid: str, payloads: list[str]) -> None:
+        key = self._key("choices", openid)
+        if payloads:
+            await self.store.set(key, json.dumps(payloads, ensure_ascii=False), self.choice_ttl_s)
+        else:
+            # A reply without buttons: an old "1" must not pick from an older list.
+            await self.store.delete(key)
+
+    async def choices(self, openid: str) -> list[str]:
+        raw = await self.store.get(self._key("choices", openid))
+        return [str(p) for p in json.loads(raw)] if raw else []
+
+    # --- images the merchant sent (appeal material) ------------------------------------
+    async def add_media(self, openid: str, item: dict[str, Any]) -> None:
+        items = [i for i in await self.media(openid) if i.get("media_id") != item.get("media_id")]
+        items = (items + [item])[-self.max_media :]
+        await self.store.set(
+            self._key("media", openid), json.dumps(items, ensure_ascii=False), self.media_ttl_s
+        )
+
+    async def media(self, openid: str) -> list[dict[str, Any]]:
+        raw = await self.store.get(self._key("media", openid))
+        return list(json.loads(raw)) if raw else []
+
+    # --- access token (shared by replicas) ----------------------------------------------
+    async def access_token(self, app_id: str) -> str | None:
+        return await self.store.get(self._key("token", app_id))
+
+    async def set_access_token(self, app_id: str, token: str, ttl_s: float) -> None:
+        await self.store.set(self._key("token", app_id), token, ttl_s)
+
+    async def drop_access_token(self, app_id: str, token: str) -> None:
+        # Only drop the token that failed: another replica may already hold a fresh one.
+        if await self.access_token(app_id) == token:
+            await self.store.delete(self._key("token", app_id))

@@ -1,0 +1,1 @@
+"""Benchmark of the assistant against Rasa's starter bot (`make bench`)."""

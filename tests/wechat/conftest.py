@@ -1,0 +1,95 @@
+"""Fixtures of the WeChat channel tests: fake WeChat API, Redis, real servers (session)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from actions.db.migrate import upgrade
+from actions.db.seed import seed_demo_data
+from actions.db.session import get_engine
+from addons.channels.wechat import WeChatConfig, WeChatInput
+from addons.channels.wechat_store import MemoryStore, RedisStore
+from tests.wechat.client import APP_ID, TOKEN, openid, wechat_send
+from tests.wechat.fake_wechat import FakeWeChat
+from tests.wechat.servers import WeChatServers, running_wechat_servers
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture()
+def fake_wechat() -> Iterator[FakeWeChat]:
+    fake = FakeWeChat(app_id=APP_ID, app_secret="secret").start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture()
+def make_channel(fake_wechat: FakeWeChat) -> Iterator[Any]:
+    """Builds an in-process channel (in-memory state unless a store is given)."""
+    channels: list[WeChatInput] = []
+
+    def build(store: Any = None, **settings: Any) -> WeChatInput:
+        values: dict[str, Any] = {"token": TOKEN, "app_id": APP_ID, "app_secret": "secret",
+                                  "api_base": fake_wechat.url, **settings}
+        channel = WeChatInput(WeChatConfig(**values), store=store or MemoryStore())
+        channels.append(channel)
+        return channel
+
+    yield build
+
+
+@pytest.fixture(scope="session")
+def redis_available() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        pytest.skip(f"!!! Redis is not reachable at {REDIS_URL} ({error}): "
+                    "Redis tests of the WeChat channel SKIPPED !!!")
+    return REDIS_URL
+
+
+@pytest.fixture()
+async def redis_store(redis_available: str) -> AsyncIterator[RedisStore]:
+    store = RedisStore(redis_available)
+    yield store
+    await store.close()
+
+
+@pytest.fixture()
+def redis_namespace(redis_available: str) -> Iterator[str]:
+    """A fresh key prefix; its keys are removed afterwards."""
+    namespace = f"wechat-test-{uuid.uuid4().hex[:10]}"
+    yield namespace
+    client = redis.Redis.from_url(redis_available)
+    for key in client.scan_iter(f"*{namespace}*"):
+        client.delete(key)
+
+
+@pytest.fixture(scope="session")
+def wechat_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeChatServers]:
+    workdir = Path(tmp_path_factory.mktemp("wechat-e2e"))
+    db_url = f"sqlite:///{workdir / 'merchant.db'}"
+    upgrade(db_url)
+    seed_demo_data(get_engine(db_url))
+    with running_wechat_servers(workdir, db_url) as servers:
+        # The first prediction loads lazily: warm up so tests measure normal turns.
+        for _ in range(2):
+            servers.post(wechat_send.text_xml(openid(), "你好"))
+        yield servers
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """On a failed end-to-end test, attach the tails of the server logs to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    servers = getattr(item, "funcargs", {}).get("wechat_servers")
+    if report.failed and isinstance(servers, WeChatServers):
+        for name, tail in servers.log_tails().items():
+            report.sections.append((f"{name} server log (tail)", tail))

@@ -1,0 +1,128 @@
+"""A local stand-in for api.weixin.qq.com: access tokens and customer-service messages.
+
+Runs an ``http.server`` on 127.0.0.1 in a thread, so it serves the rasa subprocess and
+in-process tests alike, and records every call for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class SentMessage:
+    touser: str
+    content: str
+    access_token: str
+    raw: dict[str, Any]
+
+
+@dataclass
+class FakeWeChat:
+    app_id: str = ""
+    app_secret: str = ""
+    expires_in: int = 7200
+    token_errcode: int = 0
+    # Tokens answered with 40001 (as if another client had refreshed them away).
+    revoked_tokens: set[str] = field(default_factory=set)
+    # OpenIDs whose 48-hour window is closed (45015).
+    closed_windows: set[str] = field(default_factory=set)
+    token_calls: int = 0
+    sent: list[SentMessage] = field(default_factory=list)
+    send_attempts: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeWeChat:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet test output
+                return None
+
+            def _json(self, payload: dict[str, Any]) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(200)
+                # Like WeChat: JSON labelled as text/plain.
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                if url.path != "/cgi-bin/token":
+                    self.send_error(404)
+                    return
+                self._json(fake.token(query))
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length).decode("utf-8"))
+                if url.path != "/cgi-bin/message/custom/send":
+                    self.send_error(404)
+                    return
+                self._json(fake.custom_send(query.get("access_token", ""), body))
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # --- behaviour ---------------------------------------------------------------------
+    def token(self, query: dict[str, str]) -> dict[str, Any]:
+        with self._lock:
+            self.token_calls += 1
+            if self.token_errcode:
+                return {"errcode": self.token_errcode, "errmsg": "invalid appsecret"}
+            if query.get("grant_type") != "client_credential" or (
+                self.app_id and (query.get("appid"), query.get("secret"))
+                != (self.app_id, self.app_secret)
+            ):
+                return {"errcode": 40125, "errmsg": "invalid appsecret"}
+            return {"access_token": f"TOKEN-{self.token_calls}", "expires_in": self.expires_in}
+
+    def custom_send(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.send_attempts += 1
+            if not token.startswith("TOKEN-") or token in self.revoked_tokens:
+                return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+            if body.get("touser") in self.closed_windows:
+                return {"errcode": 45015, "errmsg": "response out of time limit"}
+            self.sent.append(SentMessage(
+                body.get("touser", ""), body.get("text", {}).get("content", ""), token, body,
+            ))
+            return {"errcode": 0, "errmsg": "ok"}
+
+    # --- assertions ----------------------------------------------------------------------
+    def sent_to(self, openid: str) -> list[SentMessage]:
+        with self._lock:
+            return [m for m in self.sent if m.touser == openid]
+
+    def wait_for(self, openid: str, count: int, timeout: float = 30) -> list[SentMessage]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            messages = self.sent_to(openid)
+            if len(messages) >= count:
+                return messages
+            time.sleep(0.05)
+        return self.sent_to(openid)
