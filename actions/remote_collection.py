@@ -114,7 +114,7 @@ def parse_payer_location(text: str) -> str | None:
         return {"1": "local", "2": "remote", "3": "both"}[choice]
     has_remote = bool(re.search(r"外地|异地|远程|全国|外省|网上|线上|快递|邮寄", text))
     has_local = bool(re.search(r"本地|店里|到店|当面|附近|门店|线下", text))
-    if has_remote and has_local or re.search(r"都有|两种|都", text):
+    if (has_remote and has_local) or re.search(r"都有|两种|两边", text):
         return "both"
     if has_remote:
         return "remote"

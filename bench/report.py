@@ -198,6 +198,9 @@ def markdown(r: Results, details: dict[str, Any], concurrency: int) -> str:
     lines += ["", "## NLU", "", "| set | n | intent accuracy |", "|---|---:|---:|"]
     lines.append(f"| held-out, all | {_fmt(r.get('holdout_n'))} | {_fmt(r.get('holdout_acc'))}"
                  f" (macro F1 {_fmt(r.get('holdout_macro_f1'))}) |")
+    lines.append(f"| held-out as served (a fallback counts as a miss) | "
+                 f"{_fmt(r.get('holdout_n'))} | {_fmt(r.get('holdout_acc_served'))} "
+                 f"(fallback rate {_fmt(r.get('holdout_fallback_rate'))}) |")
     for script in ("simplified", "traditional", "pinyin"):
         lines.append(f"| held-out, {script} | {_fmt(r.get(f'holdout_n_{script}'))} "
                      f"| {_fmt(r.get(f'holdout_acc_{script}'))} |")

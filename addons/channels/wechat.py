@@ -110,9 +110,11 @@ class WeChatConfig:
     dedup_ttl_s: float = 300.0
     choice_ttl_s: float = 1800.0
     api_timeout_s: float = 5.0
-    menu: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MENU))
+    # Menu CLICK EventKey → message for the bot; adds to / replaces DEFAULT_MENU.
+    menu: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.menu = {**DEFAULT_MENU, **{str(k): str(v) for k, v in (self.menu or {}).items()}}
         self.mode = (self.mode or ("safe" if self.encoding_aes_key else "plaintext")).lower()
         if self.mode not in MODES:
             raise ValueError(f"WeChat mode must be one of {MODES}, not {self.mode!r}")
@@ -143,9 +145,6 @@ class WeChatConfig:
                      "redis_url"):
             if name in values:
                 values[name] = str(values[name]).strip()
-        # Configured menu keys add to / replace the defaults.
-        values["menu"] = {**DEFAULT_MENU, **{str(k): str(v) for k, v in
-                                            (credentials.get("menu") or {}).items()}}
         return cls(**values)
 
 

@@ -80,7 +80,7 @@ class FakeWeChat:
                 self._json(fake.custom_send(query.get("access_token", ""), body))
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
