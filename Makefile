@@ -28,7 +28,7 @@ train: setup
 	@bash scripts/train_if_changed.sh
 
 run: db train
-	@bash scripts/run.sh
+	@$(PY) scripts/serve.py
 
 shell: db train
 	@$(RASA) run actions --actions actions --port 5055 >var/actions.log 2>&1 & \

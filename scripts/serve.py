@@ -1,0 +1,82 @@
+"""Start the action server and the rasa server; Ctrl-C (or SIGTERM) stops both.
+
+A Python supervisor instead of a shell script: background jobs of a non-interactive
+shell ignore SIGINT, so a shell wrapper cannot reliably pass Ctrl-C on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RASA = str(ROOT / ".venv" / "bin" / "rasa")
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def main() -> int:
+    rasa_port = os.environ.get("RASA_PORT", "5005")
+    actions_port = os.environ.get("ACTIONS_PORT", "5055")
+    token = os.environ.setdefault("RASA_TOKEN", "change-me-local-token")
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    commands = [
+        [RASA, "run", "actions", "--actions", "actions", "--port", actions_port],
+        [RASA, "run", "--model", "models/current.tar.gz", "--port", rasa_port,
+         "--enable-api", "--auth-token", token, "--cors", "*",
+         "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
+    ]
+    processes = [subprocess.Popen(c, cwd=ROOT, start_new_session=True) for c in commands]
+
+    def stop(*_: object) -> None:
+        print("\nserve: stopping both servers", flush=True)
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    status = f"http://localhost:{rasa_port}/status?token={token}"
+    for _ in range(180):
+        if healthy(status) and healthy(f"http://localhost:{actions_port}/health"):
+            break
+        if any(p.poll() is not None for p in processes):
+            print("serve: a server exited during start-up", file=sys.stderr)
+            stop()
+        time.sleep(1)
+    print(f"""
+  The assistant is running.
+    REST:  curl -s -XPOST localhost:{rasa_port}/webhooks/rest/webhook \\
+             -H 'Content-Type: application/json' \\
+             -d '{{"sender":"u1","message":"我的收款码被限制了怎么办"}}'
+    WeChat official account: POST localhost:{rasa_port}/webhooks/wechat/webhook
+    API:   http://localhost:{rasa_port}/status?token=$RASA_TOKEN
+  Ctrl-C stops both servers.
+""", flush=True)
+    while all(p.poll() is None for p in processes):
+        time.sleep(1)
+    print("serve: a server exited", file=sys.stderr)
+    stop()
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
