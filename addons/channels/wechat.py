@@ -110,6 +110,8 @@ class WeChatConfig:
     dedup_ttl_s: float = 300.0
     choice_ttl_s: float = 1800.0
     api_timeout_s: float = 5.0
+    # Parts after the passive reply wait this long, so they do not overtake it.
+    overflow_delay_s: float = 1.0
     # Menu CLICK EventKey → message for the bot; adds to / replaces DEFAULT_MENU.
     menu: dict[str, str] = field(default_factory=dict)
 
@@ -136,7 +138,7 @@ class WeChatConfig:
             if value is not None and value != "":
                 values[name] = value
         for name in ("reply_timeout_s", "max_clock_skew_s", "dedup_ttl_s", "choice_ttl_s",
-                     "api_timeout_s"):
+                     "api_timeout_s", "overflow_delay_s"):
             if name in values:
                 values[name] = float(values[name])
         if "max_reply_bytes" in values:
@@ -329,7 +331,7 @@ class WeChatInput(InputChannel):
         await self._finish(key, DONE, passive)
         if len(parts) > 1:
             # A passive reply carries one message: the rest follows in order.
-            self._spawn(self._deliver(openid, parts[1:]))
+            self._spawn(self._deliver(openid, parts[1:], self.config.overflow_delay_s))
         return passive
 
     async def _result_of_first(self, key: str) -> str:
@@ -373,9 +375,10 @@ class WeChatInput(InputChannel):
     async def _deliver_when_done(self, turn: asyncio.Future, openid: str) -> None:
         await self._deliver(openid, await turn)
 
-    async def _deliver(self, openid: str, parts: list[str]) -> None:
+    async def _deliver(self, openid: str, parts: list[str], delay_s: float = 0.0) -> None:
         if not parts:
             return
+        await asyncio.sleep(delay_s)
         if not self.api.configured:
             logger.error("wechat: %d message(s) for %s dropped: no AppID/AppSecret configured",
                          len(parts), openid)

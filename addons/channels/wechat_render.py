@@ -67,8 +67,10 @@ def render_messages(messages: Iterable[Mapping[str, Any]]) -> RenderedReply:
     """Join one turn's bot messages into one text; buttons become numbered choices."""
     blocks: list[str] = []
     choices: list[str] = []
+    last_choice_block = -1
     for message in messages:
         lines: list[str] = []
+        numbered_before = len(choices)
         text = str(message.get("text") or "").strip()
         if text:
             lines.append(text)
@@ -90,9 +92,12 @@ def render_messages(messages: Iterable[Mapping[str, Any]]) -> RenderedReply:
         # "custom" payloads are for rich clients; a WeChat user would only see raw JSON.
         if lines:
             blocks.append("\n".join(lines))
+            if len(choices) > numbered_before:
+                last_choice_block = len(blocks) - 1
     if choices:
+        # The hint goes right under the last numbered list, not after later messages.
         numbers = " / ".join(str(n) for n in range(1, len(choices) + 1))
-        blocks.append(f"回复数字 {numbers} 选择，也可以直接打字问我。")
+        blocks[last_choice_block] += f"\n回复数字 {numbers} 选择，也可以直接打字问我。"
     return RenderedReply(clean_text("\n\n".join(blocks)), choices)
 
 

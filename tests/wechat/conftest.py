@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from tests.wechat.client import APP_ID, TOKEN, openid, wechat_send
 from tests.wechat.fake_wechat import FakeWeChat
 from tests.wechat.servers import WeChatServers, running_wechat_servers
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("WECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture()

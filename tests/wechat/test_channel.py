@@ -402,9 +402,10 @@ async def test_long_reply_first_part_passive_rest_by_customer_service_in_order(
     make_channel: Any, fake_wechat: FakeWeChat
 ) -> None:
     sentences = [f"第{i:03d}条说明。" for i in range(400)]
-    channel, user = make_channel(), openid()
+    channel, user = make_channel(overflow_delay_s=0.05), openid()
     bot = FakeBot(lambda text: [{"text": "".join(sentences)}])
     passive = content(await post(channel, bot, send.text_xml(user, "详细说说")))
+    assert fake_wechat.sent_to(user) == []  # the rest waits: it must not overtake the reply
     await channel.drain()
     rest = [m.content for m in fake_wechat.sent_to(user)]
     assert passive is not None and rest

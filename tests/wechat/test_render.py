@@ -30,7 +30,7 @@ def test_buttons_become_numbered_lines_and_remembered_payloads() -> None:
     rendered = render_messages(GREET)
     assert rendered.text == (
         "你好，我是收款账户助手。\n1. 查我的账户状态\n2. 为什么会被限制\n3. 怎么申诉"
-        "\n\n回复数字 1 / 2 / 3 选择，也可以直接打字问我。"
+        "\n回复数字 1 / 2 / 3 选择，也可以直接打字问我。"
     )
     assert rendered.choices == ["/check_account_status", "/ask_abnormal_reason",
                                 "/ask_appeal_process"]
@@ -54,12 +54,13 @@ def test_several_messages_are_joined_and_numbered_across_the_turn() -> None:
         {"custom": {"raw": "json"}},
         {"text": "", "buttons": [{"title": "官网", "url": "https://pay.weixin.qq.com"}]},
     ])
-    assert rendered.text.startswith("第一句。\n\n确认提交吗？\n1. 确认提交\n2. 不提交")
+    # The hint sits right under the numbered list, before later messages.
+    assert rendered.text.startswith("第一句。\n\n确认提交吗？\n1. 确认提交\n2. 不提交"
+                                    "\n回复数字 1 / 2 选择，也可以直接打字问我。\n\n")
     assert "图片：https://example.com/a.png" in rendered.text
     assert "· 官网：https://pay.weixin.qq.com" in rendered.text
     assert "raw" not in rendered.text
     assert rendered.choices == ["/affirm", "/deny"]
-    assert rendered.text.endswith("回复数字 1 / 2 选择，也可以直接打字问我。")
 
 
 def test_no_buttons_no_choices() -> None:

@@ -1,0 +1,116 @@
+"""Access token cache and the customer-service API; the output channel used outside requests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from addons.channels.wechat import WeChatOutput
+from addons.channels.wechat_api import WeChatApi, WeChatApiError, WeChatWindowExpired
+from addons.channels.wechat_store import ChannelState, MemoryStore
+from tests.wechat.client import APP_ID, openid
+from tests.wechat.fake_wechat import FakeWeChat
+
+
+def make_api(fake: FakeWeChat, state: ChannelState | None = None, **kwargs: Any) -> WeChatApi:
+    return WeChatApi(kwargs.pop("app_id", APP_ID), kwargs.pop("app_secret", "secret"),
+                     state or ChannelState(MemoryStore()), fake.url, **kwargs)
+
+
+async def test_token_is_fetched_once_and_cached(fake_wechat: FakeWeChat) -> None:
+    api, user = make_api(fake_wechat), openid()
+    await asyncio.gather(*(api.send_text(user, f"消息{i}") for i in range(5)))
+    assert fake_wechat.token_calls == 1
+    assert sorted(m.content for m in fake_wechat.sent_to(user)) == [f"消息{i}" for i in range(5)]
+    assert {m.access_token for m in fake_wechat.sent} == {"TOKEN-1"}
+
+
+async def test_token_is_cached_until_shortly_before_expiry(fake_wechat: FakeWeChat) -> None:
+    store = MemoryStore()
+    api = make_api(fake_wechat, ChannelState(store))
+    fake_wechat.expires_in = 7200
+    await api.access_token()
+    [(key, (_, expires))] = store._data.items()
+    remaining = expires - time.monotonic()
+    assert key.endswith(f"token:{APP_ID}")
+    assert 6850 < remaining <= 6901  # 7200 s minus the 300 s margin
+
+
+async def test_rejected_token_is_refreshed_once_and_the_send_retried(
+    fake_wechat: FakeWeChat,
+) -> None:
+    api, user = make_api(fake_wechat), openid()
+    await api.send_text(user, "第一条")
+    fake_wechat.revoked_tokens.add("TOKEN-1")  # e.g. another tool refreshed the token
+    await api.send_text(user, "第二条")
+    assert fake_wechat.token_calls == 2
+    assert [(m.content, m.access_token) for m in fake_wechat.sent_to(user)] == [
+        ("第一条", "TOKEN-1"), ("第二条", "TOKEN-2")]
+
+
+async def test_a_token_that_keeps_failing_is_raised_not_looped(fake_wechat: FakeWeChat) -> None:
+    api = make_api(fake_wechat)
+    fake_wechat.revoked_tokens.update({"TOKEN-1", "TOKEN-2", "TOKEN-3"})
+    with pytest.raises(WeChatApiError) as raised:
+        await api.send_text(openid(), "你好")
+    assert raised.value.errcode == 40001
+    assert fake_wechat.token_calls == 2 and fake_wechat.send_attempts == 2
+
+
+async def test_closed_48_hour_window_is_raised_and_logged(
+    fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = openid()
+    fake_wechat.closed_windows.add(user)
+    output = WeChatOutput(make_api(fake_wechat), ChannelState(MemoryStore()), 2000)
+    with pytest.raises(WeChatWindowExpired) as raised:
+        await output.send_text_message(user, "客服回复")
+    assert raised.value.errcode == 45015
+    assert "45015" in caplog.text and user in caplog.text
+
+
+async def test_token_endpoint_errors_are_raised(fake_wechat: FakeWeChat) -> None:
+    fake_wechat.token_errcode = 40164  # caller IP not on the whitelist
+    with pytest.raises(WeChatApiError) as raised:
+        await make_api(fake_wechat).send_text(openid(), "你好")
+    assert raised.value.errcode == 40164
+
+
+async def test_unreachable_api_is_an_error_not_a_hang() -> None:
+    api = WeChatApi(APP_ID, "secret", ChannelState(MemoryStore()), "http://127.0.0.1:9",
+                    timeout_s=2)
+    with pytest.raises(WeChatApiError) as raised:
+        await api.send_text(openid(), "你好")
+    assert raised.value.errcode is None
+
+
+async def test_missing_credentials_are_an_error(fake_wechat: FakeWeChat) -> None:
+    with pytest.raises(WeChatApiError):
+        await make_api(fake_wechat, app_secret="").send_text(openid(), "你好")
+    assert fake_wechat.token_calls == 0
+
+
+async def test_output_channel_renders_buttons_and_remembers_choices(
+    fake_wechat: FakeWeChat,
+) -> None:
+    state, user = ChannelState(MemoryStore()), openid()
+    output = WeChatOutput(make_api(fake_wechat, state), state, 2000)
+    assert output.name() == "wechat"
+    await output.send_response(user, {"text": "客服：请选择", "buttons": [
+        {"title": "查状态", "payload": "/check_account_status"},
+        {"title": "申诉", "payload": "/ask_appeal_process"}]})
+    [sent] = fake_wechat.sent_to(user)
+    assert "1. 查状态\n2. 申诉" in sent.content
+    assert await state.choices(user) == ["/check_account_status", "/ask_appeal_process"]
+
+
+async def test_output_channel_splits_long_agent_messages(fake_wechat: FakeWeChat) -> None:
+    state, user = ChannelState(MemoryStore()), openid()
+    output = WeChatOutput(make_api(fake_wechat, state), state, 2000)
+    text = "请准备营业执照和订单记录。" * 200
+    await output.send_text_message(user, text)
+    sent = [m.content for m in fake_wechat.sent_to(user)]
+    assert len(sent) > 1 and "".join(sent) == text

@@ -1,0 +1,127 @@
+"""Dedup / choices / token state: in-process, and shared through Redis across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from addons.channels.wechat_api import WeChatApi
+from addons.channels.wechat_store import (
+    DEFERRED,
+    DONE,
+    PENDING,
+    ChannelState,
+    KeyValueStore,
+    MemoryStore,
+    RedisStore,
+)
+from tests.wechat.client import APP_ID, FakeBot, content, openid, post, wechat_send
+from tests.wechat.fake_wechat import FakeWeChat
+
+
+async def check_store(store: KeyValueStore, prefix: str) -> None:
+    key = f"{prefix}:k"
+    assert await store.claim(key, "first", 5)
+    assert not await store.claim(key, "second", 5)
+    assert await store.get(key) == "first"
+    await store.set(key, "result", 5)
+    assert await store.get(key) == "result"
+    await store.delete(key)
+    assert await store.get(key) is None
+    assert await store.claim(f"{prefix}:short", "x", 0.1)
+    await asyncio.sleep(0.25)
+    assert await store.get(f"{prefix}:short") is None  # expired
+    assert await store.claim(f"{prefix}:short", "again", 5)
+
+
+async def check_state(state: ChannelState) -> None:
+    user = openid()
+    assert await state.claim_message("msg:1")
+    assert not await state.claim_message("msg:1")
+    assert await state.message_result("msg:1") == {"state": PENDING}
+    await state.finish_message("msg:1", DONE, "回复")
+    assert await state.message_result("msg:1") == {"state": DONE, "reply": "回复"}
+    await state.finish_message("msg:1", DEFERRED)
+    assert (await state.message_result("msg:1"))["state"] == DEFERRED
+    await state.set_choices(user, ["/a", "1"])
+    assert await state.choices(user) == ["/a", "1"]
+    await state.set_choices(user, [])
+    assert await state.choices(user) == []
+    for media_id in ("m1", "m2", "m1"):
+        await state.add_media(user, {"media_id": media_id})
+    assert [m["media_id"] for m in await state.media(user)] == ["m2", "m1"]
+
+
+async def test_memory_store() -> None:
+    await check_store(MemoryStore(), "t")
+    await check_state(ChannelState(MemoryStore()))
+
+
+async def test_memory_store_stays_bounded() -> None:
+    store = MemoryStore(max_keys=10)
+    for i in range(50):
+        await store.set(f"k{i}", "v", 60)
+    assert len(store._data) <= 11
+
+
+@pytest.mark.redis
+async def test_redis_store(redis_store: RedisStore, redis_namespace: str) -> None:
+    await check_store(redis_store, redis_namespace)
+    await check_state(ChannelState(redis_store, namespace=redis_namespace))
+
+
+@pytest.mark.redis
+async def test_redis_claim_is_exclusive_across_replicas(
+    redis_available: str, redis_namespace: str
+) -> None:
+    replicas = [RedisStore(redis_available) for _ in range(5)]
+    try:
+        wins = await asyncio.gather(*(r.claim(f"{redis_namespace}:msg", str(i), 30)
+                                      for i, r in enumerate(replicas)))
+        assert sum(wins) == 1
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+@pytest.mark.redis
+async def test_redis_shares_the_access_token_between_replicas(
+    redis_available: str, redis_namespace: str, fake_wechat: FakeWeChat
+) -> None:
+    stores = [RedisStore(redis_available) for _ in range(3)]
+    try:
+        apis = [WeChatApi(APP_ID, "secret", ChannelState(s, namespace=redis_namespace),
+                          fake_wechat.url) for s in stores]
+        tokens = await asyncio.gather(*(api.access_token() for api in apis))
+        assert set(tokens) == {"TOKEN-1"} and fake_wechat.token_calls == 1
+    finally:
+        for store in stores:
+            await store.close()
+
+
+@pytest.mark.redis
+async def test_a_retry_on_another_replica_is_not_processed_again(
+    make_channel: Any, redis_available: str, redis_namespace: str
+) -> None:
+    stores = [RedisStore(redis_available) for _ in range(2)]
+    try:
+        replicas = [make_channel(store=s) for s in stores]
+        for replica in replicas:
+            replica.state.namespace = redis_namespace
+        bot = FakeBot(delay=0.3)
+        user = openid()
+        xml = wechat_send.text_xml(user, "你好", msg_id=99)
+        results = await asyncio.gather(*(post(r, bot, xml) for r in replicas + replicas))
+        assert [content(r) for r in results] == ["收到：你好"] * 4
+        assert len(bot.calls) == 1
+        # Choices written by one replica are read by the other.
+        greet = FakeBot(lambda text: [{"text": "选", "buttons": [
+            {"title": "客服电话", "payload": "/contact_support"}]}])
+        await post(replicas[0], greet, wechat_send.text_xml(user, "你好"))
+        await post(replicas[1], greet, wechat_send.text_xml(user, "1"))
+        assert greet.texts == ["你好", "/contact_support"]
+    finally:
+        for store in stores:
+            await store.close()
