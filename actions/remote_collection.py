@@ -15,16 +15,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.orm import Session
 
-from actions.common import (
-    CancellableFormValidation,
-    DatabaseUnavailable,
-    run_in_session,
-    sender_key,
-)
-from actions.db import repository
-from actions.guidance import answer_question
+from actions.common import CancellableFormValidation
+from actions.guidance import answer_question, bound_reason
 
 ADVISOR_SLOTS = ["payer_location", "has_website_icp", "has_miniprogram", "urgency",
                  "monthly_volume"]
@@ -208,17 +201,7 @@ class ActionRemoteIntro(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        channel, sender_id = sender_key(tracker)
-
-        def reason(session: Session) -> str | None:
-            merchant_id = repository.bound_merchant_id(session, channel, sender_id)
-            state = repository.current_state(session, merchant_id) if merchant_id else None
-            return state.reason_code if state else None
-
-        try:
-            reason_code = await run_in_session(reason)
-        except DatabaseUnavailable:
-            reason_code = None  # the advice works without the account
+        reason_code = await bound_reason(tracker)
         if reason_code == "remote_qr_collection":
             dispatcher.utter_message(response="utter_remote_from_restriction")
             return [SlotSet("payer_location", "remote")]
