@@ -1,1 +1,9 @@
-"""Code that runs inside the rasa server: NLU components and input channels."""
+"""Code that runs inside the rasa server: NLU components and input channels.
+
+Importing the package (the rasa server does, to load the pipeline's components)
+also installs the faster action-response validation.
+"""
+
+from addons import action_result_validation
+
+action_result_validation.install()
