@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 
 import pytest
@@ -19,14 +18,11 @@ def sender() -> str:
     return f"e2e-{uuid.uuid4().hex[:8]}"
 
 
-def test_first_question_is_answered_in_chinese_quickly(servers: Servers) -> None:
-    servers.say(sender(), "你好")  # warm-up: the first prediction loads lazily
-    started = time.monotonic()
+def test_first_question_is_answered_in_chinese(servers: Servers) -> None:
+    # Latency is measured by bench/, not asserted here.
     reply = servers.texts(sender(), "我的收款码被限制了怎么办")
-    elapsed = time.monotonic() - started
     assert CHINESE.search(reply)
     assert "95017" in reply and "商户号" in reply
-    assert elapsed < 5  # generous: the 1-second target is measured in bench/
 
 
 @pytest.mark.parametrize(
