@@ -374,12 +374,13 @@ async def test_encrypted_retry_gets_an_encrypted_copy(make_channel: Any) -> None
 async def test_slow_turn_answers_success_then_customer_service(
     make_channel: Any, fake_wechat: FakeWeChat
 ) -> None:
-    channel, bot, user = make_channel(reply_timeout_s=0.1), FakeBot(delay=0.5), openid()
+    channel, bot, user = make_channel(reply_timeout_s=0.1), FakeBot(delay=2.0), openid()
     xml = send.text_xml(user, "你好")
     started = time.monotonic()
     result = await post(channel, bot, xml)
     assert content(result) is None and result.body == "success"
-    assert time.monotonic() - started < 0.4
+    # Functional, not a speed target: the reply did not wait for the 2-second bot.
+    assert time.monotonic() - started < 1.5
     retry = await post(channel, bot, xml)  # WeChat's retry: nothing new, no second answer
     assert retry.body == "success"
     await channel.drain()
