@@ -31,6 +31,7 @@ class Servers:
     rasa_url: str
     actions_url: str
     token: str
+    logs: dict[str, Path]
 
     def say(self, sender: str, message: str, timeout: float = 30) -> list[dict]:
         response = requests.post(
@@ -53,32 +54,57 @@ class Servers:
         return response.json()
 
 
-def _wait(url: str, process: subprocess.Popen, log: Path, seconds: float = 180) -> None:
+def _wait(url: str, process: subprocess.Popen, log: Path, seconds: float = 240) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()[-4000:]}")
-        try:
+            raise RuntimeError(f"server exited early ({process.returncode}):\n"
+                               f"{log.read_text(errors='replace')[-6000:]}")
+        with suppress(requests.RequestException):
             if requests.get(url, timeout=2).ok:
                 return
-        except requests.RequestException:
-            pass
         time.sleep(0.5)
-    raise RuntimeError(f"server not healthy after {seconds}s:\n{log.read_text()[-4000:]}")
+    raise RuntimeError(f"server not healthy after {seconds}s:\n"
+                       f"{log.read_text(errors='replace')[-6000:]}")
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 @contextmanager
-def running_servers(workdir: Path, db_url: str, credentials: str = "rest:\n") -> Iterator[Servers]:
+def running_servers(
+    workdir: Path,
+    db_url: str,
+    credentials: str = "rest:\n",
+    token: str = "e2e-token",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Servers]:
+    """An action server and a rasa server (API on) on free ports, stopped on exit."""
     if not MODEL.exists():
         raise RuntimeError("no trained model: run `make train` first")
     rasa_port, actions_port = free_port(), free_port()
-    token = "e2e-token"
     (workdir / "endpoints.yml").write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n", encoding="utf-8"
     )
     (workdir / "credentials.yml").write_text(credentials, encoding="utf-8")
-    env = {**os.environ, "MERCHANT_DB_URL": db_url, "RASA_TELEMETRY_ENABLED": "false",
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {
+        # The machine's own WeChat settings must not leak into the test channels.
+        **{k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")},
+        "MERCHANT_DB_URL": db_url,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **(extra_env or {}),
+    }
     processes: list[subprocess.Popen] = []
     actions_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     try:
@@ -99,13 +125,6 @@ def running_servers(workdir: Path, db_url: str, credentials: str = "rest:\n") ->
         _wait(f"http://127.0.0.1:{actions_port}/health", processes[0], actions_log)
         _wait(f"http://127.0.0.1:{rasa_port}/status?token={token}", processes[1], rasa_log)
         yield Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
-                      token)
+                      token, {"actions": actions_log, "rasa": rasa_log})
     finally:
-        for process in processes:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        _stop(processes)

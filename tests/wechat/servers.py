@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,20 +12,13 @@ from typing import Any
 import requests
 
 from tests.conftest import PROJECT_ROOT
+from tests.e2e.servers import running_servers
 from tests.wechat.client import AES_KEY, APP_ID, TOKEN, wechat_send
 from tests.wechat.fake_wechat import FakeWeChat
 
-VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
-MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 API_TOKEN = "wechat-e2e-api-token"
 APP_SECRET = "e2e-app-secret"
 SLOW_APP_ID = "wx00000000000000slow"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def credentials(api_base: str) -> str:
@@ -100,73 +89,14 @@ class WeChatServers:
                 self.logs.items() if path.exists()}
 
 
-def _wait(url: str, process: subprocess.Popen, log: Path, seconds: float = 240) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early ({process.returncode}):\n"
-                               f"{log.read_text(errors='replace')[-6000:]}")
-        with suppress(requests.RequestException):
-            if requests.get(url, timeout=2).ok:
-                return
-        time.sleep(0.5)
-    raise RuntimeError(f"server not healthy after {seconds}s:\n"
-                       f"{log.read_text(errors='replace')[-6000:]}")
-
-
-def _stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
 @contextmanager
 def running_wechat_servers(workdir: Path, db_url: str) -> Iterator[WeChatServers]:
-    if not MODEL.exists():
-        raise RuntimeError("no trained model: run `make train` first")
     fake = FakeWeChat(app_secret=APP_SECRET).start()
-    rasa_port, actions_port = free_port(), free_port()
-    (workdir / "endpoints.yml").write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n", encoding="utf-8"
-    )
-    (workdir / "credentials.yml").write_text(credentials(fake.url), encoding="utf-8")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")},
-        "MERCHANT_DB_URL": db_url,
-        "RASA_TELEMETRY_ENABLED": "false",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        # The test-only SlowWeChatInput lives in tests/, which is not an installed package.
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
-                                                    os.environ.get("PYTHONPATH")])),
-    }
-    logs = {"actions": workdir / "actions.log", "rasa": workdir / "rasa.log"}
-    processes: list[subprocess.Popen] = []
+    # The test-only SlowWeChatInput lives in tests/, which is not an installed package.
+    python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
     try:
-        processes.append(subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
-             "--port", str(actions_port)],
-            cwd=PROJECT_ROOT, env=env, stdout=logs["actions"].open("w"),
-            stderr=subprocess.STDOUT, start_new_session=True,
-        ))
-        processes.append(subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(rasa_port),
-             "--enable-api", "--auth-token", API_TOKEN,
-             "--endpoints", str(workdir / "endpoints.yml"),
-             "--credentials", str(workdir / "credentials.yml")],
-            cwd=PROJECT_ROOT, env=env, stdout=logs["rasa"].open("w"),
-            stderr=subprocess.STDOUT, start_new_session=True,
-        ))
-        _wait(f"http://127.0.0.1:{actions_port}/health", processes[0], logs["actions"])
-        _wait(f"http://127.0.0.1:{rasa_port}/status?token={API_TOKEN}", processes[1],
-              logs["rasa"])
-        yield WeChatServers(f"http://127.0.0.1:{rasa_port}", fake, logs)
+        with running_servers(workdir, db_url, credentials(fake.url), token=API_TOKEN,
+                             extra_env={"PYTHONPATH": python_path}) as servers:
+            yield WeChatServers(servers.rasa_url, fake, servers.logs)
     finally:
-        _stop(processes)
         fake.stop()
