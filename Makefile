@@ -36,7 +36,7 @@ shell: db train
 	  $(RASA) shell --model models/current.tar.gz --endpoints endpoints.yml
 
 lint: setup
-	$(VENV)/bin/ruff check actions addons tests scripts
+	$(VENV)/bin/ruff check actions addons tests scripts bench
 
 validate: setup
 	$(RASA) data validate
