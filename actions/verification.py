@@ -120,6 +120,8 @@ class ValidateVerifyForm(CancellableFormValidation):
         def work(session: Session) -> str:
             if repository.is_locked(session, channel, sender_id):
                 return "locked"
+            if repository.merchant_id_locked(session, merchant_id):
+                return "merchant_locked"
             if repository.check_identity(session, channel, sender_id, merchant_id, last4):
                 return "ok"
             return "locked" if repository.is_locked(session, channel, sender_id) else "failed"
@@ -135,6 +137,8 @@ class ValidateVerifyForm(CancellableFormValidation):
             return {"verified_merchant": masked, "merchant_id": None, "phone_last4": None}
         if result == "failed":
             dispatcher.utter_message(response="utter_verify_failed")
+        elif result == "merchant_locked":
+            dispatcher.utter_message(response="utter_verify_merchant_locked")
         return {"merchant_id": None, "phone_last4": None}
 
     async def validate_merchant_id(

@@ -110,9 +110,12 @@ class VerificationAttempt(Base):
     id = Column(Integer, primary_key=True, autoincrement=True)
     channel = Column(String(40), nullable=False)
     sender_id = Column(String(128), nullable=False)
+    # The merchant id typed, whether it exists or not (limits guessing across senders).
+    merchant_id = Column(String(10))
     success = Column(Boolean, nullable=False)
     attempted_at = Column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
         Index("ix_verification_attempts_sender", "channel", "sender_id", "attempted_at"),
+        Index("ix_verification_attempts_merchant", "merchant_id", "attempted_at"),
     )

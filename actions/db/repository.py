@@ -20,6 +20,10 @@ from actions.db.models import (
 )
 
 MAX_FAILED_ATTEMPTS = 5
+# Senders are chosen by the client on REST: a guesser can rotate them, so failures
+# against one merchant id are limited across all senders too. The owner's existing
+# binding keeps working, and 95017 stays open.
+MAX_FAILED_PER_MERCHANT = 10
 LOCKOUT_WINDOW = dt.timedelta(hours=1)
 
 
@@ -54,13 +58,27 @@ def is_locked(session: Session, channel: str, sender_id: str, now: dt.datetime |
     return failed_attempts(session, channel, sender_id, now or utcnow()) >= MAX_FAILED_ATTEMPTS
 
 
+def merchant_id_locked(session: Session, merchant_id: str, now: dt.datetime | None = None) -> bool:
+    """Too many failed checks against this merchant id (existing or not), from anyone."""
+    now = now or utcnow()
+    failures = session.execute(
+        select(func.count(VerificationAttempt.id)).where(
+            VerificationAttempt.merchant_id == merchant_id,
+            VerificationAttempt.success.is_(False),
+            VerificationAttempt.attempted_at > now - LOCKOUT_WINDOW,
+        )
+    ).scalar_one()
+    return failures >= MAX_FAILED_PER_MERCHANT
+
+
 def check_identity(
     session: Session, channel: str, sender_id: str, merchant_id: str, phone_last4: str
 ) -> bool:
     """Records the attempt; on success binds the sender to the merchant."""
     merchant = get_merchant(session, merchant_id)
     success = merchant is not None and merchant.bound_phone[-4:] == phone_last4
-    session.add(VerificationAttempt(channel=channel, sender_id=sender_id, success=success))
+    session.add(VerificationAttempt(channel=channel, sender_id=sender_id,
+                                    merchant_id=merchant_id, success=success))
     if success:
         binding = session.get(IdentityBinding, (channel, sender_id))
         if binding is None:

@@ -214,3 +214,16 @@ async def test_unverified_sender_cannot_file(run_action: RunAction) -> None:
              "appeal_contact": "13800000002", "appeal_confirm": True}
     turn = await run_action(ActionSubmitAppeal(), make_tracker(slots, sender_id="nobody"))
     assert "utter_appeal_filed" not in turn.responses
+
+
+async def test_rotating_senders_cannot_guess_one_merchant(run_action: RunAction) -> None:
+    from actions.db.repository import MAX_FAILED_PER_MERCHANT
+
+    for n in range(MAX_FAILED_PER_MERCHANT):
+        await verify(run_action, "1900000003", f"{n + 10:04d}", sender=f"guess-{n}")
+    turn = await verify(run_action, "1900000003", "0003", sender="guess-last")
+    assert turn.responses == ["utter_verify_merchant_locked"]
+    assert "verified_merchant" not in turn.slots
+    # Other merchants are not affected.
+    other = await verify(run_action, "1900000004", "0004", sender="guess-last")
+    assert other.slots["verified_merchant"] == "1900****04"

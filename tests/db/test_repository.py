@@ -120,3 +120,32 @@ def test_concurrent_filings_get_distinct_ids(db_url: str) -> None:
 def test_get_appeal_is_case_insensitive(db_url: str) -> None:
     with Session(get_engine(db_url)) as session:
         assert repository.get_appeal(session, "ap20261120001").merchant_id == "1900000003"
+
+
+def test_guessing_one_merchant_id_from_many_senders_is_limited(db_url: str) -> None:
+    engine = get_engine(db_url)
+    with Session(engine) as session, session.begin():
+        for n in range(repository.MAX_FAILED_PER_MERCHANT):
+            repository.check_identity(session, "rest", f"rotating-{n}", "1900000002",
+                                      f"{n + 10:04d}")
+        assert repository.merchant_id_locked(session, "1900000002")
+        assert not repository.merchant_id_locked(session, "1900000003")
+        # Ids that do not exist are limited the same way: the lock reveals nothing.
+        for n in range(repository.MAX_FAILED_PER_MERCHANT):
+            repository.check_identity(session, "rest", f"other-{n}", "1999999999", "0000")
+        assert repository.merchant_id_locked(session, "1999999999")
+        later = utcnow() + dt.timedelta(hours=1, minutes=1)
+        assert not repository.merchant_id_locked(session, "1900000002", now=later)
+
+
+def test_downgrade_and_upgrade_round_trip(db_url: str) -> None:
+    from alembic import command
+
+    from actions.db.migrate import alembic_config
+
+    command.downgrade(alembic_config(db_url), "0001")
+    columns = {c["name"] for c in inspect(get_engine(db_url)).get_columns("verification_attempts")}
+    assert "merchant_id" not in columns
+    upgrade(db_url)
+    columns = {c["name"] for c in inspect(get_engine(db_url)).get_columns("verification_attempts")}
+    assert "merchant_id" in columns
