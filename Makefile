@@ -30,10 +30,12 @@ train: setup
 run: db train
 	@$(PY) scripts/serve.py
 
+# The action server runs in the background and is stopped however the shell ends.
 shell: db train
 	@$(RASA) run actions --actions actions --port 5055 >var/actions.log 2>&1 & \
-	  trap "kill $$!" EXIT; \
-	  $(RASA) shell --model models/current.tar.gz --endpoints endpoints.yml
+	  actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM; \
+	  $(RASA) shell --model models/current.tar.gz --endpoints endpoints.yml; \
+	  status=$$?; exit $$status
 
 lint: setup
 	$(VENV)/bin/ruff check actions addons tests scripts bench
