@@ -16,6 +16,7 @@ from actions.common import DatabaseUnavailable, format_date, run_in_session, sen
 from actions.db import repository
 from actions.db.models import AccountStatus, Appeal, AppealStatus
 from actions.privacy import mask_merchant_id
+from actions.verification import load_identity
 
 KNOWN_REASONS = {"remote_qr_collection", "instant_withdrawal", "high_frequency"}
 
@@ -122,18 +123,13 @@ class ActionAfterVerification(Action):
         if tracker.get_slot("form_cancelled"):
             dispatcher.utter_message(response="utter_form_stopped")
             return reset + [SlotSet("merchant_id", None), SlotSet("phone_last4", None)]
-        channel, sender_id = sender_key(tracker)
         appeal_id = tracker.get_slot("appeal_id")
-
-        def identify(session: Session) -> tuple[str | None, bool]:
-            return (repository.bound_merchant_id(session, channel, sender_id),
-                    repository.is_locked(session, channel, sender_id))
-
         try:
-            merchant_id, locked = await run_in_session(identify)
+            identity = await load_identity(*sender_key(tracker))
+            merchant_id = identity.merchant_id
             if merchant_id is None:
                 dispatcher.utter_message(
-                    response="utter_verify_locked" if locked else "utter_system_busy"
+                    response="utter_verify_locked" if identity.locked else "utter_system_busy"
                 )
                 return reset
             account = await load_account(merchant_id, appeal_id)
@@ -142,16 +138,17 @@ class ActionAfterVerification(Action):
         if account is None:
             return reset + utter_busy(dispatcher)
 
-        identity = [SlotSet("verified_merchant", mask_merchant_id(merchant_id))]
+        verified = [SlotSet("verified_merchant", mask_merchant_id(merchant_id))]
         purpose = tracker.get_slot("lookup_purpose") or "status"
         if purpose == "appeal_status":
             self._answer_appeal_status(dispatcher, account, appeal_id)
-            return reset + identity
+            return reset + verified
         if purpose == "appeal":
             allowed = self._prepare_appeal(dispatcher, account)
-            return reset[:1] + identity + [SlotSet("appeal_allowed", allowed)]
+            return [SlotSet("form_cancelled", None), *verified,
+                    SlotSet("appeal_allowed", allowed)]
         self._answer_status(dispatcher, account)
-        return reset + identity
+        return reset + verified
 
     @staticmethod
     def _answer_status(dispatcher: CollectingDispatcher, account: AccountView) -> None:

@@ -23,7 +23,7 @@ from actions.common import (
     utter_busy,
 )
 from actions.db import repository
-from actions.privacy import mask_phone, mask_phones_in_text
+from actions.privacy import MOBILE_PHONE, mask_phone, mask_phones_in_text
 
 # Numbered choices (WeChat has no buttons) and the words merchants use for each.
 CATEGORY_CHOICES = {
@@ -40,7 +40,6 @@ CATEGORY_KEYWORDS = [
 ]
 MIN_DESCRIPTION = 6
 MAX_DESCRIPTION = 500
-PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 USE_BOUND_PHONE = re.compile(r"绑定|同一个|一样|原来的|用这个")
 
 APPEAL_SLOTS = ["appeal_category", "appeal_description", "appeal_contact", "appeal_confirm"]
@@ -58,9 +57,16 @@ def parse_category(text: str) -> str | None:
     return None
 
 
-def bound_merchant(tracker: Tracker) -> Any:
+def bound_phone(tracker: Tracker) -> Any:
+    """The bound phone of the merchant this sender is verified for, or None."""
     channel, sender_id = sender_key(tracker)
-    return run_in_session(lambda s: repository.bound_merchant_id(s, channel, sender_id))
+
+    def work(session: Session) -> str | None:
+        merchant_id = repository.bound_merchant_id(session, channel, sender_id)
+        merchant = repository.get_merchant(session, merchant_id) if merchant_id else None
+        return merchant.bound_phone if merchant else None
+
+    return run_in_session(work)
 
 
 class ValidateAppealForm(CancellableFormValidation):
@@ -88,19 +94,16 @@ class ValidateAppealForm(CancellableFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = str(value or "")
-        match = PHONE.search(text)
+        match = MOBILE_PHONE.search(text)
         if match:
             return {"appeal_contact": match.group(0)}
         if USE_BOUND_PHONE.search(text) or USE_BOUND_PHONE.search(latest_text(tracker)):
             try:
-                merchant_id = await bound_merchant(tracker)
-                merchant = merchant_id and await run_in_session(
-                    lambda s: repository.get_merchant(s, merchant_id).bound_phone
-                )
+                phone = await bound_phone(tracker)
             except DatabaseUnavailable:
-                merchant = None
-            if merchant:
-                return {"appeal_contact": merchant}
+                phone = None
+            if phone:
+                return {"appeal_contact": phone}
         dispatcher.utter_message(text="请发一个11位的手机号，或者回复“用绑定手机”。")
         return {"appeal_contact": None}
 

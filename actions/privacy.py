@@ -21,12 +21,13 @@ def mask_phone(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}"
 
 
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# A mainland mobile number; the groups are the parts that stay visible when masked.
+MOBILE_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 
 def mask_phones_in_text(text: str) -> str:
     """Masks every mainland mobile number inside free text."""
-    return _PHONE.sub(r"\1****\2", text)
+    return MOBILE_PHONE.sub(r"\1****\2", text)
 
 
 def mask_url(url: str) -> str:

@@ -20,10 +20,9 @@ from actions.common import (
     sender_key,
 )
 from actions.db import repository
-from actions.privacy import mask_merchant_id
+from actions.privacy import MOBILE_PHONE, mask_merchant_id
 
 MERCHANT_ID = re.compile(r"(?<![0-9A-Za-z])(\d{10})(?!\d)")
-PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 LAST4 = re.compile(r"(?<![0-9A-Za-z])(\d{4})(?!\d)")
 DONT_KNOW = re.compile(r"不知道|忘了|忘记|在哪|哪里|找不到|什么是商户号|没有商户号")
 SWITCH_MERCHANT = re.compile(r"换(个|一个)?商户|换号|解绑|解除绑定|换个账户")
@@ -46,7 +45,7 @@ def load_identity(channel: str, sender_id: str) -> Any:
 
 
 def extract_last4(value: str) -> str | None:
-    phone = PHONE.search(value)
+    phone = MOBILE_PHONE.search(value)
     if phone:
         return phone.group(0)[-4:]
     match = LAST4.search(value)

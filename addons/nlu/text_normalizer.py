@@ -131,8 +131,9 @@ def normalize(text: str) -> NormalizedText:
     kept_text = "".join(kept_chars)
     simplified = _converter.convert(kept_text)
     if len(simplified) != len(kept_text):
-        simplified = "".join(_converter.convert(c) if len(_converter.convert(c)) == 1 else c
-                             for c in kept_chars)
+        per_char = (_converter.convert(c) for c in kept_chars)
+        simplified = "".join(converted if len(converted) == 1 else original
+                             for original, converted in zip(kept_chars, per_char, strict=True))
 
     for variant, standard in _PHRASE_FIXES.items():
         simplified = simplified.replace(variant, standard)
