@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -30,6 +31,10 @@ class AccountStatus(str, enum.Enum):
     restricted = "restricted"
     risk_controlled = "risk_controlled"
     frozen = "frozen"
+
+
+# Appeals in these states are "open": a merchant may have one at a time.
+OPEN_APPEAL_SQL = "status IN ('submitted', 'reviewing')"
 
 
 class AppealStatus(str, enum.Enum):
@@ -90,7 +95,17 @@ class Appeal(Base):
 
     merchant = relationship("Merchant", back_populates="appeals")
 
-    __table_args__ = (Index("ix_appeals_merchant_created", "merchant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_appeals_merchant_created", "merchant_id", "created_at"),
+        # One open appeal per merchant, also under concurrent filings (migration 0003).
+        Index(
+            "uq_appeals_one_open_per_merchant",
+            "merchant_id",
+            unique=True,
+            sqlite_where=text(OPEN_APPEAL_SQL),
+            postgresql_where=text(OPEN_APPEAL_SQL),
+        ),
+    )
 
 
 class IdentityBinding(Base):

@@ -25,6 +25,8 @@ MAX_FAILED_ATTEMPTS = 5
 # binding keeps working, and 95017 stays open.
 MAX_FAILED_PER_MERCHANT = 10
 LOCKOUT_WINDOW = dt.timedelta(hours=1)
+# Concurrent filings on one day may collide on the daily sequence number.
+MAX_ID_ATTEMPTS = 5
 
 
 def get_merchant(session: Session, merchant_id: str) -> Merchant | None:
@@ -159,14 +161,17 @@ def file_appeal(
 ) -> Appeal:
     """Writes a new appeal; refuses while another one is still open.
 
-    Two concurrent filings for the same day may pick the same id: the primary key
-    rejects the second, which retries inside a savepoint with the next number.
+    The database enforces both rules that concurrent filings could break: the primary
+    key (two filings on the same day may pick the same id: retry with the next number)
+    and one open appeal per merchant (a concurrent filing for the same merchant won:
+    DuplicateAppeal). Each attempt runs in a savepoint, so a refused insert leaves the
+    surrounding transaction usable.
     """
     existing = open_appeal(session, merchant_id)
     if existing is not None:
         raise DuplicateAppeal(existing)
     now = now or utcnow()
-    for _ in range(5):
+    for _ in range(MAX_ID_ATTEMPTS):
         appeal = Appeal(
             id=next_appeal_id(session, now.date()),
             merchant_id=merchant_id,
@@ -182,5 +187,8 @@ def file_appeal(
                 session.add(appeal)
             return appeal
         except IntegrityError:
-            continue
+            existing = open_appeal(session, merchant_id)
+            if existing is not None:
+                raise DuplicateAppeal(existing) from None
+            # Otherwise the id was taken: try the next number.
     raise RuntimeError("could not allocate an appeal id")

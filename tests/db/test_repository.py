@@ -149,3 +149,126 @@ def test_downgrade_and_upgrade_round_trip(db_url: str) -> None:
     upgrade(db_url)
     columns = {c["name"] for c in inspect(get_engine(db_url)).get_columns("verification_attempts")}
     assert "merchant_id" in columns
+
+
+def _file(engine, merchant_id: str, now: dt.datetime) -> str:  # type: ignore[no-untyped-def]
+    """Files an appeal in its own transaction: the id, or "duplicate"."""
+    with Session(engine) as session, session.begin():
+        try:
+            return repository.file_appeal(session, merchant_id, "other", "说明情况",
+                                          "13800000000", now=now).id
+        except repository.DuplicateAppeal:
+            return "duplicate"
+
+
+def test_concurrent_filings_for_one_merchant_leave_one_open_appeal(db_url: str) -> None:
+    engine = get_engine(db_url)
+    now = dt.datetime(2026, 11, 26, 11, 0)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: _file(engine, "1900000002", now), range(4)))
+    assert sorted(results) == ["AP20261126001"] + ["duplicate"] * 3
+    with Session(engine) as session:
+        open_count = session.execute(
+            select(func.count(Appeal.id)).where(
+                Appeal.merchant_id == "1900000002",
+                Appeal.status.in_([AppealStatus.submitted, AppealStatus.reviewing]),
+            )
+        ).scalar_one()
+    assert open_count == 1
+
+
+def test_database_refuses_a_second_open_appeal_the_python_check_missed(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race made visible: both filings pass the check in Python (as two concurrent
+    transactions do on PostgreSQL); the unique index still refuses the second."""
+    engine = get_engine(db_url)
+    now = dt.datetime(2026, 11, 26, 12, 0)
+    assert _file(engine, "1900000002", now) == "AP20261126001"
+    real_open_appeal = repository.open_appeal
+    calls = []
+
+    def check_that_misses(session: Session, merchant_id: str) -> Appeal | None:
+        calls.append(merchant_id)
+        # The first call is the pre-check, made before the other filing committed.
+        return None if len(calls) == 1 else real_open_appeal(session, merchant_id)
+
+    monkeypatch.setattr(repository, "open_appeal", check_that_misses)
+    assert _file(engine, "1900000002", now) == "duplicate"
+    assert len(calls) == 2  # refused by the database, then identified
+
+
+def test_concurrent_filings_pass_the_python_check_together_on_postgres(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four transactions all pass the pre-check before any inserts (a barrier holds them)
+    and propose different ids, so only the one-open-appeal index can stop them: exactly
+    one appeal is filed. SQLite cannot interleave like this (BEGIN IMMEDIATE)."""
+    import itertools
+    import threading
+
+    upgrade(postgres_url)
+    seed_demo_data(get_engine(postgres_url))
+    engine = get_engine(postgres_url)
+    barrier = threading.Barrier(4, timeout=10)
+    real_open_appeal = repository.open_appeal
+    seen: set[int] = set()
+
+    def open_appeal_then_wait(session: Session, merchant_id: str) -> Appeal | None:
+        found = real_open_appeal(session, merchant_id)
+        if threading.get_ident() not in seen:
+            seen.add(threading.get_ident())
+            barrier.wait()
+        return found
+
+    numbers = itertools.count(1)
+    monkeypatch.setattr(repository, "open_appeal", open_appeal_then_wait)
+    monkeypatch.setattr(repository, "next_appeal_id",
+                        lambda session, today: f"AP{today:%Y%m%d}{next(numbers):03d}")
+    now = dt.datetime(2026, 11, 26, 13, 0)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: _file(engine, "1900000002", now), range(4)))
+    assert results.count("duplicate") == 3
+
+
+def test_taken_appeal_id_is_retried_with_the_next_number(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = get_engine(db_url)
+    now = dt.datetime(2026, 11, 26, 14, 0)
+    assert _file(engine, "1900000001", now) == "AP20261126001"
+    real_next = repository.next_appeal_id
+    proposals = []
+
+    def stale_first(session: Session, today: dt.date) -> str:
+        # The first proposal is one another filing already took (a lost race).
+        proposal = "AP20261126001" if not proposals else real_next(session, today)
+        proposals.append(proposal)
+        return proposal
+
+    monkeypatch.setattr(repository, "next_appeal_id", stale_first)
+    assert _file(engine, "1900000002", now) == "AP20261126002"
+    assert proposals == ["AP20261126001", "AP20261126002"]
+
+
+def test_migration_closes_open_duplicates_before_the_index(db_url: str) -> None:
+    from alembic import command
+
+    from actions.db.migrate import alembic_config
+
+    command.downgrade(alembic_config(db_url), "0002")
+    engine = get_engine(db_url)
+    now = dt.datetime(2026, 11, 26, 15, 0)
+    with Session(engine) as session, session.begin():
+        for number in (1, 2):
+            session.add(Appeal(id=f"AP2026112600{number}", merchant_id="1900000002",
+                               category="other", description="说明", contact_phone="13800000002",
+                               status=AppealStatus.submitted,
+                               created_at=now + dt.timedelta(minutes=number), updated_at=now))
+    upgrade(db_url)
+    with Session(engine) as session:
+        first = repository.get_appeal(session, "AP20261126001")
+        second = repository.get_appeal(session, "AP20261126002")
+        assert first.status == AppealStatus.submitted
+        assert second.status == AppealStatus.rejected
+        assert "AP20261126001" in second.decision_note
