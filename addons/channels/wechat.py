@@ -33,6 +33,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from wechatpy.messages import BaseMessage
 
+from actions.choices import parse_choice_number
 from addons.channels.wechat_api import DEFAULT_API_BASE, WeChatApi, WeChatApiError
 from addons.channels.wechat_inbound import MODES, Inbound, RejectedRequest, WeChatVerifier
 from addons.channels.wechat_render import (
@@ -40,7 +41,6 @@ from addons.channels.wechat_render import (
     RenderedReply,
     choice_to_message,
     clean_text,
-    parse_choice_number,
     render_messages,
     split_text,
 )

@@ -323,6 +323,27 @@ async def test_a_number_after_buttons_sends_the_payload(make_channel: Any) -> No
     assert bot.texts[-1] == "1"
 
 
+@pytest.mark.parametrize("typed", ["第2个", "选择二", "（2）", "选第二个", "2吧", "第二个吧"])
+async def test_every_way_of_typing_the_number_picks_in_wechat(
+    make_channel: Any, typed: str
+) -> None:
+    channel, user = make_channel(), openid()
+    bot = FakeBot(lambda text: GREET if text == "你好" else [{"text": "好的"}])
+    await post(channel, bot, send.text_xml(user, "你好"))
+    await post(channel, bot, send.text_xml(user, typed))
+    assert bot.texts[-1] == "/contact_support"
+    assert bot.calls[-1].metadata["wechat"]["choice"] == {"number": 2, "typed": typed}
+
+
+async def test_a_two_digit_chinese_number_picks_from_a_long_list(make_channel: Any) -> None:
+    channel, user = make_channel(), openid()
+    options = [{"title": f"选项{n}", "payload": f"/option_{n}"} for n in range(1, 13)]
+    bot = FakeBot(lambda text: [{"text": "请选择", "buttons": options}])
+    await post(channel, bot, send.text_xml(user, "你好"))
+    await post(channel, bot, send.text_xml(user, "第十二个"))
+    assert bot.texts[-1] == "/option_12"
+
+
 async def test_numbers_out_of_range_or_for_other_users_pass_through(make_channel: Any) -> None:
     channel, user = make_channel(), openid()
     bot = FakeBot(lambda text: GREET)
