@@ -59,11 +59,45 @@ async def test_memory_store() -> None:
     await check_state(ChannelState(MemoryStore()))
 
 
-async def test_memory_store_stays_bounded() -> None:
+async def live_keys(store: KeyValueStore, keys: list[str]) -> list[str]:
+    return [key for key in keys if await store.get(key) is not None]
+
+
+async def test_memory_store_never_holds_more_than_its_bound() -> None:
     store = MemoryStore(max_keys=10)
-    for i in range(50):
-        await store.set(f"k{i}", "v", 60)
-    assert len(store._data) <= 11
+    keys = [f"k{i}" for i in range(50)]
+    for count, key in enumerate(keys, start=1):
+        await store.set(key, "v", 60)
+        assert len(await live_keys(store, keys)) == min(count, 10)
+    # The ones that expire first go first: the ten latest remain.
+    assert await live_keys(store, keys) == keys[-10:]
+
+
+async def test_memory_store_claims_respect_the_bound_too() -> None:
+    store = MemoryStore(max_keys=3)
+    keys = [f"msg:{i}" for i in range(6)]
+    for key in keys:
+        assert await store.claim(key, "pending", 60)
+    assert await live_keys(store, keys) == keys[-3:]
+
+
+async def test_memory_store_overwriting_a_key_at_the_bound_evicts_nothing() -> None:
+    store = MemoryStore(max_keys=3)
+    keys = ["a", "b", "c"]
+    for key in keys:
+        await store.set(key, "1", 60)
+    await store.set("b", "2", 60)
+    assert await live_keys(store, keys) == keys
+    assert await store.get("b") == "2"
+
+
+async def test_memory_store_drops_expired_keys_before_live_ones() -> None:
+    store = MemoryStore(max_keys=2)
+    await store.set("old", "v", 0.01)
+    await store.set("live", "v", 60)
+    await asyncio.sleep(0.05)  # "old" has expired: no timing is asserted
+    await store.set("new", "v", 60)
+    assert await live_keys(store, ["old", "live", "new"]) == ["live", "new"]
 
 
 @pytest.mark.redis
