@@ -272,6 +272,7 @@ class WeChatInput(InputChannel):
         @webhook.listener("before_server_stop")
         async def finish_deliveries(*_: Any) -> None:
             await self.drain(timeout_s=10)
+            await self.close()
 
         return webhook
 
@@ -367,6 +368,11 @@ class WeChatInput(InputChannel):
         """Wait for pending customer-service deliveries (tests, shutdown)."""
         if self._background:
             await asyncio.wait(set(self._background), timeout=timeout_s)
+
+    async def close(self) -> None:
+        """Close the WeChat API session and the state store (server stop)."""
+        await self.api.close()
+        await self.state.store.close()
 
     async def _finish_and_deliver(self, key: str, turn: asyncio.Future, openid: str) -> None:
         await self._finish(key, DEFERRED)
@@ -464,7 +470,8 @@ class WeChatInput(InputChannel):
                 text = mapped
         try:
             media = await self.state.media(openid)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - the answer matters more than the attachments
+            logger.exception("wechat: images sent earlier by %s unavailable", openid)
             media = []
         if media:
             # Images sent earlier: appeal features can pick them up from the tracker.

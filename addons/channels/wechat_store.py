@@ -8,13 +8,14 @@ same claims (``SET NX`` with a TTL), results, choices and token.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import json
 import logging
 import time
 from abc import ABC, abstractmethod
 from typing import Any
+
+from addons.channels.wechat_loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -99,19 +100,19 @@ class RedisStore(KeyValueStore):
     """Shared by every replica; the client is created lazily on the running event loop."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _redis(self) -> Any:
         import redis.asyncio as redis_asyncio
 
-        loop = asyncio.get_running_loop()
-        # A redis.asyncio client belongs to the loop it was first used on.
-        if self._client is None or self._loop is not loop:
-            self._client = redis_asyncio.from_url(self.url, decode_responses=True)
-            self._loop = loop
-        return self._client
+        self.url = url
+        # A redis.asyncio client belongs to the loop it was first used on: one per loop,
+        # and the one of a previous loop is closed.
+        self._clients: PerLoop[redis_asyncio.Redis] = PerLoop(
+            lambda: redis_asyncio.from_url(url, decode_responses=True),
+            lambda client: client.close(close_connection_pool=True),
+            "Redis client",
+        )
+
+    def _redis(self) -> Any:
+        return self._clients.get()
 
     @staticmethod
     def _ms(ttl_s: float) -> int:
@@ -130,9 +131,7 @@ class RedisStore(KeyValueStore):
         await self._redis().delete(key)
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self._clients.close()
 
 
 def create_store(redis_url: str | None) -> KeyValueStore:

@@ -4,6 +4,7 @@ dedup of retries, the reply deadline, long replies, bad input."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from typing import Any
@@ -23,6 +24,7 @@ from addons.channels.wechat import (
     WeChatInput,
 )
 from addons.channels.wechat_render import utf8_len
+from addons.channels.wechat_store import MemoryStore
 from tests.wechat.client import AES_KEY, APP_ID, TOKEN, FakeBot, content, openid, post, wechat_send
 from tests.wechat.fake_wechat import FakeWeChat
 
@@ -246,6 +248,26 @@ async def test_image_is_acknowledged_and_its_media_id_remembered(make_channel: A
     assert [m["media_id"] for m in await channel.state.media(user)] == ["MEDIA-1", "MEDIA-2"]
     await post(channel, bot, send.text_xml(user, "我要申诉"))
     assert bot.calls[0].metadata["wechat"]["media_ids"] == ["MEDIA-1", "MEDIA-2"]
+
+
+class ImagesUnavailableStore(MemoryStore):
+    async def get(self, key: str) -> str | None:
+        if ":media:" in key:
+            raise ConnectionError("redis down while reading images")
+        return await super().get(key)
+
+
+async def test_images_that_cannot_be_read_are_logged_and_the_bot_still_answers(
+    make_channel: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel, bot = make_channel(store=ImagesUnavailableStore()), FakeBot()
+    with caplog.at_level(logging.ERROR, logger="addons.channels.wechat"):
+        result = await post(channel, bot, send.text_xml(openid(), "我要申诉"))
+    assert content(result) == "收到：我要申诉"
+    assert "media_ids" not in bot.calls[0].metadata["wechat"]
+    [record] = [r for r in caplog.records if r.name == "addons.channels.wechat"]
+    assert record.levelno == logging.ERROR
+    assert record.exc_info and "redis down while reading images" in str(record.exc_info[1])
 
 
 async def test_subscribe_sends_greet_and_click_maps_menu_keys(make_channel: Any) -> None:
