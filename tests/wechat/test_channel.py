@@ -43,18 +43,6 @@ def signed(token: str = TOKEN, **extra: str) -> dict[str, str]:
 
 
 # --- configuration and mounting ------------------------------------------------------------
-def test_credentials_override_environment_and_defaults_apply() -> None:
-    env = {"WECHAT_TOKEN": "from-env", "WECHAT_APP_ID": "wx-env", "WECHAT_REPLY_TIMEOUT_S": "2"}
-    config = WeChatConfig.from_credentials({"app_id": "wx-cred", "menu": {"X": "/greet"}}, env)
-    assert (config.token, config.app_id, config.reply_timeout_s) == ("from-env", "wx-cred", 2.0)
-    assert config.mode == "plaintext"
-    assert config.menu["X"] == "/greet"
-    assert config.menu["CONTACT"] == "/contact_support"  # defaults kept
-    assert WeChatConfig.from_credentials(None, {}).token == "dev-wechat-token"
-    safe = WeChatConfig.from_credentials({"encoding_aes_key": AES_KEY, "app_id": APP_ID}, {})
-    assert safe.mode == "safe"
-
-
 @pytest.mark.parametrize(
     "settings",
     [{"mode": "secret"}, {"mode": "safe"}, {"mode": "safe", "encoding_aes_key": "short",
