@@ -62,6 +62,8 @@ class Inbound:
     message: BaseMessage
     encrypted: bool
     nonce: str
+    # The message as XML (decrypted when it came encrypted).
+    xml: str = ""
 
 
 def _parse_xml(document: bytes | str, what: str) -> Element:
@@ -182,7 +184,7 @@ class WeChatVerifier:
             message = parse_message(xml_text)
         except Exception as error:  # noqa: BLE001 - wechatpy raises whatever xmltodict does
             raise RejectedRequest(400, f"unreadable message ({type(error).__name__})") from None
-        return Inbound(message=message, encrypted=encrypted, nonce=nonce)
+        return Inbound(message=message, encrypted=encrypted, nonce=nonce, xml=xml_text)
 
     def render_reply(self, inbound: Inbound, text: str) -> tuple[str, str]:
         """(body, content type) of the passive reply; ``success`` when there is no text."""
