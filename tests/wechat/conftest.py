@@ -24,6 +24,15 @@ from tests.wechat.servers import WeChatServers, running_wechat_servers
 REDIS_URL = os.environ.get("WECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+@pytest.fixture(autouse=True)
+def no_wechat_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The channel reads WECHAT_* variables (docs/wechat.md): none from the developer's
+    shell may leak into a test (WECHAT_TEST_REDIS_URL has been read already)."""
+    for name in list(os.environ):
+        if name.upper().startswith("WECHAT_"):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture()
 def fake_wechat() -> Iterator[FakeWeChat]:
     fake = FakeWeChat(app_id=APP_ID, app_secret="secret").start()

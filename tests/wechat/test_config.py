@@ -4,7 +4,6 @@ defaults (docs/wechat.md, §1)."""
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import pytest
@@ -26,10 +25,7 @@ ENVIRONMENT = {
 
 @pytest.fixture()
 def environment(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Sets WECHAT_* variables for the test, with none from the machine's environment."""
-    for name in list(os.environ):
-        if name.upper().startswith("WECHAT_"):
-            monkeypatch.delenv(name)
+    """Sets WECHAT_* variables for the test (conftest removes the machine's own)."""
 
     def set_variables(**variables: str) -> None:
         for name, value in variables.items():
