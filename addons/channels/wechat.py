@@ -8,8 +8,8 @@ the bot gets ``reply_timeout_s`` (4 s) to answer passively, otherwise the reques
 ``success`` and the answer follows through the customer-service message API. A retry
 waits for the first delivery's result and returns the same reply (or ``success``).
 
-Settings come from the credentials section, else from environment variables, else
-defaults (see ``docs/wechat.md``).
+Settings come from the credentials section, else from ``WECHAT_*`` environment variables,
+else defaults (``WeChatConfig``, a pydantic ``BaseSettings``; see ``docs/wechat.md``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseSettings, Extra, Field, validator
+from pydantic.env_settings import SettingsSourceCallable
 from rasa.core.channels.channel import (
     CollectingOutputChannel,
     InputChannel,
@@ -33,6 +34,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from wechatpy.messages import BaseMessage
 
+from actions.choices import parse_choice_number
 from addons.channels.wechat_api import DEFAULT_API_BASE, WeChatApi, WeChatApiError
 from addons.channels.wechat_inbound import MODES, Inbound, RejectedRequest, WeChatVerifier
 from addons.channels.wechat_render import (
@@ -40,7 +42,6 @@ from addons.channels.wechat_render import (
     RenderedReply,
     choice_to_message,
     clean_text,
-    parse_choice_number,
     render_messages,
     split_text,
 )
@@ -79,75 +80,89 @@ IMAGE_TEXT = (
 UNKNOWN_MENU_TEXT = "这个菜单暂时没有内容，请直接发文字告诉我你的问题。"
 ERROR_TEXT = "系统有点忙，请稍后再发一次。着急的话可以拨打微信支付客服 95017。"
 
-# Credentials key → environment variable (credentials win over the environment).
-ENV_VARS: dict[str, str] = {
-    "token": "WECHAT_TOKEN",
-    "app_id": "WECHAT_APP_ID",
-    "app_secret": "WECHAT_APP_SECRET",
-    "encoding_aes_key": "WECHAT_AES_KEY",
-    "mode": "WECHAT_MODE",
-    "api_base": "WECHAT_API_BASE",
-    "redis_url": "WECHAT_REDIS_URL",
-    "reply_timeout_s": "WECHAT_REPLY_TIMEOUT_S",
-}
-
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
-@dataclass
-class WeChatConfig:
+# Settings documented without an environment variable (docs/wechat.md): credentials only.
+_CREDENTIALS_ONLY: list[str] = []
+
+
+class WeChatConfig(BaseSettings):
+    """The channel's settings: the credentials section, else ``WECHAT_*`` environment
+    variables, else these defaults. Empty values count as unset."""
+
     token: str = DEFAULT_TOKEN
     app_id: str = ""
     app_secret: str = ""
-    encoding_aes_key: str = ""
+    encoding_aes_key: str = Field("", env="WECHAT_AES_KEY")
     # plaintext | compatible | safe; empty: safe when an EncodingAESKey is set.
     mode: str = ""
     api_base: str = DEFAULT_API_BASE
     redis_url: str = ""
     reply_timeout_s: float = 4.0
-    max_reply_bytes: int = MAX_TEXT_BYTES
-    max_clock_skew_s: float = 300.0
-    dedup_ttl_s: float = 300.0
-    choice_ttl_s: float = 1800.0
-    api_timeout_s: float = 5.0
+    max_reply_bytes: int = Field(MAX_TEXT_BYTES, env=_CREDENTIALS_ONLY)
+    max_clock_skew_s: float = Field(300.0, env=_CREDENTIALS_ONLY)
+    dedup_ttl_s: float = Field(300.0, env=_CREDENTIALS_ONLY)
+    choice_ttl_s: float = Field(1800.0, env=_CREDENTIALS_ONLY)
+    api_timeout_s: float = Field(5.0, env=_CREDENTIALS_ONLY)
     # Parts after the passive reply wait this long, so they do not overtake it.
-    overflow_delay_s: float = 1.0
+    overflow_delay_s: float = Field(1.0, env=_CREDENTIALS_ONLY)
     # Menu CLICK EventKey → message for the bot; adds to / replaces DEFAULT_MENU.
-    menu: dict[str, str] = field(default_factory=dict)
+    menu: dict[str, str] = Field(default_factory=dict, env=_CREDENTIALS_ONLY)
 
-    def __post_init__(self) -> None:
-        self.menu = {**DEFAULT_MENU, **{str(k): str(v) for k, v in (self.menu or {}).items()}}
-        self.mode = (self.mode or ("safe" if self.encoding_aes_key else "plaintext")).lower()
-        if self.mode not in MODES:
-            raise ValueError(f"WeChat mode must be one of {MODES}, not {self.mode!r}")
-        if not 0 < self.reply_timeout_s <= 4.5:
+    class Config:
+        env_prefix = "WECHAT_"
+        anystr_strip_whitespace = True
+        extra = Extra.ignore  # from_credentials reports unknown keys
+
+        @classmethod
+        def customise_sources(
+            cls,
+            init_settings: SettingsSourceCallable,
+            env_settings: SettingsSourceCallable,
+            file_secret_settings: SettingsSourceCallable,
+        ) -> tuple[SettingsSourceCallable, ...]:
+            def environment(settings: BaseSettings) -> dict[str, Any]:
+                # An empty variable counts as unset, like an empty credentials value.
+                return {name: value for name, value in env_settings(settings).items()
+                        if not (isinstance(value, str) and not value.strip())}
+
+            # Credentials (passed to the constructor) win over the environment.
+            return init_settings, environment
+
+    @validator("mode", always=True)
+    def _known_mode(cls, mode: str, values: dict[str, Any]) -> str:
+        mode = (mode or ("safe" if values.get("encoding_aes_key") else "plaintext")).lower()
+        if mode not in MODES:
+            raise ValueError(
+                f"mode (WECHAT_MODE) must be one of {', '.join(MODES)}, not {mode!r}"
+            )
+        return mode
+
+    @validator("reply_timeout_s")
+    def _within_wechat_deadline(cls, seconds: float) -> float:
+        if not 0 < seconds <= 4.5:
             # WeChat gives up after 5 s: a later passive reply is never shown.
-            raise ValueError("reply_timeout_s must be in (0, 4.5]")
+            raise ValueError(
+                f"reply_timeout_s (WECHAT_REPLY_TIMEOUT_S) must be above 0 and at most 4.5 "
+                f"seconds (WeChat waits 5 s), not {seconds}"
+            )
+        return seconds
+
+    @validator("menu", always=True)
+    def _with_default_menu(cls, menu: dict[str, str]) -> dict[str, str]:
+        return {**DEFAULT_MENU, **menu}
 
     @classmethod
-    def from_credentials(
-        cls, credentials: Mapping[str, Any] | None, env: Mapping[str, str] | None = None
-    ) -> WeChatConfig:
-        credentials = dict(credentials or {})
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for name in cls.__dataclass_fields__:
-            value = credentials.get(name)
-            if (value is None or value == "") and name in ENV_VARS:
-                value = env.get(ENV_VARS[name]) or None
-            if value is not None and value != "":
-                values[name] = value
-        for name in ("reply_timeout_s", "max_clock_skew_s", "dedup_ttl_s", "choice_ttl_s",
-                     "api_timeout_s", "overflow_delay_s"):
-            if name in values:
-                values[name] = float(values[name])
-        if "max_reply_bytes" in values:
-            values["max_reply_bytes"] = int(values["max_reply_bytes"])
-        for name in ("token", "app_id", "app_secret", "encoding_aes_key", "mode", "api_base",
-                     "redis_url"):
-            if name in values:
-                values[name] = str(values[name]).strip()
-        return cls(**values)
+    def from_credentials(cls, credentials: Mapping[str, Any] | None) -> WeChatConfig:
+        """Settings from the ``credentials.yml`` section, the environment and defaults."""
+        given = {name: value for name, value in (credentials or {}).items()
+                 if value is not None and not (isinstance(value, str) and not value.strip())}
+        unknown = sorted(set(given) - set(cls.__fields__))
+        if unknown:
+            logger.warning("wechat credentials: unknown settings ignored: %s",
+                           ", ".join(unknown))
+        return cls(**{name: value for name, value in given.items() if name in cls.__fields__})
 
 
 @dataclass
@@ -272,6 +287,7 @@ class WeChatInput(InputChannel):
         @webhook.listener("before_server_stop")
         async def finish_deliveries(*_: Any) -> None:
             await self.drain(timeout_s=10)
+            await self.close()
 
         return webhook
 
@@ -367,6 +383,11 @@ class WeChatInput(InputChannel):
         """Wait for pending customer-service deliveries (tests, shutdown)."""
         if self._background:
             await asyncio.wait(set(self._background), timeout=timeout_s)
+
+    async def close(self) -> None:
+        """Close the WeChat API session and the state store (server stop)."""
+        await self.api.close()
+        await self.state.store.close()
 
     async def _finish_and_deliver(self, key: str, turn: asyncio.Future, openid: str) -> None:
         await self._finish(key, DEFERRED)
@@ -464,7 +485,8 @@ class WeChatInput(InputChannel):
                 text = mapped
         try:
             media = await self.state.media(openid)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - the answer matters more than the attachments
+            logger.exception("wechat: images sent earlier by %s unavailable", openid)
             media = []
         if media:
             # Images sent earlier: appeal features can pick them up from the tracker.

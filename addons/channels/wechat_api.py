@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from addons.channels.wechat_loops import PerLoop
 from addons.channels.wechat_store import ChannelState
 
 logger = logging.getLogger(__name__)
@@ -60,10 +61,21 @@ class WeChatApi:
         self.api_base = api_base.rstrip("/")
         self.timeout_s = timeout_s
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        # One session (and so one connection pool) per process and event loop.
+        self._sessions: PerLoop[aiohttp.ClientSession] = PerLoop(
+            lambda: aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s)),
+            lambda session: session.close(),
+            "WeChat API session",
+            usable=lambda session: not session.closed,
+        )
 
     @property
     def configured(self) -> bool:
         return bool(self.app_id and self.app_secret)
+
+    async def close(self) -> None:
+        """Close the HTTP session (server stop); the next call opens a new one."""
+        await self._sessions.close()
 
     def _lock(self) -> asyncio.Lock:
         # One refresh at a time per process; asyncio locks belong to one event loop.
@@ -73,10 +85,9 @@ class WeChatApi:
     async def _request(
         self, method: str, path: str, params: dict[str, str], body: bytes | None, call: str
     ) -> dict[str, Any]:
-        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         headers = {"Content-Type": "application/json; charset=utf-8"} if body else None
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.request(
+            async with self._sessions.get().request(
                 method, f"{self.api_base}{path}", params=params, data=body, headers=headers
             ) as response:
                 if response.status != 200:

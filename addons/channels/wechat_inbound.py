@@ -14,6 +14,7 @@ Modes (chosen in the official account's admin console):
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -24,11 +25,11 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 from wechatpy import parse_message
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.messages import BaseMessage
 from wechatpy.replies import create_reply
-from wechatpy.utils import check_signature
+from wechatpy.utils import WeChatSigner
 
 from addons.channels.wechat_render import cdata_safe
 
@@ -44,6 +45,19 @@ _REQUIRED_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 _DIGITS = re.compile(r"^\d{1,20}$")
 # Generous: a 2,000-character message is about 6 KB, 8 KB once encrypted.
 MAX_BODY_BYTES = 64 * 1024
+
+
+def signature_of(*parts: str) -> str:
+    """WeChat's signature: SHA-1 of the parts sorted and joined (wechatpy's signer)."""
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return signer.signature
+
+
+def same_signature(expected: str, given: str) -> bool:
+    """Compare in constant time: wechatpy's own checks use ``!=``, which tells a forger
+    through its timing how much of a guess is right. Bytes, so any text can be compared."""
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
 
 
 class RejectedRequest(Exception):
@@ -62,6 +76,8 @@ class Inbound:
     message: BaseMessage
     encrypted: bool
     nonce: str
+    # The message as XML (decrypted when it came encrypted).
+    xml: str = ""
 
 
 def _parse_xml(document: bytes | str, what: str) -> Element:
@@ -110,6 +126,7 @@ class WeChatVerifier:
         self.mode = mode
         self.max_clock_skew_s = max_clock_skew_s
         self.max_body_bytes = max_body_bytes
+        self.app_id = app_id
         self.crypto: WeChatCrypto | None = None
         if mode != "plaintext":
             if len(encoding_aes_key) != 43 or not app_id:
@@ -132,10 +149,8 @@ class WeChatVerifier:
         # A captured request must not be replayable later (or prepared for the future).
         if abs(time.time() - int(timestamp)) > self.max_clock_skew_s:
             raise RejectedRequest(403, "timestamp outside the allowed window")
-        try:
-            check_signature(self.token, signature, timestamp, nonce)
-        except InvalidSignatureException:
-            raise RejectedRequest(403, "bad signature") from None
+        if not same_signature(signature_of(self.token, timestamp, nonce), signature):
+            raise RejectedRequest(403, "bad signature")
         return timestamp, nonce
 
     def verify_url(self, args: Mapping[str, str | None]) -> str:
@@ -163,13 +178,14 @@ class WeChatVerifier:
                 raise RejectedRequest(403, "msg_signature missing")
             if not encrypt:
                 raise RejectedRequest(400, "Encrypt field missing")
+            expected = signature_of(self.token, timestamp, nonce, encrypt)
+            if not same_signature(expected, msg_signature):
+                raise RejectedRequest(403, "bad msg_signature")
             try:
-                # A dict, so wechatpy does not parse the (already checked) body again.
-                xml_text = self.crypto.decrypt_message(
-                    {"Encrypt": encrypt}, msg_signature, timestamp, nonce
-                )
-            except (InvalidSignatureException, InvalidAppIdException):
-                raise RejectedRequest(403, "bad msg_signature or AppID") from None
+                # Signature checked above: decrypt only (the AppID inside is checked).
+                xml_text = PrpCrypto(self.crypto.key).decrypt(encrypt, self.app_id)
+            except InvalidAppIdException:
+                raise RejectedRequest(403, "message encrypted for another AppID") from None
             except Exception as error:  # noqa: BLE001 - any garbage ciphertext
                 raise RejectedRequest(400, f"cannot decrypt ({type(error).__name__})") from None
             root = _parse_xml(xml_text, "decrypted message")
@@ -182,7 +198,7 @@ class WeChatVerifier:
             message = parse_message(xml_text)
         except Exception as error:  # noqa: BLE001 - wechatpy raises whatever xmltodict does
             raise RejectedRequest(400, f"unreadable message ({type(error).__name__})") from None
-        return Inbound(message=message, encrypted=encrypted, nonce=nonce)
+        return Inbound(message=message, encrypted=encrypted, nonce=nonce, xml=xml_text)
 
     def render_reply(self, inbound: Inbound, text: str) -> tuple[str, str]:
         """(body, content type) of the passive reply; ``success`` when there is no text."""

@@ -1,7 +1,8 @@
 """Turn Rasa bot messages into WeChat text: numbered choices, length splitting, XML safety.
 
 WeChat text messages have no buttons, so a bot message's buttons become numbered lines
-and the user answers with the number (see ``parse_choice_number``).
+and the user answers with the number, read by the parser every channel and form shares
+(``actions.choices``).
 
 WeChat accepts about 2048 bytes of UTF-8 in one text message (passive reply and
 customer-service message alike; longer content is cut or refused). ``MAX_TEXT_BYTES``
@@ -16,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from actions.choices import pick
+
 MAX_TEXT_BYTES = 2000
 
 # Sentence ends: a chunk may end after these without breaking a sentence.
@@ -26,14 +29,6 @@ _SOFT_BREAKS = "，,；;、：: "
 _JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
 # XML 1.0 refuses these characters; WeChat would reject the whole reply.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-_CHINESE_NUMBERS = {
-    "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
-}
-_CHOICE = re.compile(
-    r"^\(?(?:第|选|选择)?\s*(\d{1,2}|[一二三四五六七八九十])\s*(?:个|项|条|号)?"
-    r"\s*[.。、,，)!！]?$"
-)
 
 
 @dataclass
@@ -101,27 +96,13 @@ def render_messages(messages: Iterable[Mapping[str, Any]]) -> RenderedReply:
     return RenderedReply(clean_text("\n\n".join(blocks)), choices)
 
 
-def parse_choice_number(text: str) -> int | None:
-    """The number in "1", "１", "1.", "1。", "(1)", "第1个", "第一个", "选2"; else None."""
-    normalized = unicodedata.normalize("NFKC", text or "").strip()
-    match = _CHOICE.match(normalized)
-    if not match:
-        return None
-    token = match.group(1)
-    number = _CHINESE_NUMBERS.get(token) or int(token)
-    return number if number > 0 else None
-
-
 def choice_to_message(text: str, choices: list[str]) -> str | None:
     """What to send to the bot when ``text`` picks one of ``choices``; None if it does not.
 
     A payload that is itself a plain number (the appeal-category form asks for "1".."4")
     is passed on as that number, exactly as a button click would send it.
     """
-    number = parse_choice_number(text)
-    if number is None or number > len(choices):
-        return None
-    return choices[number - 1]
+    return pick(text, choices)
 
 
 def _cut_index(text: str, max_bytes: int) -> int:

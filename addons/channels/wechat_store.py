@@ -8,12 +8,14 @@ same claims (``SET NX`` with a TTL), results, choices and token.
 
 from __future__ import annotations
 
-import asyncio
+import heapq
 import json
 import logging
 import time
 from abc import ABC, abstractmethod
 from typing import Any
+
+from addons.channels.wechat_loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +49,24 @@ class MemoryStore(KeyValueStore):
     """One process only: fine for a single rasa server, wrong for replicas."""
 
     def __init__(self, max_keys: int = 100_000) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be at least 1")
         self._data: dict[str, tuple[str, float]] = {}
         self._max_keys = max_keys
 
-    def _purge(self) -> None:
+    def _make_room(self, key: str) -> None:
+        """Before ``key`` is added: at most ``max_keys`` keys once it is in, never more."""
+        if key in self._data or len(self._data) < self._max_keys:
+            return
         now = time.monotonic()
-        for key in [k for k, (_, expires) in self._data.items() if expires <= now]:
-            del self._data[key]
-        # Bounded memory even if keys never expire in time: drop the oldest-expiring.
-        if len(self._data) > self._max_keys:
-            for key, _ in sorted(self._data.items(), key=lambda kv: kv[1][1])[
-                : len(self._data) - self._max_keys
-            ]:
-                del self._data[key]
+        for stale in [k for k, (_, expires) in self._data.items() if expires <= now]:
+            del self._data[stale]
+        excess = len(self._data) + 1 - self._max_keys
+        if excess > 0:
+            # Bounded memory even if keys never expire in time: drop the soonest-expiring.
+            soonest = heapq.nsmallest(excess, self._data.items(), key=lambda kv: kv[1][1])
+            for old, _ in soonest:
+                del self._data[old]
 
     def _live(self, key: str) -> str | None:
         item = self._data.get(key)
@@ -74,8 +81,7 @@ class MemoryStore(KeyValueStore):
         # No await between the check and the set: atomic within the event loop.
         if self._live(key) is not None:
             return False
-        if len(self._data) >= self._max_keys:
-            self._purge()
+        self._make_room(key)
         self._data[key] = (value, time.monotonic() + ttl_s)
         return True
 
@@ -83,8 +89,7 @@ class MemoryStore(KeyValueStore):
         return self._live(key)
 
     async def set(self, key: str, value: str, ttl_s: float) -> None:
-        if len(self._data) >= self._max_keys:
-            self._purge()
+        self._make_room(key)
         self._data[key] = (value, time.monotonic() + ttl_s)
 
     async def delete(self, key: str) -> None:
@@ -95,19 +100,19 @@ class RedisStore(KeyValueStore):
     """Shared by every replica; the client is created lazily on the running event loop."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _redis(self) -> Any:
         import redis.asyncio as redis_asyncio
 
-        loop = asyncio.get_running_loop()
-        # A redis.asyncio client belongs to the loop it was first used on.
-        if self._client is None or self._loop is not loop:
-            self._client = redis_asyncio.from_url(self.url, decode_responses=True)
-            self._loop = loop
-        return self._client
+        self.url = url
+        # A redis.asyncio client belongs to the loop it was first used on: one per loop,
+        # and the one of a previous loop is closed.
+        self._clients: PerLoop[redis_asyncio.Redis] = PerLoop(
+            lambda: redis_asyncio.from_url(url, decode_responses=True),
+            lambda client: client.close(close_connection_pool=True),
+            "Redis client",
+        )
+
+    def _redis(self) -> Any:
+        return self._clients.get()
 
     @staticmethod
     def _ms(ttl_s: float) -> int:
@@ -126,9 +131,7 @@ class RedisStore(KeyValueStore):
         await self._redis().delete(key)
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self._clients.close()
 
 
 def create_store(redis_url: str | None) -> KeyValueStore:

@@ -66,6 +66,25 @@ class FakeBot:
             await message.output_channel.send_response(message.sender_id, dict(reply))
 
 
+class GatedBot(FakeBot):
+    """A bot that answers only once the test opens ``gate``; ``started`` is set when called.
+
+    Makes "the bot is still answering" a state the test controls, not a race against time.
+    """
+
+    def __init__(self, replies: Replies | None = None) -> None:
+        super().__init__(replies)
+        self.started = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.calls.append(message)
+        self.started.set()
+        await self.gate.wait()
+        for reply in self.replies(message.text or ""):
+            await message.output_channel.send_response(message.sender_id, dict(reply))
+
+
 async def post(
     channel: WeChatInput,
     bot: FakeBot,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import redis
 
@@ -23,6 +24,15 @@ from tests.wechat.servers import WeChatServers, running_wechat_servers
 REDIS_URL = os.environ.get("WECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+@pytest.fixture(autouse=True)
+def no_wechat_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The channel reads WECHAT_* variables (docs/wechat.md): none from the developer's
+    shell may leak into a test (WECHAT_TEST_REDIS_URL has been read already)."""
+    for name in list(os.environ):
+        if name.upper().startswith("WECHAT_"):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture()
 def fake_wechat() -> Iterator[FakeWeChat]:
     fake = FakeWeChat(app_id=APP_ID, app_secret="secret").start()
@@ -31,18 +41,37 @@ def fake_wechat() -> Iterator[FakeWeChat]:
 
 
 @pytest.fixture()
-def make_channel(fake_wechat: FakeWeChat) -> Iterator[Any]:
-    """Builds an in-process channel (in-memory state unless a store is given)."""
+async def make_channel(fake_wechat: FakeWeChat) -> AsyncIterator[Any]:
+    """Builds an in-process channel (in-memory state unless a store is given); closes it."""
     channels: list[WeChatInput] = []
 
-    def build(store: Any = None, **settings: Any) -> WeChatInput:
+    def build(store: Any = None, channel_class: type[WeChatInput] = WeChatInput,
+              **settings: Any) -> WeChatInput:
         values: dict[str, Any] = {"token": TOKEN, "app_id": APP_ID, "app_secret": "secret",
                                   "api_base": fake_wechat.url, **settings}
-        channel = WeChatInput(WeChatConfig(**values), store=store or MemoryStore())
+        channel = channel_class(WeChatConfig(**values), store=store or MemoryStore())
         channels.append(channel)
         return channel
 
     yield build
+    for channel in channels:
+        await channel.drain()
+        await channel.close()
+
+
+@pytest.fixture()
+def client_sessions(monkeypatch: pytest.MonkeyPatch) -> list[aiohttp.ClientSession]:
+    """Every ``aiohttp.ClientSession`` opened while the test runs, in order."""
+    opened: list[aiohttp.ClientSession] = []
+    real = aiohttp.ClientSession
+
+    def recorded(*args: Any, **kwargs: Any) -> aiohttp.ClientSession:
+        session = real(*args, **kwargs)
+        opened.append(session)
+        return session
+
+    monkeypatch.setattr(aiohttp, "ClientSession", recorded)
+    return opened
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,10 +15,23 @@ from addons.channels.wechat_store import ChannelState, MemoryStore
 from tests.wechat.client import APP_ID, openid
 from tests.wechat.fake_wechat import FakeWeChat
 
+_opened: list[WeChatApi] = []
 
-def make_api(fake: FakeWeChat, state: ChannelState | None = None, **kwargs: Any) -> WeChatApi:
-    return WeChatApi(kwargs.pop("app_id", APP_ID), kwargs.pop("app_secret", "secret"),
-                     state or ChannelState(MemoryStore()), fake.url, **kwargs)
+
+def make_api(fake: FakeWeChat | None, state: ChannelState | None = None,
+             **kwargs: Any) -> WeChatApi:
+    api_base = kwargs.pop("api_base", None) or (fake.url if fake else "")
+    api = WeChatApi(kwargs.pop("app_id", APP_ID), kwargs.pop("app_secret", "secret"),
+                    state or ChannelState(MemoryStore()), api_base, **kwargs)
+    _opened.append(api)
+    return api
+
+
+@pytest.fixture(autouse=True)
+async def close_apis() -> AsyncIterator[None]:
+    yield
+    while _opened:
+        await _opened.pop().close()
 
 
 async def test_token_is_fetched_once_and_cached(fake_wechat: FakeWeChat) -> None:
@@ -26,6 +40,40 @@ async def test_token_is_fetched_once_and_cached(fake_wechat: FakeWeChat) -> None
     assert fake_wechat.token_calls == 1
     assert sorted(m.content for m in fake_wechat.sent_to(user)) == [f"消息{i}" for i in range(5)]
     assert {m.access_token for m in fake_wechat.sent} == {"TOKEN-1"}
+
+
+async def test_one_session_serves_every_call(
+    fake_wechat: FakeWeChat, client_sessions: list[Any]
+) -> None:
+    api, user = make_api(fake_wechat), openid()
+    for i in range(3):
+        await api.send_text(user, f"消息{i}")
+    fake_wechat.revoked_tokens.add("TOKEN-1")  # a refresh and a retry: still the same session
+    await api.send_text(user, "换了令牌")
+    assert fake_wechat.token_calls == 2 and len(fake_wechat.sent_to(user)) == 4
+    [session] = client_sessions
+    assert not session.closed
+    await api.close()
+    assert session.closed
+    await api.send_text(user, "关闭之后")  # closed (server stop): a new session on demand
+    assert len(client_sessions) == 2 and len(fake_wechat.sent_to(user)) == 5
+
+
+def test_a_new_event_loop_gets_its_own_session_and_the_old_one_is_closed(
+    fake_wechat: FakeWeChat, client_sessions: list[Any]
+) -> None:
+    api, user = make_api(fake_wechat), openid()
+    asyncio.run(api.send_text(user, "第一个事件循环"))
+    [first] = client_sessions
+
+    async def on_a_new_loop() -> None:
+        await api.send_text(user, "第二个事件循环")
+        await api.close()
+
+    asyncio.run(on_a_new_loop())
+    assert len(client_sessions) == 2
+    assert first.closed and client_sessions[1].closed
+    assert [m.content for m in fake_wechat.sent_to(user)] == ["第一个事件循环", "第二个事件循环"]
 
 
 async def test_token_is_cached_until_shortly_before_expiry(fake_wechat: FakeWeChat) -> None:
@@ -80,8 +128,7 @@ async def test_token_endpoint_errors_are_raised(fake_wechat: FakeWeChat) -> None
 
 
 async def test_unreachable_api_is_an_error_not_a_hang() -> None:
-    api = WeChatApi(APP_ID, "secret", ChannelState(MemoryStore()), "http://127.0.0.1:9",
-                    timeout_s=2)
+    api = make_api(None, api_base="http://127.0.0.1:9", timeout_s=2)
     with pytest.raises(WeChatApiError) as raised:
         await api.send_text(openid(), "你好")
     assert raised.value.errcode is None

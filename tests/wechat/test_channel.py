@@ -4,6 +4,7 @@ dedup of retries, the reply deadline, long replies, bad input."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from typing import Any
@@ -23,6 +24,7 @@ from addons.channels.wechat import (
     WeChatInput,
 )
 from addons.channels.wechat_render import utf8_len
+from addons.channels.wechat_store import MemoryStore
 from tests.wechat.client import AES_KEY, APP_ID, TOKEN, FakeBot, content, openid, post, wechat_send
 from tests.wechat.fake_wechat import FakeWeChat
 
@@ -41,18 +43,6 @@ def signed(token: str = TOKEN, **extra: str) -> dict[str, str]:
 
 
 # --- configuration and mounting ------------------------------------------------------------
-def test_credentials_override_environment_and_defaults_apply() -> None:
-    env = {"WECHAT_TOKEN": "from-env", "WECHAT_APP_ID": "wx-env", "WECHAT_REPLY_TIMEOUT_S": "2"}
-    config = WeChatConfig.from_credentials({"app_id": "wx-cred", "menu": {"X": "/greet"}}, env)
-    assert (config.token, config.app_id, config.reply_timeout_s) == ("from-env", "wx-cred", 2.0)
-    assert config.mode == "plaintext"
-    assert config.menu["X"] == "/greet"
-    assert config.menu["CONTACT"] == "/contact_support"  # defaults kept
-    assert WeChatConfig.from_credentials(None, {}).token == "dev-wechat-token"
-    safe = WeChatConfig.from_credentials({"encoding_aes_key": AES_KEY, "app_id": APP_ID}, {})
-    assert safe.mode == "safe"
-
-
 @pytest.mark.parametrize(
     "settings",
     [{"mode": "secret"}, {"mode": "safe"}, {"mode": "safe", "encoding_aes_key": "short",
@@ -248,6 +238,26 @@ async def test_image_is_acknowledged_and_its_media_id_remembered(make_channel: A
     assert bot.calls[0].metadata["wechat"]["media_ids"] == ["MEDIA-1", "MEDIA-2"]
 
 
+class ImagesUnavailableStore(MemoryStore):
+    async def get(self, key: str) -> str | None:
+        if ":media:" in key:
+            raise ConnectionError("redis down while reading images")
+        return await super().get(key)
+
+
+async def test_images_that_cannot_be_read_are_logged_and_the_bot_still_answers(
+    make_channel: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel, bot = make_channel(store=ImagesUnavailableStore()), FakeBot()
+    with caplog.at_level(logging.ERROR, logger="addons.channels.wechat"):
+        result = await post(channel, bot, send.text_xml(openid(), "我要申诉"))
+    assert content(result) == "收到：我要申诉"
+    assert "media_ids" not in bot.calls[0].metadata["wechat"]
+    [record] = [r for r in caplog.records if r.name == "addons.channels.wechat"]
+    assert record.levelno == logging.ERROR
+    assert record.exc_info and "redis down while reading images" in str(record.exc_info[1])
+
+
 async def test_subscribe_sends_greet_and_click_maps_menu_keys(make_channel: Any) -> None:
     channel = make_channel(menu={"MY_KEY": "/ask_fee_rate"})
     bot = FakeBot(lambda text: GREET if text == "/greet" else [{"text": f"意图 {text}"}])
@@ -321,6 +331,27 @@ async def test_a_number_after_buttons_sends_the_payload(make_channel: Any) -> No
     # That reply had no buttons: the old list is gone and "1" is just "1".
     await post(channel, bot, send.text_xml(user, "1"))
     assert bot.texts[-1] == "1"
+
+
+@pytest.mark.parametrize("typed", ["第2个", "选择二", "（2）", "选第二个", "2吧", "第二个吧"])
+async def test_every_way_of_typing_the_number_picks_in_wechat(
+    make_channel: Any, typed: str
+) -> None:
+    channel, user = make_channel(), openid()
+    bot = FakeBot(lambda text: GREET if text == "你好" else [{"text": "好的"}])
+    await post(channel, bot, send.text_xml(user, "你好"))
+    await post(channel, bot, send.text_xml(user, typed))
+    assert bot.texts[-1] == "/contact_support"
+    assert bot.calls[-1].metadata["wechat"]["choice"] == {"number": 2, "typed": typed}
+
+
+async def test_a_two_digit_chinese_number_picks_from_a_long_list(make_channel: Any) -> None:
+    channel, user = make_channel(), openid()
+    options = [{"title": f"选项{n}", "payload": f"/option_{n}"} for n in range(1, 13)]
+    bot = FakeBot(lambda text: [{"text": "请选择", "buttons": options}])
+    await post(channel, bot, send.text_xml(user, "你好"))
+    await post(channel, bot, send.text_xml(user, "第十二个"))
+    assert bot.texts[-1] == "/option_12"
 
 
 async def test_numbers_out_of_range_or_for_other_users_pass_through(make_channel: Any) -> None:

@@ -1,4 +1,5 @@
-"""Rendering bot messages for WeChat: numbered choices, number parsing, splitting, XML safety."""
+"""Rendering bot messages for WeChat: numbered choices (read by the shared parser in
+``actions.choices``), splitting, XML safety."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import pytest
 from defusedxml.ElementTree import fromstring
 from wechatpy.replies import create_reply
 
+from actions.choices import parse_choice_number, pick
 from addons.channels.wechat_render import (
     MAX_TEXT_BYTES,
     cdata_safe,
     choice_to_message,
-    parse_choice_number,
     render_messages,
     split_text,
     utf8_len,
@@ -70,31 +71,38 @@ def test_no_buttons_no_choices() -> None:
     assert render_messages([]).text == ""
 
 
+CHOICES = ["/check_account_status", "/ask_abnormal_reason", "/ask_appeal_process"]
+
+
 @pytest.mark.parametrize(
     ("typed", "number"),
     [("1", 1), ("１", 1), ("1.", 1), ("1。", 1), ("1、", 1), (" 2 ", 2), ("(3)", 3),
-     ("（3）", 3), ("第1个", 1), ("第一个", 1), ("第二项", 2), ("选2", 2), ("选择 4", 4),
-     ("4号", 4), ("10", 10)],
+     ("（3）", 3), ("（2）", 2), ("第1个", 1), ("第一个", 1), ("第二项", 2), ("第2个", 2),
+     ("选2", 2), ("选择二", 2), ("选第二个", 2), ("选择 3", 3), ("3号", 3), ("二吧", 2),
+     ("2种", 2)],
 )
-def test_choice_numbers_are_recognized(typed: str, number: int) -> None:
-    assert parse_choice_number(typed) == number
+def test_typed_numbers_pick_their_choice(typed: str, number: int) -> None:
+    assert choice_to_message(typed, CHOICES) == CHOICES[number - 1]
+
+
+def test_channel_and_forms_share_one_parser() -> None:
+    # Whatever actions.choices reads as a number, WeChat maps to the same choice.
+    options = [f"/option_{n}" for n in range(1, 13)]
+    for typed in ("第十二个", "十一", "选第十个", "12"):
+        assert choice_to_message(typed, options) == pick(typed, options)
+        assert choice_to_message(typed, options) == options[parse_choice_number(typed) - 1]
 
 
 @pytest.mark.parametrize(
     "typed", ["", "0", "1900000002", "0002", "123", "1个月", "我选1号方案吧", "一下", "abc",
-              "1 2", "第", "😀"],
+              "1 2", "第", "😀", "查状态", "4", "第十个"],
 )
-def test_other_text_is_not_a_choice(typed: str) -> None:
-    assert parse_choice_number(typed) is None
+def test_other_text_picks_nothing(typed: str) -> None:
+    assert choice_to_message(typed, CHOICES) is None
 
 
-def test_choice_maps_to_payload_only_within_range() -> None:
-    choices = ["/check_account_status", "/ask_abnormal_reason"]
-    assert choice_to_message("1", choices) == "/check_account_status"
-    assert choice_to_message("第2个", choices) == "/ask_abnormal_reason"
-    assert choice_to_message("3", choices) is None
+def test_no_choices_nothing_to_pick() -> None:
     assert choice_to_message("1", []) is None
-    assert choice_to_message("查状态", choices) is None
 
 
 def test_numeric_payloads_pass_the_digit_through() -> None:
