@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
 from actions.db import repository
 from actions.db.models import AccountStatus, Appeal, AppealStatus
+from actions.forms import FORM_STOP, SWITCH_TO
 from actions.privacy import mask_merchant_id
 from actions.verification import load_identity
 
@@ -110,6 +111,61 @@ def load_account(merchant_id: str, appeal_id: str | None) -> Any:
     return run_in_session(work)
 
 
+def answer_status(dispatcher: CollectingDispatcher, account: AccountView) -> None:
+    merchant = mask_merchant_id(account.merchant_id)
+    if account.status == AccountStatus.normal:
+        dispatcher.utter_message(response="utter_state_normal", merchant=merchant)
+        dispatcher.utter_message(response="utter_normal_followup")
+        return
+    dispatcher.utter_message(
+        response=f"utter_state_{account.status.value}",
+        merchant=merchant,
+        since=account.since,
+        allowed=allowed_text(account.can_collect, account.can_withdraw),
+    )
+    reason = account.reason_code if account.reason_code in KNOWN_REASONS else "unknown"
+    dispatcher.utter_message(response=f"utter_reason_{reason}")
+    if account.latest_appeal is not None:
+        dispatcher.utter_message(
+            response="utter_appeal_status", **account.latest_appeal.template_values()
+        )
+
+
+def answer_appeal_status(
+    dispatcher: CollectingDispatcher, account: AccountView, appeal_id: str | None
+) -> None:
+    if appeal_id and account.requested_appeal is None:
+        dispatcher.utter_message(response="utter_appeal_not_found")
+        return
+    appeal = account.requested_appeal or account.latest_appeal
+    if appeal is None:
+        dispatcher.utter_message(response="utter_appeal_none")
+        return
+    dispatcher.utter_message(response="utter_appeal_status", **appeal.template_values())
+
+
+async def answer_account(dispatcher: CollectingDispatcher, tracker: Tracker,
+                         purpose: str) -> None:
+    """The account state or appeal status of the merchant bound to this sender, asked in
+    the middle of another conversation (e.g. while filing an appeal)."""
+    appeal_id = tracker.get_slot("appeal_id")
+    try:
+        identity = await load_identity(*sender_key(tracker))
+        if identity.merchant_id is None:
+            dispatcher.utter_message(response="utter_not_bound")
+            return
+        account = await load_account(identity.merchant_id, appeal_id)
+    except DatabaseUnavailable:
+        utter_busy(dispatcher)
+        return
+    if account is None:
+        utter_busy(dispatcher)
+    elif purpose == "appeal_status":
+        answer_appeal_status(dispatcher, account, appeal_id)
+    else:
+        answer_status(dispatcher, account)
+
+
 class ActionAfterVerification(Action):
     """Runs when verify_form ends: answers what the merchant came for."""
 
@@ -119,9 +175,12 @@ class ActionAfterVerification(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        reset = [SlotSet("form_cancelled", None), SlotSet("appeal_allowed", False)]
-        if tracker.get_slot("form_cancelled"):
-            dispatcher.utter_message(response="utter_form_stopped")
+        reset = [SlotSet(FORM_STOP, None), SlotSet("appeal_allowed", False),
+                 SlotSet(SWITCH_TO, None)]
+        stop = tracker.get_slot(FORM_STOP)
+        if stop == "paused":
+            return reset  # the answers given so far are kept for later
+        if stop:
             return reset + [SlotSet("merchant_id", None), SlotSet("phone_last4", None)]
         appeal_id = tracker.get_slot("appeal_id")
         try:
@@ -141,47 +200,14 @@ class ActionAfterVerification(Action):
         verified = [SlotSet("verified_merchant", mask_merchant_id(merchant_id))]
         purpose = tracker.get_slot("lookup_purpose") or "status"
         if purpose == "appeal_status":
-            self._answer_appeal_status(dispatcher, account, appeal_id)
+            answer_appeal_status(dispatcher, account, appeal_id)
             return reset + verified
         if purpose == "appeal":
             allowed = self._prepare_appeal(dispatcher, account)
-            return [SlotSet("form_cancelled", None), *verified,
+            return [SlotSet(FORM_STOP, None), SlotSet(SWITCH_TO, None), *verified,
                     SlotSet("appeal_allowed", allowed)]
-        self._answer_status(dispatcher, account)
+        answer_status(dispatcher, account)
         return reset + verified
-
-    @staticmethod
-    def _answer_status(dispatcher: CollectingDispatcher, account: AccountView) -> None:
-        merchant = mask_merchant_id(account.merchant_id)
-        if account.status == AccountStatus.normal:
-            dispatcher.utter_message(response="utter_state_normal", merchant=merchant)
-            dispatcher.utter_message(response="utter_normal_followup")
-            return
-        dispatcher.utter_message(
-            response=f"utter_state_{account.status.value}",
-            merchant=merchant,
-            since=account.since,
-            allowed=allowed_text(account.can_collect, account.can_withdraw),
-        )
-        reason = account.reason_code if account.reason_code in KNOWN_REASONS else "unknown"
-        dispatcher.utter_message(response=f"utter_reason_{reason}")
-        if account.latest_appeal is not None:
-            dispatcher.utter_message(
-                response="utter_appeal_status", **account.latest_appeal.template_values()
-            )
-
-    @staticmethod
-    def _answer_appeal_status(
-        dispatcher: CollectingDispatcher, account: AccountView, appeal_id: str | None
-    ) -> None:
-        if appeal_id and account.requested_appeal is None:
-            dispatcher.utter_message(response="utter_appeal_not_found")
-            return
-        appeal = account.requested_appeal or account.latest_appeal
-        if appeal is None:
-            dispatcher.utter_message(response="utter_appeal_none")
-            return
-        dispatcher.utter_message(response="utter_appeal_status", **appeal.template_values())
 
     @staticmethod
     def _prepare_appeal(dispatcher: CollectingDispatcher, account: AccountView) -> bool:

@@ -12,48 +12,43 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.account import APPEAL_CATEGORY_LABELS, APPEAL_STATUS_LABELS
-from actions.common import (
-    CancellableFormValidation,
-    DatabaseUnavailable,
-    format_date,
-    latest_text,
-    run_in_session,
-    sender_key,
-    utter_busy,
-)
+from actions.account import APPEAL_CATEGORY_LABELS, APPEAL_STATUS_LABELS, answer_account
+from actions.ask import AskForSlot
+from actions.choices import pick
+from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
 from actions.db import repository
+from actions.forms import FORM_STOP, MISSES, Answer, RepairingForm
 from actions.privacy import MOBILE_PHONE, mask_phone, mask_phones_in_text
+from actions.repair import Said
 
-# Numbered choices (WeChat has no buttons) and the words merchants use for each.
-CATEGORY_CHOICES = {
-    "1": "remote_qr_collection",
-    "2": "instant_withdrawal",
-    "3": "high_frequency",
-    "4": "other",
-}
+# The options in the order the question lists them, and the words merchants use.
+CATEGORY_OPTIONS = ["remote_qr_collection", "instant_withdrawal", "high_frequency", "other"]
 CATEGORY_KEYWORDS = [
     (re.compile(r"异地|外地|远程|扫码"), "remote_qr_collection"),
     (re.compile(r"提现"), "instant_withdrawal"),
     (re.compile(r"频繁|太多|交易量|笔数"), "high_frequency"),
-    (re.compile(r"其他|其它|别的|不清楚|不知道"), "other"),
+    (re.compile(r"其他|其它|别的"), "other"),
 ]
 MIN_DESCRIPTION = 6
 MAX_DESCRIPTION = 500
-USE_BOUND_PHONE = re.compile(r"绑定|同一个|一样|原来的|用这个")
+USE_BOUND_PHONE = re.compile(r"绑定|同一个|一样|原来的|用这个|这个号")
+CONFIRM = re.compile(r"^\s*(确认|提交|确定|没问题|对的?|是的?|好的?|可以|行)\s*(提交)?\s*[。！!]?\s*$")
+DECLINE = re.compile(r"不提交|先不|不要|不用|别提交|不交")
+# Written into the appeal when the merchant cannot describe what happened.
+NO_DESCRIPTION = "商户表示说不清具体情况，请审核人员结合交易记录核实。"
 
 APPEAL_SLOTS = ["appeal_category", "appeal_description", "appeal_contact", "appeal_confirm"]
 
 
-def parse_category(text: str) -> str | None:
-    choice = text.strip().rstrip(".、)）")
-    if choice in CATEGORY_CHOICES:
-        return CATEGORY_CHOICES[choice]
-    if choice in CATEGORY_CHOICES.values():
-        return choice
+def parse_category(text: str) -> Answer | None:
+    if text in CATEGORY_OPTIONS:
+        return Answer(text)
+    picked = pick(text, CATEGORY_OPTIONS)
+    if picked:
+        return Answer(picked)
     for pattern, category in CATEGORY_KEYWORDS:
         if pattern.search(text):
-            return category
+            return Answer(category, sure=False)
     return None
 
 
@@ -69,59 +64,105 @@ def bound_phone(tracker: Tracker) -> Any:
     return run_in_session(work)
 
 
-class ValidateAppealForm(CancellableFormValidation):
+class ValidateAppealForm(RepairingForm):
+    slot_words = {
+        "appeal_category": re.compile(r"类别|类型|分类|原因选"),
+        "appeal_description": re.compile(r"说明|描述|情况|内容|写的"),
+        "appeal_contact": re.compile(r"手机|电话|号码|联系方式"),
+    }
+    free_text_slots = frozenset({"appeal_description"})
+    pause_response = "utter_pause_appeal_form"
+
     def name(self) -> str:
         return "validate_appeal_form"
 
-    async def validate_appeal_category(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        category = parse_category(str(value or ""))
-        if category is None:
-            dispatcher.utter_message(text="请回复 1、2、3 或 4 选择申诉类别。")
-        return {"appeal_category": category}
+    async def parse_appeal_category(self, said: Said, tracker: Tracker) -> Answer | None:
+        return parse_category(said.text)
 
-    async def validate_appeal_description(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def skip_appeal_category(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> dict[str, Any]:
-        text = str(value or "").strip()
-        if len(text) < MIN_DESCRIPTION:
-            dispatcher.utter_message(text="说得再具体一点吧，至少写一句完整的情况说明。")
-            return {"appeal_description": None}
-        return {"appeal_description": text[:MAX_DESCRIPTION]}
+        return {"appeal_category": "other"}
 
-    async def validate_appeal_contact(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def parse_appeal_description(self, said: Said, tracker: Tracker) -> Answer | None:
+        text = said.text.strip()
+        if len(text) < MIN_DESCRIPTION or text.startswith("/"):
+            return None
+        return Answer(text[:MAX_DESCRIPTION])
+
+    async def skip_appeal_description(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> dict[str, Any]:
-        text = str(value or "")
-        match = MOBILE_PHONE.search(text)
+        if tracker.get_slot(MISSES):
+            # Helped once already: file it anyway, the reviewer can call back.
+            dispatcher.utter_message(response="utter_description_skipped")
+            return {"appeal_description": NO_DESCRIPTION}
+        dispatcher.utter_message(response="utter_description_help")
+        return {MISSES: 1.0}
+
+    async def parse_appeal_contact(self, said: Said, tracker: Tracker) -> Answer | None:
+        match = MOBILE_PHONE.search(said.text)
         if match:
-            return {"appeal_contact": match.group(0)}
-        if USE_BOUND_PHONE.search(text) or USE_BOUND_PHONE.search(latest_text(tracker)):
+            return Answer(match.group(0))
+        if USE_BOUND_PHONE.search(said.text):
             try:
                 phone = await bound_phone(tracker)
             except DatabaseUnavailable:
                 phone = None
-            if phone:
-                return {"appeal_contact": phone}
-        dispatcher.utter_message(text="请发一个11位的手机号，或者回复“用绑定手机”。")
-        return {"appeal_contact": None}
+            return Answer(phone) if phone else None
+        return None
 
-    async def validate_appeal_confirm(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def skip_appeal_contact(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> dict[str, Any]:
-        return {"appeal_confirm": bool(value)}
+        try:
+            phone = await bound_phone(tracker)
+        except DatabaseUnavailable:
+            phone = None
+        if phone:
+            dispatcher.utter_message(response="utter_contact_uses_bound_phone")
+            return {"appeal_contact": phone}
+        dispatcher.utter_message(response="utter_hint_appeal_contact")
+        return {}
+
+    async def parse_appeal_confirm(self, said: Said, tracker: Tracker) -> Answer | None:
+        choice = pick(said.text, ["yes", "no"])
+        if choice:
+            return Answer(choice == "yes")
+        if DECLINE.search(said.text) or (said.intent == "deny" and said.confidence >= 0.5):
+            return Answer(False)
+        if CONFIRM.match(said.text) or (said.intent == "affirm" and said.confidence >= 0.5):
+            return Answer(True)
+        return None
+
+    async def on_task(
+        self, intent: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any] | None:
+        # The merchant is verified here: look-ups are answered on the spot.
+        if intent in ("check_account_status", "report_account_abnormal"):
+            await answer_account(dispatcher, tracker, "status")
+            return {}
+        if intent == "check_appeal_status":
+            await answer_account(dispatcher, tracker, "appeal_status")
+            return {}
+        if intent == "submit_appeal":
+            dispatcher.utter_message(response="utter_appeal_in_progress")
+            return {}
+        return None
+
+    def _invalidated_by(self, slot: str, domain: DomainDict) -> dict[str, Any]:
+        # A changed answer needs a new look at the summary.
+        return {"appeal_confirm": None} if slot != "appeal_confirm" else {}
 
 
-class ActionAskAppealConfirm(Action):
-    """Shows the summary of the appeal before it is filed."""
+class ActionAskAppealConfirm(AskForSlot):
+    """Asks for the confirmation by showing the summary of the appeal."""
 
-    def name(self) -> str:
-        return "action_ask_appeal_confirm"
+    slot = "appeal_confirm"
 
-    async def run(
+    def full_question(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    ) -> None:
         dispatcher.utter_message(
             response="utter_ask_appeal_confirm",
             appeal_category_label=APPEAL_CATEGORY_LABELS.get(
@@ -130,7 +171,6 @@ class ActionAskAppealConfirm(Action):
             appeal_description=mask_phones_in_text(tracker.get_slot("appeal_description") or ""),
             appeal_contact_masked=mask_phone(tracker.get_slot("appeal_contact") or ""),
         )
-        return []
 
 
 class ActionSubmitAppeal(Action):
@@ -142,13 +182,15 @@ class ActionSubmitAppeal(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if tracker.get_slot(FORM_STOP) == "paused":
+            # Answers are kept for when the merchant comes back to the appeal.
+            return [SlotSet(FORM_STOP, None), SlotSet("appeal_allowed", False)]
         reset = [SlotSet(slot, None) for slot in APPEAL_SLOTS] + [
-            SlotSet("form_cancelled", None),
+            SlotSet(FORM_STOP, None),
             SlotSet("appeal_allowed", False),
         ]
-        if tracker.get_slot("form_cancelled"):
-            dispatcher.utter_message(response="utter_form_stopped")
-            return reset
+        if tracker.get_slot(FORM_STOP):
+            return reset  # cancelled: the form already said so
         if not tracker.get_slot("appeal_confirm"):
             dispatcher.utter_message(response="utter_appeal_not_filed")
             return reset

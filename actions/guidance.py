@@ -68,11 +68,16 @@ def looks_like_scam(text: str) -> bool:
     return bool(SCAM_SIGNAL.search(text))
 
 
+def warn_if_scam(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """The anti-scam warning, first, whenever the latest message smells of one; every
+    action that answers a message calls it (FAQ, fallback, forms, the advisor)."""
+    if looks_like_scam(latest_text(tracker)):
+        dispatcher.utter_message(response="utter_anti_scam")
+
+
 def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """Answers the latest message if it is a known question; False if it is not one."""
     intent = (tracker.latest_message.get("intent") or {}).get("name")
-    if looks_like_scam(latest_text(tracker)):
-        dispatcher.utter_message(response="utter_anti_scam")
     if intent not in FAQ_RESPONSES:
         return False
     dispatcher.utter_message(response=FAQ_RESPONSES[intent])
@@ -94,6 +99,22 @@ async def bound_reason(tracker: Tracker) -> str | None:
         return None  # general advice still helps
 
 
+COACHED_REASONS = ("remote_qr_collection", "instant_withdrawal", "high_frequency")
+
+
+async def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """The answer to a known question, with the warning and, for a verified merchant
+    asking how to appeal, the materials for their own reason. False if not a question."""
+    if not answer_question(dispatcher, tracker):
+        return False
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    if intent == "ask_appeal_process":
+        reason = await bound_reason(tracker)
+        if reason in COACHED_REASONS:
+            dispatcher.utter_message(response=f"utter_appeal_materials_{reason}")
+    return True
+
+
 class ActionAnswerFaq(Action):
     """Answers a question by its intent; warns first when the message smells of a scam."""
 
@@ -103,33 +124,44 @@ class ActionAnswerFaq(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if not answer_question(dispatcher, tracker):
+        warn_if_scam(dispatcher, tracker)
+        if not await answer_faq(dispatcher, tracker):
             dispatcher.utter_message(response="utter_ask_rephrase")
-        if intent == "ask_appeal_process":
-            # Appeal coach: the materials that answer this merchant's own reason.
-            reason = await bound_reason(tracker)
-            if reason in ("remote_qr_collection", "instant_withdrawal", "high_frequency"):
-                dispatcher.utter_message(response=f"utter_appeal_materials_{reason}")
         return []
 
 
-class ActionAskAffirmation(Action):
-    """First stage of the fallback: offer the two most likely meanings as choices."""
+def misses_in_a_row(tracker: Tracker) -> int:
+    """How many of the latest user messages in a row were not understood."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != "nlu_fallback":
+            break
+        count += 1
+    return count
+
+
+class ActionFallback(Action):
+    """A message the model did not understand, worded by how many came in a row: first
+    a rephrase with examples, then the two likeliest topics as choices, then a person
+    or 95017. Never "still" on the first miss."""
 
     def name(self) -> str:
-        return "action_default_ask_affirmation"
+        return "action_fallback"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if looks_like_scam(latest_text(tracker)):
-            dispatcher.utter_message(response="utter_anti_scam")
+        warn_if_scam(dispatcher, tracker)
+        stage = max(1, misses_in_a_row(tracker))
+        if stage >= 3:
+            dispatcher.utter_message(response="utter_fallback_person")
+            return []
         ranking = tracker.latest_message.get("intent_ranking") or []
-        candidates = [
-            item["name"] for item in ranking if item.get("name") in INTENT_TITLES
-        ][:2]
-        if not candidates:
+        candidates = [item["name"] for item in ranking if item.get("name") in INTENT_TITLES][:2]
+        if stage == 1 or not candidates:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []
         buttons = [
@@ -137,5 +169,5 @@ class ActionAskAffirmation(Action):
             for number, name in enumerate(candidates, start=1)
         ]
         buttons.append({"title": f"{len(buttons) + 1} 都不是", "payload": "/deny"})
-        dispatcher.utter_message(text="你是想问下面哪一个？", buttons=buttons)
+        dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
         return []

@@ -7,24 +7,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.common import (
-    CancellableFormValidation,
-    DatabaseUnavailable,
-    latest_text,
-    run_in_session,
-    sender_key,
-)
+from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
 from actions.db import repository
+from actions.forms import REPAIR_STATE, Answer, RepairingForm
 from actions.privacy import MOBILE_PHONE, mask_merchant_id
+from actions.repair import Said
 
 MERCHANT_ID = re.compile(r"(?<![0-9A-Za-z])(\d{10})(?!\d)")
 LAST4 = re.compile(r"(?<![0-9A-Za-z])(\d{4})(?!\d)")
-DONT_KNOW = re.compile(r"不知道|忘了|忘记|在哪|哪里|找不到|什么是商户号|没有商户号")
+DONT_KNOW = re.compile(
+    r"不知道|忘了|忘记|在哪|哪里(看|找|查)|找不到|什么是商户号|商户号是(什么|啥)|没有商户号|不清楚"
+)
+FORGOT_PHONE = re.compile(r"忘了|忘记|不记得|想不起|不知道|换号了|不是我的手机|停机")
 SWITCH_MERCHANT = re.compile(r"换(个|一个)?商户|换号|解绑|解除绑定|换个账户")
 
 
@@ -52,40 +50,58 @@ def extract_last4(value: str) -> str | None:
     return match.group(1) if match else None
 
 
-class ValidateVerifyForm(CancellableFormValidation):
+PURPOSE_ACK = {
+    "check_account_status": "utter_purpose_status",
+    "report_account_abnormal": "utter_purpose_status",
+    "submit_appeal": "utter_purpose_appeal",
+    "check_appeal_status": "utter_purpose_appeal_status",
+}
+# The identity check's result for this turn, read by required_slots (which must not
+# touch the database: rasa-sdk calls it several times a turn). Not a domain slot.
+IDENTITY_DONE = "__identity_done"
+
+
+class ValidateVerifyForm(RepairingForm):
     """Asks for the merchant id and phone digits unless this sender is already bound.
 
     When both are known the check runs once; a failure clears both and asks again,
     with the same answer whether the merchant id exists or not.
     """
 
+    slot_words = {
+        "merchant_id": re.compile(r"商户号|商户id|账号"),
+        "phone_last4": re.compile(r"手机|电话|后四位|后4位|尾号"),
+    }
+    skip_words = {"merchant_id": DONT_KNOW, "phone_last4": FORGOT_PHONE}
+    pause_response = "utter_pause_verify_form"
+
     def name(self) -> str:
         return "validate_verify_form"
 
-    async def form_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    def is_stopped(self, tracker: Tracker) -> bool:
+        return bool(tracker.slots.get(IDENTITY_DONE))
+
+    async def prepare(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         channel, sender_id = sender_key(tracker)
         try:
             if tracker.get_slot("requested_slot") is None and SWITCH_MERCHANT.search(
                 latest_text(tracker)
             ):
-                await self._unbind(dispatcher, tracker, channel, sender_id)
+                await self._unbind(dispatcher, channel, sender_id)
             identity = await load_identity(channel, sender_id)
         except DatabaseUnavailable:
-            return []  # action_after_verification tells the merchant
-        if identity.merchant_id or identity.locked:
-            return []
-        return domain_slots
+            identity = None  # action_after_verification tells the merchant
+        done = identity is None or bool(identity.merchant_id or identity.locked)
+        tracker.slots[IDENTITY_DONE] = done
+        if done and identity is not None and identity.merchant_id:
+            # Already verified: ids typed earlier are not checked (or counted) again.
+            return {"merchant_id": None, "phone_last4": None}
+        return {}
 
     @staticmethod
-    async def _unbind(
-        dispatcher: CollectingDispatcher, tracker: Tracker, channel: str, sender_id: str
-    ) -> None:
+    async def _unbind(dispatcher: CollectingDispatcher, channel: str, sender_id: str) -> None:
         def work(session: Session) -> str | None:
             merchant_id = repository.bound_merchant_id(session, channel, sender_id)
             repository.unbind(session, channel, sender_id)
@@ -97,23 +113,52 @@ class ValidateVerifyForm(CancellableFormValidation):
                 response="utter_unbound", verified_merchant=mask_merchant_id(merchant_id)
             )
 
-    async def get_validation_events(
+    async def parse_merchant_id(self, said: Said, tracker: Tracker) -> Answer | None:
+        match = MERCHANT_ID.search(said.text)
+        return Answer(match.group(1)) if match else None
+
+    async def parse_phone_last4(self, said: Said, tracker: Tracker) -> Answer | None:
+        last4 = extract_last4(said.text)
+        return Answer(last4) if last4 else None
+
+    async def skip_merchant_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        dispatcher.utter_message(response="utter_where_merchant_id")
+        return {}
+
+    async def skip_phone_last4(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        dispatcher.utter_message(response="utter_forgot_phone")
+        return {}
+
+    async def on_task(
+        self, intent: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any] | None:
+        # What the merchant wants after the check changed; lookup_purpose follows the
+        # intent through its slot mapping.
+        if intent not in PURPOSE_ACK:
+            return None
+        dispatcher.utter_message(response=PURPOSE_ACK[intent])
+        return {}
+
+    async def after_answers(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        events = await super().get_validation_events(dispatcher, tracker, domain)
-        if tracker.get_slot("form_cancelled"):
-            return events
+    ) -> dict[str, Any]:
         merchant_id = tracker.get_slot("merchant_id")
         last4 = tracker.get_slot("phone_last4")
         if not (merchant_id and last4):
-            return events
-        outcome = await self._check(dispatcher, tracker, merchant_id, last4)
-        tracker.slots.update(outcome)
-        return events + [SlotSet(key, value) for key, value in outcome.items()]
+            return {}
+        outcome, done = await self._check(dispatcher, tracker, merchant_id, last4)
+        tracker.slots[IDENTITY_DONE] = done
+        return outcome
 
     async def _check(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, merchant_id: str, last4: str
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], bool]:
+        """Slot values after the check, and whether the form is done (verified, locked,
+        or the database is away: action_after_verification explains)."""
         channel, sender_id = sender_key(tracker)
 
         def work(session: Session) -> str:
@@ -125,38 +170,20 @@ class ValidateVerifyForm(CancellableFormValidation):
                 return "ok"
             return "locked" if repository.is_locked(session, channel, sender_id) else "failed"
 
+        cleared = {"merchant_id": None, "phone_last4": None}
         try:
             result = await run_in_session(work)
         except DatabaseUnavailable:
-            return {"merchant_id": None, "phone_last4": None}
+            return cleared, True
         if result == "ok":
             masked = mask_merchant_id(merchant_id)
             dispatcher.utter_message(response="utter_verified", verified_merchant=masked)
             # The candidates are spent: the binding in the database is what counts now.
-            return {"verified_merchant": masked, "merchant_id": None, "phone_last4": None}
+            return {"verified_merchant": masked, **cleared}, True
         if result == "failed":
+            # The message asks for the merchant id again: no second question.
             dispatcher.utter_message(response="utter_verify_failed")
-        elif result == "merchant_locked":
+            return {**cleared, REPAIR_STATE: "quiet"}, False
+        if result == "merchant_locked":
             dispatcher.utter_message(response="utter_verify_merchant_locked")
-        return {"merchant_id": None, "phone_last4": None}
-
-    async def validate_merchant_id(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        text = str(value or "")
-        match = MERCHANT_ID.search(text)
-        if match:
-            return {"merchant_id": match.group(1)}
-        if DONT_KNOW.search(text) or DONT_KNOW.search(latest_text(tracker)):
-            dispatcher.utter_message(response="utter_where_merchant_id")
-        else:
-            dispatcher.utter_message(response="utter_merchant_id_format")
-        return {"merchant_id": None}
-
-    async def validate_phone_last4(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        last4 = extract_last4(str(value or ""))
-        if last4 is None:
-            dispatcher.utter_message(response="utter_phone_last4_format")
-        return {"phone_last4": last4}
+        return cleared, True

@@ -41,4 +41,12 @@ def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 
 
 def install() -> None:
+    """Replaces Rasa's per-call schema check; refuses to start if Rasa changed under us
+    (the patched method would silently stop being called)."""
+    original = getattr(RemoteAction, "_validate_action_result", None)
+    if original is None or not callable(original):
+        raise RuntimeError(
+            "rasa.core.actions.action.RemoteAction._validate_action_result is gone: "
+            "addons/action_result_validation.py no longer applies to this Rasa version"
+        )
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]

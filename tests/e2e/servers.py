@@ -32,6 +32,7 @@ class Servers:
     actions_url: str
     token: str
     logs: dict[str, Path]
+    db_url: str = ""
 
     def say(self, sender: str, message: str, timeout: float = 30) -> list[dict]:
         response = requests.post(
@@ -125,6 +126,6 @@ def running_servers(
         _wait(f"http://127.0.0.1:{actions_port}/health", processes[0], actions_log)
         _wait(f"http://127.0.0.1:{rasa_port}/status?token={token}", processes[1], rasa_log)
         yield Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
-                      token, {"actions": actions_log, "rasa": rasa_log})
+                      token, {"actions": actions_log, "rasa": rasa_log}, db_url)
     finally:
         _stop(processes)

@@ -96,12 +96,30 @@ def test_appeal_is_filed_once_and_found_by_id(servers: Servers) -> None:
 def test_bad_input_gets_a_polite_chinese_answer(servers: Servers, message: str) -> None:
     reply = servers.texts(sender(), message)
     assert CHINESE.search(reply)
-    assert "<script>" not in reply
+    assert "<script>" not in reply and "49" not in reply
+    assert not re.search(r"\{[a-z_]+\}", reply)  # no template variable left unfilled
 
 
-def test_database_still_intact_after_injection_attempt(servers: Servers) -> None:
+def test_text_that_reaches_the_database_is_stored_literally(servers: Servers) -> None:
+    """The appeal description is the merchant's free text written into the database:
+    an injection attempt there is stored as text and breaks nothing."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from actions.db.models import Appeal
+
+    payload = "外地客户扫码'); DROP TABLE appeals; -- <b>{{7*7}}</b>"
     user = sender()
-    servers.texts(user, "帮我查一下账户状态")
-    servers.texts(user, "1900000001'; DROP TABLE merchants; --")
-    reply = servers.texts(user, "0001")
-    assert "状态正常" in reply
+    servers.texts(user, "我要申诉")
+    assert "哪一类" in servers.texts(user, "1900000004 0004")
+    servers.texts(user, "3")
+    servers.texts(user, payload)
+    summary = servers.texts(user, "用绑定手机")
+    assert payload in summary and "49" not in summary  # echoed as text, not evaluated
+    appeal_id = re.search(r"AP\d{11}", servers.texts(user, "确认"))
+    assert appeal_id is not None
+    with Session(create_engine(servers.db_url)) as session:
+        stored = session.execute(select(Appeal.description).where(
+            Appeal.id == appeal_id.group(0))).scalar_one()
+    assert stored == payload
+    assert "状态" in servers.texts(user, f"查一下申诉{appeal_id.group(0)}的进度")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from actions.forms import Answer
 from actions.remote_collection import (
     Answers,
     parse_monthly_volume,
     parse_payer_location,
     parse_urgency,
+    parse_yes_no,
     plan,
     reasons,
 )
+from actions.repair import Said
 
 
 @pytest.mark.parametrize(
@@ -53,14 +56,17 @@ def test_reasons_name_the_merchants_situation() -> None:
     assert "当面" in local
 
 
+def value(answer: Answer | None) -> object:
+    return None if answer is None else answer.value
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1", "local"), ("２", None), ("2", "remote"), ("第3个", "both"), ("都是外地的", "remote"),
+    [("1", "local"), ("２", "remote"), ("2", "remote"), ("第3个", "both"), ("都是外地的", "remote"),
      ("店里的老顾客", "local"), ("本地外地都有", "both"), ("不知道", None)],
 )
 def test_parse_payer_location(text: str, expected: str | None) -> None:
-    # Full-width digits are turned into ASCII by the NLU normalizer before this point.
-    assert parse_payer_location(text) == expected
+    assert value(parse_payer_location(text)) == expected
 
 
 @pytest.mark.parametrize(
@@ -69,13 +75,39 @@ def test_parse_payer_location(text: str, expected: str | None) -> None:
      ("随便", None)],
 )
 def test_parse_urgency(text: str, expected: str | None) -> None:
-    assert parse_urgency(text) == expected
+    assert value(parse_urgency(text)) == expected
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("1", "small"), ("3", "large"), ("大概每月20万", "large"), ("5万左右", "medium"),
-     ("八千", None), ("8000", "small"), ("3k", "small")],
+     ("八千", "small"), ("两万", "medium"), ("一万二", "medium"), ("三十万", "large"),
+     ("8000", "small"), ("3k", "small"), ("一般般吧", None), ("我有3个店", None)],
 )
 def test_parse_monthly_volume(text: str, expected: str | None) -> None:
-    assert parse_monthly_volume(text) == expected
+    assert value(parse_monthly_volume(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "expected"),
+    [
+        ("有，无需备案", "deny", True),  # the first clause decides, whatever the model says
+        ("有", None, True),
+        ("没有", None, False),
+        ("没有，还没做", "affirm", False),
+        ("1", None, True),
+        ("第二个", None, False),
+        ("备案过了", "affirm", True),
+        ("还没弄过", "deny", False),
+        ("不确定", "deny", None),  # not a no: the form explains how it counts it
+        ("网站是什么", None, None),
+    ],
+)
+def test_parse_yes_no(text: str, intent: str | None, expected: bool | None) -> None:
+    said = Said(text=text, intent=intent, confidence=0.95 if intent else 0.0)
+    assert value(parse_yes_no(said)) == expected
+
+
+def test_keyword_guesses_are_marked_as_guesses() -> None:
+    assert parse_payer_location("2").sure
+    assert not parse_payer_location("都是外地的").sure

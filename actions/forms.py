@@ -1,0 +1,328 @@
+"""One repair mechanism for every form: answer the digression, never nag, never take a
+question for an answer.
+
+Each form's validation action subclasses ``RepairingForm``. Rasa calls it after every
+message while the form is active (the form never rejects, so no per-intent rules are
+needed), and the class decides, through ``actions.repair.classify``, what the message
+is before anything is stored:
+
+- an answer: stored, and the form asks the next question in full;
+- cancel / restart / a correction of an earlier answer / "I don't know": handled, and
+  the form goes on;
+- a request for a person: the form pauses (answers kept) and the person is offered;
+- a digression (a question, thanks, another task): answered, then the form asks again
+  once, briefly; after a second digression in a row it pauses and offers to continue
+  later; coming back to it (or "好" right after the offer) resumes where it was;
+- a miss: what is needed, with an example; then the ways out; then a person or 95017.
+
+The question itself is asked by ``actions.ask.AskForSlot`` (``action_ask_<slot>``),
+which reads ``repair_state`` to ask in full, briefly, or not at all (a hint already
+said it). Side effects (database work, messages) happen once per turn in ``run``;
+``required_slots`` only reads slots, because rasa-sdk calls it several times a turn.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.guidance import answer_faq, warn_if_scam
+from actions.repair import CHITCHAT_INTENTS, SKIP, TASK_INTENTS, Move, Said, classify, is_digression
+
+REQUESTED_SLOT = "requested_slot"
+# Everything up to the last correction word: what follows is the new value.
+CORRECTION_TAIL = re.compile(
+    r"^.*(应该是|改成|改为|换成|其实是|说错了|填错了|写错了|选错了|打错了|错了|不对|是)"
+)
+# Why a form ended before it was complete: "cancelled" or "paused" (answers kept).
+FORM_STOP = "form_stop"
+# The form that paused and can be resumed; rules resume it on "好" / "继续".
+PAUSED_FORM = "paused_form"
+# How the form's question is asked this turn: None in full, "remind" briefly, "quiet" not
+# at all (a hint already said what is needed).
+REPAIR_STATE = "repair_state"
+DIGRESSIONS = "repair_digressions"
+MISSES = "repair_misses"
+# A form to start right after this one paused (e.g. the advisor hands over to the
+# identity check when the merchant asks about their account).
+SWITCH_TO = "switch_to"
+
+MAX_DIGRESSIONS = 2  # in a row: the form pauses instead of asking a third time
+MAX_MISSES = 3  # in a row: a person or 95017 is offered and the form pauses
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A parsed answer. A keyword guess (``sure=False``) yields to a digression."""
+
+    value: Any
+    sure: bool = True
+
+
+Parser = Callable[[Said, Tracker], Awaitable[Answer | None]]
+
+
+class RepairingForm(FormValidationAction, abc.ABC):
+    """Validation of one form, with conversation repair. Subclasses define, per slot,
+    ``parse_<slot>(said, tracker) -> Answer | None`` and optionally
+    ``skip_<slot>(dispatcher, tracker) -> dict`` (slot values; ``{}`` after a hint)."""
+
+    #: Words that name a slot in a correction ("手机号说错了" -> the phone slot).
+    slot_words: dict[str, re.Pattern[str]] = {}
+    #: Free-text slots: a story is an answer unless it is asked as a question.
+    free_text_slots: frozenset[str] = frozenset()
+    #: "I don't know" patterns per slot, when the generic one is not the right test.
+    skip_words: dict[str, re.Pattern[str]] = {}
+    #: Said when the form pauses; tells how to come back.
+    pause_response: str = "utter_form_paused"
+
+    @abc.abstractmethod
+    def name(self) -> str: ...
+
+    # --- what subclasses may refine -----------------------------------------------------
+    def active_slots(self, tracker: Tracker, domain: DomainDict) -> list[str]:
+        """The slots this form still needs asked, in order (pure: reads slots only)."""
+        return self.domain_slots(domain)
+
+    async def prepare(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Side effects once per turn, before anything else (slot values to set)."""
+        return {}
+
+    async def after_answers(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Runs when the turn stored answers (e.g. the identity check itself)."""
+        return {}
+
+    async def on_task(
+        self, intent: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any] | None:
+        """Another task asked for inside the form. Slot values if handled here (the form
+        goes on), None to answer it as a question."""
+        return None
+
+    def is_stopped(self, tracker: Tracker) -> bool:
+        """True when the form has nothing more to ask for another reason."""
+        return False
+
+    # --- Rasa plumbing --------------------------------------------------------------------
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot(FORM_STOP) or self.is_stopped(tracker):
+            return []
+        return self.active_slots(tracker, domain)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        values: dict[str, Any] = {}
+
+        def update(new: dict[str, Any]) -> None:
+            values.update(new)
+            tracker.slots.update(new)
+
+        update(await self.prepare(dispatcher, tracker, domain))
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        if requested is None:
+            # Activation: start fresh, keeping answers given earlier (a resumed form).
+            update({FORM_STOP: None, SWITCH_TO: None, REPAIR_STATE: None,
+                    DIGRESSIONS: 0.0, MISSES: 0.0})
+            if tracker.get_slot(PAUSED_FORM) == self.form_name():
+                update({PAUSED_FORM: None})  # another paused form stays resumable
+            update(await self._validate_extracted(tracker, exclude=set(values)))
+        else:
+            update(await self._repair_or_take(requested, dispatcher, tracker, domain))
+        if self._answered(values, domain) and not tracker.get_slot(FORM_STOP):
+            update(await self.after_answers(dispatcher, tracker, domain))
+        missing = [slot for slot in await self.required_slots(
+            self.domain_slots(domain), dispatcher, tracker, domain)
+            if tracker.get_slot(slot) is None]
+        values.setdefault(REPAIR_STATE, tracker.get_slot(REPAIR_STATE))
+        return [SlotSet(slot, value) for slot, value in values.items()] + [
+            SlotSet(REQUESTED_SLOT, missing[0] if missing else None)
+        ]
+
+    def _answered(self, values: dict[str, Any], domain: DomainDict) -> bool:
+        return any(values.get(slot) is not None for slot in self.domain_slots(domain))
+
+    # --- one message inside the form ------------------------------------------------------
+    async def _parse(self, slot: str, said: Said, tracker: Tracker) -> Any:
+        parser: Parser | None = getattr(self, f"parse_{slot}", None)
+        answer = await parser(said, tracker) if parser else None
+        if answer is None:
+            return None
+        if not answer.sure and is_digression(said, slot in self.free_text_slots) and not (
+            self._names(slot, said) and not said.is_question
+        ):
+            # A keyword guess loses to another topic, unless the message is about this
+            # very question ("有小程序" when asked about a mini-program).
+            return None
+        return answer.value
+
+    def _names(self, slot: str, said: Said) -> bool:
+        words = self.slot_words.get(slot)
+        return bool(words and words.search(said.text))
+
+    async def _validate_extracted(self, tracker: Tracker, exclude: set[str]) -> dict[str, Any]:
+        """Values Rasa extracted this turn from entities (e.g. a merchant id typed at the
+        phone step): each goes through its slot's parser like a typed answer."""
+        values: dict[str, Any] = {}
+        for slot, raw in tracker.slots_to_validate().items():
+            if slot in exclude or not hasattr(self, f"parse_{slot}") or raw is None:
+                continue
+            if not isinstance(raw, str):
+                values[slot] = raw  # a yes/no or number kept from earlier: already parsed
+                continue
+            values[slot] = await self._parse(slot, Said(text=raw), tracker)
+        return values
+
+    async def _repair_or_take(
+        self, requested: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        said = Said.of(tracker)
+        warn_if_scam(dispatcher, tracker)
+        parsed = await self._parse(requested, said, tracker)
+        free_text = requested in self.free_text_slots
+        move = classify(said, parsed, free_text=free_text,
+                        can_skip=self._is_skip(requested, said, free_text))
+        calm = {REPAIR_STATE: None, DIGRESSIONS: 0.0, MISSES: 0.0}
+        if move == Move.ANSWER:
+            extracted = await self._validate_extracted(tracker, exclude={requested})
+            return {**extracted, requested: parsed, **calm}
+        if move == Move.CANCEL:
+            dispatcher.utter_message(response="utter_form_stopped")
+            return {**self._cleared(domain), FORM_STOP: "cancelled", PAUSED_FORM: None,
+                    **calm}
+        if move == Move.RESTART:
+            dispatcher.utter_message(response="utter_form_restart")
+            return {**self._cleared(domain), **calm}
+        if move == Move.CORRECT:
+            return {**await self._correct(requested, said, dispatcher, tracker, domain),
+                    **calm}
+        if move == Move.HUMAN:
+            dispatcher.utter_message(response="utter_request_human")
+            return self._pause(dispatcher, announce=True)
+        if move == Move.SKIP:
+            skipped = await getattr(self, f"skip_{requested}")(dispatcher, tracker)
+            state = None if skipped.get(requested) is not None else "quiet"
+            return {REPAIR_STATE: state, MISSES: 0.0, **skipped}
+        if move == Move.DIGRESS:
+            return await self._digress(said, dispatcher, tracker)
+        return self._miss(requested, dispatcher, tracker)
+
+    def _is_skip(self, slot: str, said: Said, free_text: bool) -> bool:
+        """"I don't know" for a slot with a way around it. "在哪提交申诉？" is a question
+        about something else, "商户号在哪看" and a bare "不知道" are not."""
+        if not hasattr(self, f"skip_{slot}"):
+            return False
+        if not self.skip_words.get(slot, SKIP).search(said.text):
+            return False
+        return (self._names(slot, said) or len(said.text) <= 8
+                or not is_digression(said, free_text))
+
+    def _cleared(self, domain: DomainDict) -> dict[str, Any]:
+        return {slot: None for slot in self.domain_slots(domain)}
+
+    def _pause(self, dispatcher: CollectingDispatcher, announce: bool = True,
+               switch_to: str | None = None) -> dict[str, Any]:
+        if announce:
+            dispatcher.utter_message(response=self.pause_response)
+        return {FORM_STOP: "paused", PAUSED_FORM: self.form_name(), SWITCH_TO: switch_to,
+                REPAIR_STATE: None, DIGRESSIONS: 0.0, MISSES: 0.0}
+
+    async def _digress(
+        self, said: Said, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        intent = said.intent or ""
+        if intent == "goodbye":
+            dispatcher.utter_message(response="utter_goodbye_paused")
+            return self._pause(dispatcher)
+        task = await self.on_task(intent, dispatcher, tracker) if intent in TASK_INTENTS \
+            else None
+        if task is not None and task.get(FORM_STOP):
+            return task  # the form paused for another task
+        if task is None:
+            if intent == "greet":
+                dispatcher.utter_message(response="utter_greet_short")
+            elif intent == "thank":
+                dispatcher.utter_message(response="utter_thank_short")
+            elif intent not in CHITCHAT_INTENTS and not await answer_faq(dispatcher, tracker):
+                dispatcher.utter_message(response="utter_digression_unclear")
+        count = (tracker.get_slot(DIGRESSIONS) or 0) + 1
+        if count >= MAX_DIGRESSIONS:
+            return {**(task or {}), **self._pause(dispatcher)}
+        return {**(task or {}), REPAIR_STATE: "remind", DIGRESSIONS: float(count)}
+
+    def _miss(self, requested: str, dispatcher: CollectingDispatcher,
+              tracker: Tracker) -> dict[str, Any]:
+        count = (tracker.get_slot(MISSES) or 0) + 1
+        if count >= MAX_MISSES:
+            dispatcher.utter_message(response="utter_form_stuck")
+            return self._pause(dispatcher, announce=False)
+        if count == 1:
+            dispatcher.utter_message(response=f"utter_hint_{requested}")
+            return {REPAIR_STATE: "quiet", MISSES: float(count)}
+        dispatcher.utter_message(response="utter_hint_ways_out")
+        return {REPAIR_STATE: "remind", MISSES: float(count)}
+
+    async def _correct(
+        self, requested: str, said: Said, dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """"刚才的手机号说错了": the named slot (or the one the new value fits, or the last
+        one answered) is replaced by the value in the same message, or asked again."""
+        slots = self.domain_slots(domain)
+        # The new value, if any, follows the correction words: "类别选错了，应该是3".
+        tail = Said(text=CORRECTION_TAIL.sub("", said.text).strip(" ，,。.：:"))
+        target = next((slot for slot, words in self.slot_words.items()
+                       if slot in slots and words.search(said.text)), None)
+        if target is not None:
+            value = await self._parse(target, tail, tracker) if tail.text else None
+            dispatcher.utter_message(response="utter_correction_ack")
+            return {target: value, **self._invalidated_by(target, domain)}
+        for slot in slots:
+            value = await self._parse(slot, said, tracker)
+            if value is not None and slot != requested:
+                dispatcher.utter_message(response="utter_correction_ack")
+                return {slot: value, **self._invalidated_by(slot, domain)}
+        answered = [slot for slot in slots[: slots.index(requested)]
+                    if tracker.get_slot(slot) is not None] if requested in slots else []
+        if not answered:
+            dispatcher.utter_message(response="utter_correction_which")
+            return {REPAIR_STATE: "quiet"}
+        dispatcher.utter_message(response="utter_correction_ack")
+        return {answered[-1]: None, **self._invalidated_by(answered[-1], domain)}
+
+    def _invalidated_by(self, slot: str, domain: DomainDict) -> dict[str, Any]:
+        """Slots whose answer depends on ``slot`` (e.g. a confirmation of the summary)."""
+        return {}
+
+
+class ActionResumeForm(Action):
+    """"好" / "继续" after a form paused: the rules start the form again, which keeps
+    the answers given before and asks for the next one."""
+
+    def name(self) -> str:
+        return "action_resume_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_resume")
+        return [SlotSet(PAUSED_FORM, None)]
