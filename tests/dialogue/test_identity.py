@@ -138,3 +138,30 @@ async def test_bound_owner_keeps_access_while_the_merchant_id_is_paused(talk: Ta
     # The owner's binding was made before the pause: it still works, without a check.
     again = await owner.say("帮我查一下账户状态")
     assert again.responses[0] == "utter_state_restricted"
+
+
+async def test_validation_opens_two_transactions_per_turn(talk: Talk,
+                                                                fresh_db: str) -> None:
+    """Form validation does its database work once per turn (rasa-sdk calls
+    required_slots several times a turn: it must not touch the database)."""
+    from sqlalchemy import event
+
+    from actions.db.session import get_engine
+
+    merchant = talk()
+    await merchant.say("查下我的账户")
+    await merchant.say("1900000002")
+    begins: list[object] = []
+
+    def count(connection: object) -> None:
+        begins.append(connection)
+
+    engine = get_engine(fresh_db)
+    event.listen(engine, "begin", count)
+    try:
+        reply = await merchant.say("0002")
+    finally:
+        event.remove(engine, "begin", count)
+    assert "utter_verified" in reply.responses
+    # validation: identity + the check; then action_after_verification: identity + account
+    assert len(begins) == 4
