@@ -134,3 +134,137 @@ class VerificationAttempt(Base):
         Index("ix_verification_attempts_sender", "channel", "sender_id", "attempted_at"),
         Index("ix_verification_attempts_merchant", "merchant_id", "attempted_at"),
     )
+
+
+# --- human handoff (the agent console's own tables) ------------------------------------
+
+
+class HandoffStatus(str, enum.Enum):
+    """Who owns a conversation: waiting (queued) → agent → closed (back to the bot).
+    A ticket is a message left outside working hours; cancelled: the merchant stopped
+    waiting."""
+
+    waiting = "waiting"
+    agent = "agent"
+    ticket = "ticket"
+    closed = "closed"
+    cancelled = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (HandoffStatus.waiting, HandoffStatus.agent, HandoffStatus.ticket)
+
+
+OPEN_HANDOFF_SQL = "status IN ('waiting', 'agent', 'ticket')"
+
+
+class AgentPresence(str, enum.Enum):
+    offline = "offline"
+    online = "online"
+    away = "away"
+
+
+class DeliveryStatus(str, enum.Enum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+
+
+class Agent(Base):
+    """A support agent of the console (accounts are created by `make agent`)."""
+
+    __tablename__ = "agents"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    username = Column(String(40), nullable=False, unique=True)
+    display_name = Column(String(40), nullable=False)
+    password_hash = Column(String(255), nullable=False)
+    presence = Column(Enum(AgentPresence, name="agent_presence", native_enum=False),
+                      nullable=False, default=AgentPresence.offline)
+    max_open = Column(Integer, nullable=False, default=3)
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime)
+    last_seen_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class AgentSession(Base):
+    """A signed-in console session; only a hash of the cookie value is stored."""
+
+    __tablename__ = "agent_sessions"
+
+    token_hash = Column(String(64), primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    expires_at = Column(DateTime, nullable=False)
+
+
+class Handoff(Base):
+    """One handoff of one conversation to a person, from queueing to closing."""
+
+    __tablename__ = "handoffs"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    channel = Column(String(40), nullable=False)
+    sender_id = Column(String(128), nullable=False)
+    merchant_id = Column(String(10))  # verified merchant, if any
+    # merchant_asked / not_understood / locked_out / appeal_help / ...
+    reason = Column(String(40), nullable=False)
+    problem = Column(Text)  # the merchant's one-line problem, personal data masked
+    status = Column(Enum(HandoffStatus, name="handoff_status", native_enum=False),
+                    nullable=False)
+    agent_id = Column(Integer, ForeignKey("agents.id"))
+    # What the assistant knew when queueing (masked JSON): the agent's account panel.
+    account_snapshot = Column(Text)
+    contact_method = Column(String(20))  # tickets: "chat" or "phone"
+    contact_phone = Column(String(11))
+    queued_at = Column(DateTime, nullable=False, default=utcnow)
+    claimed_at = Column(DateTime)
+    first_reply_at = Column(DateTime)
+    closed_at = Column(DateTime)
+    resolution = Column(Text)
+    satisfaction = Column(Integer)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ix_handoffs_status_queued", "status", "queued_at"),
+        Index("ix_handoffs_conversation", "channel", "sender_id", "queued_at"),
+        # One open handoff per conversation, also under concurrent requests.
+        Index(
+            "uq_handoffs_one_open_per_conversation",
+            "channel",
+            "sender_id",
+            unique=True,
+            sqlite_where=text(OPEN_HANDOFF_SQL),
+            postgresql_where=text(OPEN_HANDOFF_SQL),
+        ),
+    )
+
+
+class HandoffNote(Base):
+    """An agent's internal note on a handoff (never shown to the merchant)."""
+
+    __tablename__ = "handoff_notes"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id"), nullable=False, index=True)
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class AgentMessage(Base):
+    """An agent's reply and whether it reached the merchant (a failure shows a retry)."""
+
+    __tablename__ = "agent_messages"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id"), nullable=False, index=True)
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    text = Column(Text, nullable=False)
+    status = Column(Enum(DeliveryStatus, name="delivery_status", native_enum=False),
+                    nullable=False, default=DeliveryStatus.pending)
+    error = Column(Text)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    sent_at = Column(DateTime)
