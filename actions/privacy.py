@@ -36,3 +36,17 @@ def mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - never log an unparseable URL
         return "<unparseable url>"
+
+
+# Mainland resident ID card: 17 digits and a digit or X. Bank cards: 16 to 19 digits.
+ID_CARD = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+BANK_CARD = re.compile(r"(?<!\d)(\d{4})\d{8,11}(\d{4})(?!\d)")
+
+
+def mask_personal_data(text: str) -> str:
+    """Masks ID-card, bank-card and mobile numbers inside free text (for logs, stored
+    events, transcripts shown to agents). Merchant ids (10 digits) are left alone: they
+    are masked where they are shown, as they identify the account being discussed."""
+    text = ID_CARD.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
+    text = BANK_CARD.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
+    return mask_phones_in_text(text)
