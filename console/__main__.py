@@ -1,0 +1,18 @@
+"""``python -m console``: serve the agent console with uvicorn (settings: README)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from console.app import create_app
+from console.config import Settings
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                proxy_headers=True, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

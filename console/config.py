@@ -1,0 +1,80 @@
+"""Console settings, all from environment variables (README, "Agent console")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from actions.db.session import PROJECT_ROOT, database_url
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str
+    rasa_url: str = "http://localhost:5005"
+    rasa_token: str = "change-me-local-token"
+    host: str = "127.0.0.1"
+    port: int = 5070
+    # "auto": Secure cookie when the request came over https (behind a proxy: run
+    # uvicorn with --proxy-headers); "true"/"false" force it.
+    cookie_secure: str = "auto"
+    session_hours: float = 12.0
+    lock_after: int = 5
+    lock_minutes: float = 15.0
+    # Slow-down after the n-th wrong password in a row: base * 2**(n-1), capped.
+    slowdown_base_s: float = 0.5
+    slowdown_max_s: float = 4.0
+    presence_timeout_s: float = 90.0
+    poll_s: float = 0.5
+    default_max_open: int = 3
+    events_db_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'events.db'}"
+    rabbitmq_url: str = ""
+    rabbitmq_queue: str = ""
+    rabbitmq_exchange: str = "rasa-exchange"
+    domain_path: Path = field(default=PROJECT_ROOT / "domain.yml")
+    rasa_timeout_s: float = 15.0
+    wechat_window_hours: float = 48.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        cookie_secure = env.get("CONSOLE_COOKIE_SECURE", "auto").strip().lower() or "auto"
+        if cookie_secure not in {"auto", "true", "false"}:
+            raise ValueError("CONSOLE_COOKIE_SECURE must be auto, true or false")
+        return cls(
+            db_url=env.get("MERCHANT_DB_URL") or database_url(),
+            rasa_url=(env.get("RASA_URL") or "http://localhost:5005").rstrip("/"),
+            rasa_token=env.get("RASA_TOKEN") or "change-me-local-token",
+            host=env.get("CONSOLE_HOST") or "127.0.0.1",
+            port=int(env.get("CONSOLE_PORT") or 5070),
+            cookie_secure=cookie_secure,
+            session_hours=_float(env, "CONSOLE_SESSION_HOURS", 12.0),
+            lock_after=int(env.get("CONSOLE_LOCK_AFTER") or 5),
+            lock_minutes=_float(env, "CONSOLE_LOCK_MINUTES", 15.0),
+            presence_timeout_s=_float(env, "CONSOLE_PRESENCE_TIMEOUT_S", 90.0),
+            poll_s=_float(env, "CONSOLE_POLL_S", 0.5),
+            default_max_open=int(env.get("CONSOLE_MAX_OPEN") or 3),
+            events_db_url=env.get("CONSOLE_EVENTS_DB_URL")
+            or f"sqlite:///{PROJECT_ROOT / 'var' / 'events.db'}",
+            rabbitmq_url=env.get("CONSOLE_RABBITMQ_URL", "").strip(),
+            rabbitmq_queue=env.get("CONSOLE_RABBITMQ_QUEUE", "").strip(),
+            rabbitmq_exchange=env.get("CONSOLE_RABBITMQ_EXCHANGE", "").strip()
+            or "rasa-exchange",
+            domain_path=Path(env.get("CONSOLE_DOMAIN") or PROJECT_ROOT / "domain.yml"),
+            rasa_timeout_s=_float(env, "CONSOLE_RASA_TIMEOUT_S", 15.0),
+        )

@@ -1,0 +1,201 @@
+"""Agent → merchant: every reply is recorded as pending, appended to the conversation
+as a bot event through the rasa HTTP API (sent by the merchant's own channel), then
+marked sent or failed.
+
+Why a retry never duplicates: Rasa 3.6 (server.py, ``append_events``) sends first and
+saves the tracker after, so an output channel that raises leaves no event behind and
+the API answers 500 with the channel's error. Every event carries
+``metadata.agent_message_id``; before a retry, and whenever the outcome is unknown
+(timeout, connection lost), the console looks for that id in the tracker: found means
+delivered, and nothing is sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from actions.db import handoffs
+from actions.db.models import Agent, AgentMessage, DeliveryStatus, Handoff, utcnow
+from console import service
+from console.rasa_client import RasaClient, RasaError
+from console.transcript import has_agent_message, last_user_time
+
+WINDOW_CLOSED = "超过48小时，微信不允许再主动发消息"
+NO_PUSH_CHANNELS = {"rest"}  # appended to the tracker; the integration fetches it
+MAX_CHARS = 600  # one WeChat customer-service message (2048 bytes), never split
+
+WECHAT_ERROR = re.compile(r"errcode=(-?\d+|None)\s*errmsg=(.*)$", re.S)
+WECHAT_HINTS = {
+    "45015": WINDOW_CLOSED,
+    "45047": "微信限制：商户发言后最多只能连续收到20条客服消息，等商户回复后再发",
+    "48001": "公众号没有发客服消息的权限",
+    "40001": "微信的 access_token 无效（已自动重取一次仍失败）",
+    "43004": "商户已取消关注公众号，发不出去",
+}
+
+
+def describe_failure(channel: str, message: str) -> str:
+    """The error for the agent: WeChat's own errcode/errmsg kept, with a hint."""
+    if channel == "wechat":
+        match = WECHAT_ERROR.search(message)
+        if match:
+            code, errmsg = match.group(1), match.group(2).strip()
+            hint = WECHAT_HINTS.get(code, "微信接口拒绝了这条消息")
+            return f"{hint}（微信返回 errcode {code}：{errmsg}）"
+    return f"发送失败：{message}"
+
+
+@dataclass
+class Outcome:
+    status: DeliveryStatus
+    error: str | None = None
+
+
+class Delivery:
+    def __init__(self, engine: Engine, rasa: RasaClient, window_hours: float = 48.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.rasa = rasa
+        self.window_s = window_hours * 3600
+        self.clock = clock
+
+    # --- the 48-hour window ----------------------------------------------------------
+    def window(self, channel: str, tracker: dict[str, Any]) -> dict[str, Any]:
+        """For WeChat: whether the customer-service window is open, and until when."""
+        if channel != "wechat":
+            return {"applies": False, "open": True}
+        last = last_user_time(tracker)
+        if last is None:
+            return {"applies": True, "open": False, "closes_at": None,
+                    "message": WINDOW_CLOSED}
+        closes = last + self.window_s
+        is_open = self.clock() < closes
+        return {"applies": True, "open": is_open, "closes_at": closes,
+                "message": None if is_open else WINDOW_CLOSED}
+
+    # --- sending ---------------------------------------------------------------------
+    def _push(self, handoff: Handoff, text: str, metadata: dict[str, Any],
+              message_id: int | None = None) -> Outcome:
+        try:
+            if handoff.channel == "wechat" and not self.window(
+                    handoff.channel, self.rasa.tracker(handoff.sender_id))["open"]:
+                return Outcome(DeliveryStatus.failed, WINDOW_CLOSED)
+            self.rasa.append_bot_message(handoff.sender_id, handoff.channel, text, metadata)
+            return Outcome(DeliveryStatus.sent)
+        except RasaError as error:
+            if error.ambiguous and message_id is not None:
+                try:
+                    if has_agent_message(self.rasa.tracker(handoff.sender_id), message_id):
+                        return Outcome(DeliveryStatus.sent)
+                except RasaError:
+                    pass
+                return Outcome(DeliveryStatus.failed,
+                               f"没能确认是否送达（{error.message}），可以点重试")
+            return Outcome(DeliveryStatus.failed,
+                           describe_failure(handoff.channel, error.message))
+
+    def notify(self, handoff_id: int, text: str, kind: str) -> str | None:
+        """A bot notice to the merchant (e.g. an agent joined); the error, if any."""
+        with Session(self.engine) as session:
+            handoff = service.get_handoff(session, handoff_id)
+            session.expunge(handoff)
+        outcome = self._push(handoff, text, {"handoff_notice": kind})
+        return outcome.error
+
+    def create(self, handoff_id: int, agent_id: int, text: str) -> int:
+        with Session(self.engine) as session, session.begin():
+            service.held_by(session, handoff_id, agent_id)
+            message = AgentMessage(handoff_id=handoff_id, agent_id=agent_id, text=text,
+                                   status=DeliveryStatus.pending, created_at=utcnow())
+            session.add(message)
+            session.flush()
+            return message.id
+
+    def deliver(self, message_id: int) -> Outcome:
+        with Session(self.engine) as session:
+            message = session.get(AgentMessage, message_id)
+            handoff = session.get(Handoff, message.handoff_id)
+            agent = session.get(Agent, message.agent_id)
+            text, name = message.text, agent.display_name
+            session.expunge(handoff)
+        outcome = self._push(handoff, text, {"agent": name, "agent_message_id": message_id},
+                             message_id)
+        self._finish(message_id, handoff.id, outcome)
+        return outcome
+
+    def _finish(self, message_id: int, handoff_id: int, outcome: Outcome) -> None:
+        now = utcnow()
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(AgentMessage)
+                .where(AgentMessage.id == message_id,
+                       AgentMessage.status == DeliveryStatus.pending)
+                .values(status=outcome.status, error=outcome.error,
+                        sent_at=now if outcome.status == DeliveryStatus.sent else None)
+                .execution_options(synchronize_session=False)
+            )
+            if outcome.status == DeliveryStatus.sent:
+                handoffs.record_first_reply(session, handoff_id, now)
+
+    def send(self, handoff_id: int, agent_id: int, text: str) -> int:
+        message_id = self.create(handoff_id, agent_id, text)
+        self.deliver(message_id)
+        return message_id
+
+    def retry(self, message_id: int, agent_id: int) -> Outcome:
+        """Failed → pending (only one retry at a time wins), then sent again unless the
+        tracker shows it was delivered after all."""
+        with Session(self.engine) as session, session.begin():
+            message = session.get(AgentMessage, message_id)
+            if message is None:
+                raise service.Refused("没有这条消息", status=404)
+            handoff = service.held_by(session, message.handoff_id, agent_id)
+            claimed = session.execute(
+                update(AgentMessage)
+                .where(AgentMessage.id == message_id,
+                       AgentMessage.status == DeliveryStatus.failed)
+                .values(status=DeliveryStatus.pending, error=None)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed != 1:
+                raise service.Refused("这条消息正在发送或已经送达")
+            sender_id, handoff_id = handoff.sender_id, handoff.id
+        try:
+            if has_agent_message(self.rasa.tracker(sender_id), message_id):
+                outcome = Outcome(DeliveryStatus.sent)
+                self._finish(message_id, handoff_id, outcome)
+                return outcome
+        except RasaError as error:
+            outcome = Outcome(DeliveryStatus.failed, f"发送失败：{error.message}")
+            self._finish(message_id, handoff_id, outcome)
+            return outcome
+        return self.deliver(message_id)
+
+    def reconcile(self, older_than: dt.timedelta) -> int:
+        """Messages left pending (the console stopped mid-send): settled by the tracker."""
+        cutoff = utcnow() - older_than
+        with Session(self.engine) as session:
+            stale = session.execute(
+                AgentMessage.__table__.select()
+                .where(AgentMessage.status == DeliveryStatus.pending,
+                       AgentMessage.created_at < cutoff)
+            ).all()
+            handoff_of = {m.id: session.get(Handoff, m.handoff_id) for m in stale}
+            senders = {mid: (h.sender_id, h.id) for mid, h in handoff_of.items()}
+        for message_id, (sender_id, handoff_id) in senders.items():
+            try:
+                found = has_agent_message(self.rasa.tracker(sender_id), message_id)
+            except RasaError:
+                continue
+            self._finish(message_id, handoff_id, Outcome(DeliveryStatus.sent) if found else
+                         Outcome(DeliveryStatus.failed, "发送中断，没有送达，可以点重试"))
+        return len(senders)

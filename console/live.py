@@ -1,0 +1,214 @@
+"""Live updates for the UI (server-sent events).
+
+Two feeds go into one hub:
+- the database watcher compares the open handoffs, their agent messages and the
+  agents' presence every ``poll_s`` and announces what changed (a new waiting
+  conversation, a claim, a transfer, an end, a delivery state, presence): it sees the
+  changes of every console replica and of the action server alike;
+- the event follower reads Rasa's event broker and forwards each merchant (and bot)
+  message of a conversation that has an open handoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from actions.db import handoffs
+from actions.db.models import (
+    Agent,
+    AgentMessage,
+    AgentPresence,
+    AgentSession,
+    Handoff,
+    HandoffStatus,
+    utcnow,
+)
+from console import service
+from console.events import EventSource
+from console.transcript import entry
+
+logger = logging.getLogger(__name__)
+
+
+class Hub:
+    """Fans events out to the connected agents; ``publish`` is safe from any thread."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[int, tuple[int, asyncio.Queue[dict[str, Any]]]] = {}
+        self._next = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def subscribe(self, agent_id: int) -> tuple[int, asyncio.Queue[dict[str, Any]]]:
+        self.loop = asyncio.get_running_loop()
+        self._next += 1
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self._subscribers[self._next] = (agent_id, queue)
+        return self._next, queue
+
+    def unsubscribe(self, key: int) -> None:
+        self._subscribers.pop(key, None)
+
+    def connected_agents(self) -> set[int]:
+        return {agent_id for agent_id, _ in self._subscribers.values()}
+
+    def _put(self, event: dict[str, Any], agent_id: int | None) -> None:
+        for target, queue in list(self._subscribers.values()):
+            if agent_id is None or target == agent_id:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(event)
+
+    def publish(self, event: dict[str, Any], agent_id: int | None = None) -> None:
+        loop = self.loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._put(event, agent_id)
+        else:
+            loop.call_soon_threadsafe(self._put, event, agent_id)
+
+
+@dataclass
+class Snapshot:
+    handoffs: dict[int, tuple[str, int | None]] = field(default_factory=dict)
+    senders: dict[str, tuple[int, str]] = field(default_factory=dict)  # sender → id, channel
+    messages: dict[int, str] = field(default_factory=dict)
+    presence: dict[int, str] = field(default_factory=dict)
+
+
+def read_snapshot(engine: Engine) -> Snapshot:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Handoff.id, Handoff.status, Handoff.agent_id, Handoff.sender_id,
+                   Handoff.channel).where(Handoff.status.in_(handoffs.OPEN))
+        ).all()
+        ids = [row.id for row in rows]
+        messages = session.execute(
+            select(AgentMessage.id, AgentMessage.status)
+            .where(AgentMessage.handoff_id.in_(ids))
+        ).all() if ids else []
+        presence = session.execute(select(Agent.id, Agent.presence)).all()
+    return Snapshot(
+        handoffs={r.id: (r.status.value, r.agent_id) for r in rows},
+        senders={r.sender_id: (r.id, r.channel) for r in rows},
+        messages={m.id: m.status.value for m in messages},
+        presence={a.id: a.presence.value for a in presence},
+    )
+
+
+def changes(before: Snapshot, after: Snapshot) -> list[dict[str, Any]]:
+    """What the UI must hear about, from two snapshots."""
+    events: list[dict[str, Any]] = []
+    for handoff_id, (status, agent_id) in after.handoffs.items():
+        old = before.handoffs.get(handoff_id)
+        if old is None:
+            events.append({"type": "queued", "handoff_id": handoff_id, "status": status})
+        elif old[0] != "agent" and status == "agent":
+            events.append({"type": "claimed", "handoff_id": handoff_id, "agent_id": agent_id})
+        elif status == "agent" and old[1] != agent_id:
+            events.append({"type": "transferred", "handoff_id": handoff_id,
+                           "from_agent_id": old[1], "agent_id": agent_id})
+    for handoff_id in before.handoffs.keys() - after.handoffs.keys():
+        events.append({"type": "ended", "handoff_id": handoff_id})
+    changed = [mid for mid, status in after.messages.items()
+               if before.messages.get(mid) != status]
+    if changed:
+        events.append({"type": "delivery", "message_ids": sorted(changed)})
+    if before.presence != after.presence:
+        events.append({"type": "agents"})
+    if events:
+        events.append({"type": "queue"})
+    return events
+
+
+class Watcher:
+    def __init__(self, engine: Engine, hub: Hub, poll_s: float) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.poll_s = poll_s
+        self.snapshot = Snapshot()
+
+    def _describe(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Adds what the UI shows (names, the problem) to a change."""
+        if event["type"] in {"queued", "claimed", "transferred"}:
+            with Session(self.engine) as session:
+                handoff = session.get(Handoff, event["handoff_id"])
+                names = dict(session.execute(select(Agent.id, Agent.display_name)).all())
+                if handoff is not None:
+                    event["handoff"] = service.handoff_summary(handoff, names, utcnow())
+        if event["type"] == "delivery":
+            with Session(self.engine) as session:
+                names = dict(session.execute(select(Agent.id, Agent.display_name)).all())
+                event["messages"] = [
+                    service.message_view(m, names) for m in session.execute(
+                        select(AgentMessage).where(AgentMessage.id.in_(event["message_ids"]))
+                    ).scalars()]
+        return event
+
+    async def run(self) -> None:
+        self.snapshot = await asyncio.to_thread(read_snapshot, self.engine)
+        while True:
+            await asyncio.sleep(self.poll_s)
+            try:
+                after = await asyncio.to_thread(read_snapshot, self.engine)
+                found = changes(self.snapshot, after)
+                self.snapshot = after
+                for event in found:
+                    self.hub.publish(await asyncio.to_thread(self._describe, event))
+            except Exception:  # noqa: BLE001 - keep watching through a database hiccup
+                logger.exception("console watcher: reading the handoffs failed")
+
+
+async def follow(source: EventSource, watcher: Watcher, hub: Hub) -> None:
+    """Forwards merchant and bot messages of conversations with an open handoff."""
+    async for event in source.events():
+        if event.get("event") not in {"user", "bot"}:
+            continue
+        found = watcher.snapshot.senders.get(str(event.get("sender_id")))
+        if found is None:
+            continue
+        handoff_id, channel = found
+        input_channel = event.get("input_channel")
+        if event.get("event") == "user" and input_channel and input_channel != channel:
+            continue
+        line = entry(event)
+        if line is not None:
+            hub.publish({"type": "message", "handoff_id": handoff_id, "entry": line})
+
+
+def sweep(engine: Engine, presence_timeout: dt.timedelta,
+          connected: set[int] | None = None) -> list[int]:
+    """Expired sessions removed; agents with no live session, or unseen for longer than
+    ``presence_timeout`` (no page open), go offline. Returns who went offline."""
+    now = utcnow()
+    with Session(engine) as session, session.begin():
+        session.execute(delete(AgentSession).where(AgentSession.expires_at <= now))
+        live = set(session.execute(
+            select(AgentSession.agent_id).where(AgentSession.expires_at > now)
+        ).scalars())
+        present = session.execute(
+            select(Agent.id, Agent.last_seen_at).where(Agent.presence != AgentPresence.offline)
+        ).all()
+        gone = [a.id for a in present
+                if a.id not in live or (a.id not in (connected or set()) and (
+                    a.last_seen_at is None or a.last_seen_at < now - presence_timeout))]
+        if gone:
+            session.execute(update(Agent).where(Agent.id.in_(gone))
+                            .values(presence=AgentPresence.offline)
+                            .execution_options(synchronize_session=False))
+    return gone
+
+
+__all__ = ["Hub", "Watcher", "follow", "sweep", "changes", "read_snapshot", "HandoffStatus"]

@@ -1,0 +1,255 @@
+"""What the console reads and changes in the database: only its own tables (agents,
+agent_sessions, handoffs, handoff_notes, agent_messages), through actions.db.handoffs
+and the models. Every function takes an open Session; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from actions.db import handoffs
+from actions.db.models import (
+    Agent,
+    AgentMessage,
+    AgentPresence,
+    AgentSession,
+    Handoff,
+    HandoffNote,
+    HandoffStatus,
+    utcnow,
+)
+from actions.privacy import mask_merchant_id, mask_phone
+from console.transcript import mask_text
+
+REASON_LABELS = {
+    "merchant_asked": "商户要求转人工",
+    "not_understood": "机器人多次没听懂",
+    "locked_out": "身份核验被锁定",
+    "appeal_help": "需要申诉帮助",
+    "form_stuck": "填写步骤卡住了",
+}
+CHANNEL_LABELS = {"widget": "网页", "wechat": "微信", "rest": "REST 接口"}
+STATUS_LABELS = {
+    "waiting": "排队中", "agent": "处理中", "ticket": "留言", "closed": "已结束",
+    "cancelled": "已取消",
+}
+PRESENCE_LABELS = {"online": "在线", "away": "暂时离开", "offline": "离线"}
+
+
+class Refused(Exception):
+    """A request the console turns down with a message for the agent (HTTP 409/404)."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def epoch(value: dt.datetime | None) -> float | None:
+    """Naive UTC datetime → Unix seconds (what the UI and the tracker use)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def held_count(session: Session, agent_id: int) -> int:
+    return int(session.execute(
+        select(func.count(Handoff.id)).where(Handoff.agent_id == agent_id,
+                                             Handoff.status == HandoffStatus.agent)
+    ).scalar_one())
+
+
+def agent_summary(session: Session, agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id, "username": agent.username, "name": agent.display_name,
+        "presence": agent.presence.value,
+        "presence_label": PRESENCE_LABELS[agent.presence.value],
+        "max_open": agent.max_open, "open": held_count(session, agent.id),
+    }
+
+
+def handoff_summary(handoff: Handoff, names: dict[int, str],
+                    now: dt.datetime) -> dict[str, Any]:
+    since = handoff.claimed_at if handoff.status == HandoffStatus.agent else handoff.queued_at
+    return {
+        "id": handoff.id,
+        "channel": handoff.channel,
+        "channel_label": CHANNEL_LABELS.get(handoff.channel, handoff.channel),
+        "sender": mask_text(handoff.sender_id),
+        "status": handoff.status.value,
+        "status_label": STATUS_LABELS[handoff.status.value],
+        "reason": handoff.reason,
+        "reason_label": REASON_LABELS.get(handoff.reason, handoff.reason),
+        "problem": mask_text(handoff.problem or ""),
+        "merchant": mask_merchant_id(handoff.merchant_id) if handoff.merchant_id else None,
+        "queued_at": epoch(handoff.queued_at),
+        "claimed_at": epoch(handoff.claimed_at),
+        "closed_at": epoch(handoff.closed_at),
+        "wait_seconds": int(((handoff.claimed_at or now) - handoff.queued_at).total_seconds()),
+        "since_seconds": int((now - (since or handoff.queued_at)).total_seconds()),
+        "agent_id": handoff.agent_id,
+        "agent": names.get(handoff.agent_id) if handoff.agent_id else None,
+        "contact_method": handoff.contact_method,
+        "contact_phone": mask_phone(handoff.contact_phone) if handoff.contact_phone else None,
+        "resolution": handoff.resolution,
+        "satisfaction": handoff.satisfaction,
+    }
+
+
+def _names(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Agent.id, Agent.display_name)).all())
+
+
+def queue_snapshot(session: Session, agent_id: int,
+                   now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    names = _names(session)
+    rows = session.execute(
+        select(Handoff).where(Handoff.status.in_(handoffs.OPEN)).order_by(Handoff.queued_at)
+    ).scalars().all()
+    agents = session.execute(
+        select(Agent).where(Agent.presence != AgentPresence.offline)
+        .order_by(Agent.display_name)
+    ).scalars().all()
+    open_by_agent: dict[int, list[dict[str, Any]]] = {}
+    for handoff in rows:
+        if handoff.status == HandoffStatus.agent and handoff.agent_id is not None:
+            open_by_agent.setdefault(handoff.agent_id, []).append(
+                handoff_summary(handoff, names, now))
+    return {
+        "waiting": [handoff_summary(h, names, now) for h in rows
+                    if h.status == HandoffStatus.waiting],
+        "tickets": [handoff_summary(h, names, now) for h in rows
+                    if h.status == HandoffStatus.ticket],
+        "mine": open_by_agent.get(agent_id, []),
+        "agents": [
+            {**agent_summary(session, a),
+             "conversations": [{"id": h["id"], "problem": h["problem"],
+                                "since_seconds": h["since_seconds"]}
+                               for h in open_by_agent.get(a.id, [])]}
+            for a in agents
+        ],
+    }
+
+
+def account_panel(handoff: Handoff) -> dict[str, Any] | None:
+    """The masked snapshot written at queue time; strings masked again on the way out."""
+    if not handoff.account_snapshot:
+        return None
+    try:
+        snapshot = json.loads(handoff.account_snapshot)
+    except ValueError:
+        return None
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask_text(value)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    return clean(snapshot) if isinstance(snapshot, dict) else None
+
+
+def get_handoff(session: Session, handoff_id: int) -> Handoff:
+    handoff = session.get(Handoff, handoff_id)
+    if handoff is None:
+        raise Refused("没有这个会话", status=404)
+    return handoff
+
+
+def message_view(message: AgentMessage, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": message.id, "handoff_id": message.handoff_id, "text": mask_text(message.text),
+        "status": message.status.value, "error": message.error,
+        "agent": names.get(message.agent_id, ""),
+        "created_at": epoch(message.created_at), "sent_at": epoch(message.sent_at),
+    }
+
+
+def conversation(session: Session, handoff_id: int,
+                 now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    handoff = get_handoff(session, handoff_id)
+    names = _names(session)
+    notes = session.execute(
+        select(HandoffNote).where(HandoffNote.handoff_id == handoff_id)
+        .order_by(HandoffNote.id)
+    ).scalars().all()
+    messages = session.execute(
+        select(AgentMessage).where(AgentMessage.handoff_id == handoff_id)
+        .order_by(AgentMessage.id)
+    ).scalars().all()
+    return {
+        "handoff": handoff_summary(handoff, names, now),
+        "account": account_panel(handoff),
+        "notes": [{"id": n.id, "text": mask_text(n.text), "agent": names.get(n.agent_id, ""),
+                   "created_at": epoch(n.created_at)} for n in notes],
+        "messages": [message_view(m, names) for m in messages],
+    }
+
+
+def held_by(session: Session, handoff_id: int, agent_id: int) -> Handoff:
+    handoff = get_handoff(session, handoff_id)
+    if handoff.status != HandoffStatus.agent or handoff.agent_id != agent_id:
+        raise Refused("这个会话不在你手上")
+    return handoff
+
+
+def claim(session: Session, handoff_id: int, agent_id: int) -> Handoff:
+    get_handoff(session, handoff_id)
+    try:
+        return handoffs.claim(session, handoff_id, agent_id)
+    except handoffs.ClaimRefused as refused:
+        if str(refused) == "limit":
+            agent = session.get(Agent, agent_id)
+            limit = agent.max_open if agent else "?"
+            raise Refused(f"你同时处理的会话已达上限（{limit}个），先结束一个再接入") from None
+        raise Refused("已被其他客服接入") from None
+
+
+def transfer(session: Session, handoff_id: int, from_agent: int, to_agent: int) -> Handoff:
+    held_by(session, handoff_id, from_agent)
+    if to_agent == from_agent:
+        raise Refused("不能转给自己")
+    target = session.execute(
+        select(Agent).where(Agent.id == to_agent).with_for_update()
+    ).scalar_one_or_none()
+    if target is None or target.presence != AgentPresence.online:
+        raise Refused("对方不在线，不能转接")
+    if held_count(session, to_agent) >= target.max_open:
+        raise Refused(f"{target.display_name}手上的会话已满，不能转接")
+    try:
+        return handoffs.transfer(session, handoff_id, from_agent, to_agent)
+    except handoffs.ClaimRefused:
+        raise Refused("这个会话不在你手上") from None
+
+
+def close(session: Session, handoff_id: int, agent_id: int, resolution: str) -> Handoff:
+    held_by(session, handoff_id, agent_id)
+    try:
+        return handoffs.close(session, handoff_id, agent_id, resolution)
+    except handoffs.ClaimRefused:
+        raise Refused("这个会话不在你手上") from None
+
+
+def add_note(session: Session, handoff_id: int, agent_id: int, text: str) -> HandoffNote:
+    get_handoff(session, handoff_id)
+    note = HandoffNote(handoff_id=handoff_id, agent_id=agent_id, text=text,
+                       created_at=utcnow())
+    session.add(note)
+    session.flush()
+    return note
+
+
+def live_sessions(session: Session, agent_id: int, now: dt.datetime) -> int:
+    return int(session.execute(
+        select(func.count()).select_from(AgentSession)
+        .where(AgentSession.agent_id == agent_id, AgentSession.expires_at > now)
+    ).scalar_one())

@@ -1,0 +1,662 @@
+// Agent console UI. Every text from the server is set with textContent, never as HTML.
+"use strict";
+
+const API = "/console/api";
+const state = {
+  me: null,
+  csrf: "",
+  maxChars: 600,
+  queue: { waiting: [], tickets: [], mine: [], agents: [] },
+  serverOffset: 0, // server clock minus browser clock, seconds
+  current: null, // id of the open conversation
+  view: null, // its last loaded view
+  lines: new Map(), // transcript key -> element
+  canned: [],
+  knownWaiting: new Set(),
+  stream: null,
+  sending: false,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
+  const response = await fetch(API + path, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try { data = await response.json(); } catch (_) { data = null; }
+  if (!response.ok) {
+    let detail = data && data.detail;
+    if (Array.isArray(detail)) detail = "输入的内容不符合要求";
+    if (response.status === 401 && path !== "/login") showLogin();
+    throw new ApiError(response.status, detail || `请求失败（${response.status}）`);
+  }
+  return data;
+}
+
+// --- time ----------------------------------------------------------------------------
+const now = () => Date.now() / 1000 + state.serverOffset;
+
+function duration(seconds) {
+  seconds = Math.max(0, Math.floor(seconds));
+  if (seconds < 60) return `${seconds}秒`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}分钟`;
+  const hours = Math.floor(minutes / 60);
+  return `${hours}小时${minutes % 60 ? `${minutes % 60}分` : ""}`;
+}
+
+function clock(ts) {
+  if (!ts) return "";
+  const d = new Date(ts * 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  const today = new Date();
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return d.toDateString() === today.toDateString() ? time : `${d.getMonth() + 1}月${d.getDate()}日 ${time}`;
+}
+
+// --- alerts ----------------------------------------------------------------------------
+let toastTimer = null;
+function toast(text, kind) {
+  const box = $("toast");
+  box.textContent = text;
+  box.className = `toast ${kind || ""}`;
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { box.hidden = true; }, 5000);
+}
+
+let audio = null;
+function beep() {
+  try {
+    audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.type = "sine";
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + 0.6);
+  } catch (_) { /* no audio device */ }
+}
+
+let titleTimer = null;
+function alertNewWaiting(handoff) {
+  beep();
+  const bar = $("alert-bar");
+  bar.textContent = `新的排队会话：${handoff ? handoff.problem || handoff.reason_label : ""}`;
+  bar.hidden = false;
+  if (!document.hasFocus()) {
+    let on = false;
+    clearInterval(titleTimer);
+    titleTimer = setInterval(() => {
+      on = !on;
+      document.title = on ? "【新排队】商户客服工作台" : "商户客服工作台";
+    }, 1000);
+  }
+}
+window.addEventListener("focus", () => {
+  clearInterval(titleTimer);
+  document.title = "商户客服工作台";
+});
+
+// --- sign-in ---------------------------------------------------------------------------
+function showLogin() {
+  if (state.stream) { state.stream.close(); state.stream = null; }
+  state.me = null;
+  $("app-view").hidden = true;
+  $("login-view").hidden = false;
+  $("login-username").focus();
+}
+
+async function startApp() {
+  const me = await api("GET", "/me");
+  state.me = me.agent;
+  state.csrf = me.csrf_token;
+  state.maxChars = me.max_chars || 600;
+  $("login-view").hidden = true;
+  $("app-view").hidden = false;
+  $("me-name").textContent = state.me.name;
+  $("presence").value = state.me.presence === "away" ? "away" : "online";
+  renderHours(me.service_hours);
+  state.canned = await api("GET", "/canned");
+  renderCanned();
+  await loadQueue(true);
+  connectStream();
+}
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const button = $("login-submit");
+  button.disabled = true;
+  $("login-error").textContent = "";
+  try {
+    const result = await api("POST", "/login", {
+      username: $("login-username").value, password: $("login-password").value,
+    });
+    state.csrf = result.csrf_token;
+    $("login-password").value = "";
+    await startApp();
+  } catch (error) {
+    $("login-error").textContent = error.message;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  try { await api("POST", "/logout"); } catch (_) { /* signed out anyway */ }
+  state.current = null;
+  showLogin();
+});
+
+$("presence").addEventListener("change", async (event) => {
+  try {
+    const result = await api("PUT", "/me/presence", { presence: event.target.value });
+    state.me = result.agent;
+    toast(event.target.value === "online" ? "已设为在线" : "已设为暂时离开");
+  } catch (error) { toast(error.message, "error"); }
+});
+
+function renderHours(hours) {
+  if (!hours) return;
+  $("hours").textContent = `人工服务时间：${hours.describe}（${hours.open_now ? "服务中" : "非服务时间"}）`;
+}
+
+// --- queue ------------------------------------------------------------------------------
+async function loadQueue(first) {
+  const queue = await api("GET", "/queue");
+  if (queue.server_time) state.serverOffset = queue.server_time - Date.now() / 1000;
+  const fresh = queue.waiting.filter((h) => !state.knownWaiting.has(h.id));
+  if (!first && fresh.length) alertNewWaiting(fresh[0]);
+  state.knownWaiting = new Set(queue.waiting.map((h) => h.id));
+  if (!queue.waiting.length) $("alert-bar").hidden = true;
+  state.queue = queue;
+  renderHours(queue.service_hours);
+  renderQueue();
+}
+
+function card(handoff, kind) {
+  const item = el("li", "card");
+  item.dataset.handoffId = handoff.id;
+  if (handoff.id === state.current) item.classList.add("selected");
+  const top = el("div", "card-top");
+  top.append(el("span", `tag ${handoff.channel}`, handoff.channel_label));
+  top.append(el("span", "tag reason", handoff.reason_label));
+  const timer = el("span", "wait");
+  timer.dataset.since = kind === "mine" ? (handoff.claimed_at || handoff.queued_at) : handoff.queued_at;
+  timer.dataset.prefix = kind === "mine" ? "已接入" : "等了";
+  top.append(timer);
+  item.append(top);
+  item.append(el("div", "card-problem", handoff.problem || "（商户没有描述问题）"));
+  const bottom = el("div", "card-bottom");
+  bottom.append(el("span", "muted", handoff.merchant ? `商户号 ${handoff.merchant}` : "未核验身份"));
+  if (kind !== "mine") {
+    const claim = el("button", "primary small", "接入");
+    claim.type = "button";
+    claim.addEventListener("click", (event) => { event.stopPropagation(); claimHandoff(handoff.id); });
+    bottom.append(claim);
+  }
+  item.append(bottom);
+  item.addEventListener("click", () => openConversation(handoff.id));
+  return item;
+}
+
+function renderList(id, countId, items, kind) {
+  const list = $(id);
+  list.replaceChildren(...items.map((h) => card(h, kind)));
+  if (!items.length) list.append(el("li", "none", kind === "waiting" ? "没有排队的商户" : "暂无"));
+  $(countId).textContent = kind === "mine" && state.me
+    ? `${items.length}/${state.me.max_open}` : String(items.length);
+}
+
+function renderQueue() {
+  const q = state.queue;
+  renderList("waiting-list", "waiting-count", q.waiting, "waiting");
+  renderList("mine-list", "mine-count", q.mine, "mine");
+  renderList("ticket-list", "ticket-count", q.tickets, "ticket");
+  const agents = $("agent-list");
+  agents.replaceChildren(...q.agents.map((a) => {
+    const item = el("li", `agent ${a.presence}`);
+    item.append(el("span", "dot"));
+    item.append(el("span", "agent-name", a.name));
+    item.append(el("span", "muted", `${a.presence_label} · ${a.open}/${a.max_open}`));
+    return item;
+  }));
+  if (!q.agents.length) agents.append(el("li", "none", "没有在线的客服"));
+  tick();
+  renderTransferTargets();
+}
+
+function tick() {
+  for (const node of document.querySelectorAll(".wait")) {
+    const since = Number(node.dataset.since);
+    if (since) node.textContent = `${node.dataset.prefix}${duration(now() - since)}`;
+  }
+}
+setInterval(tick, 1000);
+
+async function claimHandoff(id) {
+  try {
+    const result = await api("POST", `/handoffs/${id}/claim`);
+    toast(result.notice_error ? `已接入，但通知商户失败：${result.notice_error}` : "已接入，商户已收到通知",
+      result.notice_error ? "error" : "");
+    await loadQueue();
+    await openConversation(id);
+  } catch (error) {
+    toast(error.message, "error");
+    await loadQueue();
+    if (state.current === id) await openConversation(id);
+  }
+}
+
+// --- conversation -----------------------------------------------------------------------
+function mine(view) {
+  return view && view.handoff.status === "agent" && view.handoff.agent_id === state.me.id;
+}
+
+async function openConversation(id) {
+  let view;
+  try {
+    view = await api("GET", `/handoffs/${id}`);
+  } catch (error) { toast(error.message, "error"); return; }
+  if (state.current !== id) {
+    $("reply-text").value = "";
+    $("close-form").hidden = true;
+  }
+  state.current = id;
+  state.view = view;
+  for (const node of document.querySelectorAll(".card")) {
+    node.classList.toggle("selected", Number(node.dataset.handoffId) === id);
+  }
+  renderConversation();
+}
+
+function renderConversation() {
+  const view = state.view;
+  const h = view.handoff;
+  $("empty-state").hidden = true;
+  $("conversation-body").hidden = false;
+  $("details").hidden = false;
+  $("conv-title").textContent = h.merchant ? `商户 ${h.merchant}` : `访客 ${h.sender}`;
+  const sub = [h.channel_label, h.status_label];
+  if (h.agent) sub.push(`客服：${h.agent}`);
+  sub.push(`排队于 ${clock(h.queued_at)}`);
+  if (h.contact_method === "phone" && h.contact_phone) sub.push(`留言回电：${h.contact_phone}`);
+  $("conv-sub").textContent = sub.join(" · ");
+  const isMine = mine(view);
+  $("claim").hidden = !(h.status === "waiting" || h.status === "ticket");
+  $("transfer-box").hidden = !isMine;
+  $("close-open").hidden = !isMine;
+  $("reply-form").hidden = !isMine;
+  $("note-form").hidden = !["waiting", "agent", "ticket"].includes(h.status);
+  renderBanner();
+  renderTranscript();
+  renderAccount(view.account);
+  $("reason").textContent = h.reason_label;
+  $("problem").textContent = h.problem ? `“${h.problem}”` : "商户没有描述问题";
+  renderNotes(view.notes);
+  renderTransferTargets();
+  updateReplyState();
+}
+
+function renderBanner() {
+  const view = state.view;
+  const h = view.handoff;
+  const banner = $("conv-banner");
+  let text = "";
+  let kind = "";
+  if (view.transcript_error) { text = view.transcript_error; kind = "error"; }
+  else if (h.status === "agent" && !mine(view)) text = `这个会话已被${h.agent || "其他客服"}接入`;
+  else if (h.status === "closed" || h.status === "cancelled") text = `会话${h.status_label}`;
+  else if (view.window && view.window.applies && !view.window.open) { text = view.window.message; kind = "error"; }
+  else if (mine(view) && !view.can_push) text = "这个会话来自 REST 接口：回复会写入对话记录，由接入方自行拉取，无法主动推送。";
+  else if (view.window && view.window.applies && view.window.closes_at) {
+    text = `微信48小时窗口还剩 ${duration(view.window.closes_at - now())}（商户再发消息会重新计时）`;
+  }
+  banner.textContent = text;
+  banner.className = `banner ${kind}`;
+  banner.hidden = !text;
+}
+
+function deliveryLabel(message) {
+  if (message.status === "sent") return state.view.can_push ? "已送达" : "已写入对话记录";
+  if (message.status === "pending") return "发送中…";
+  return "发送失败";
+}
+
+function lineNode(role, text, ts, extra) {
+  const item = el("li", `line ${role}`);
+  const who = { merchant: "商户", bot: "机器人", agent: extra && extra.agent ? `客服 ${extra.agent}` : "客服" }[role];
+  const meta = el("div", "line-meta");
+  meta.append(el("span", "who", who));
+  meta.append(el("span", "time", clock(ts)));
+  item.append(meta);
+  item.append(el("div", "bubble", text));
+  return item;
+}
+
+function messageNode(message) {
+  const item = lineNode("agent", message.text, message.created_at, { agent: message.agent });
+  item.dataset.messageId = message.id;
+  const status = el("div", `delivery ${message.status}`);
+  status.append(el("span", "delivery-label", deliveryLabel(message)));
+  if (message.status === "failed") {
+    if (message.error) status.append(el("span", "delivery-error", message.error));
+    if (mine(state.view)) {
+      const retry = el("button", "small", "重试");
+      retry.type = "button";
+      retry.addEventListener("click", () => retryMessage(message.id));
+      status.append(retry);
+    }
+  }
+  item.append(status);
+  return item;
+}
+
+function renderTranscript() {
+  const view = state.view;
+  const list = $("transcript");
+  const messages = new Map(view.messages.map((m) => [m.id, m]));
+  const shown = new Set();
+  const items = [];
+  state.lines = new Map();
+  for (const line of view.transcript) {
+    if (line.role === "agent" && messages.has(line.message_id)) {
+      const message = messages.get(line.message_id);
+      shown.add(message.id);
+      items.push({ ts: line.ts, node: messageNode(message), key: line.key });
+    } else {
+      items.push({ ts: line.ts, node: lineNode(line.role, line.text, line.ts, line), key: line.key });
+    }
+  }
+  for (const message of view.messages) {
+    if (!shown.has(message.id)) items.push({ ts: message.created_at, node: messageNode(message), key: `m:${message.id}` });
+  }
+  items.sort((a, b) => a.ts - b.ts);
+  list.replaceChildren(...items.map((i) => { state.lines.set(i.key, i.node); return i.node; }));
+  if (!items.length) list.append(el("li", "none", "还没有对话记录"));
+  list.scrollTop = list.scrollHeight;
+}
+
+function appendLine(line) {
+  if (state.lines.has(line.key)) return;
+  if (line.role === "agent" && document.querySelector(`[data-message-id="${Number(line.message_id)}"]`)) return;
+  const node = lineNode(line.role, line.text, line.ts, line);
+  state.lines.set(line.key, node);
+  const list = $("transcript");
+  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  const empty = list.querySelector(".none");
+  if (empty) empty.remove();
+  list.append(node);
+  if (nearBottom || line.role === "merchant") list.scrollTop = list.scrollHeight;
+}
+
+function replaceMessage(message) {
+  if (!state.view || message.handoff_id !== state.current) return;
+  const index = state.view.messages.findIndex((m) => m.id === message.id);
+  if (index >= 0) state.view.messages[index] = message; else state.view.messages.push(message);
+  const old = document.querySelector(`#transcript [data-message-id="${Number(message.id)}"]`);
+  const node = messageNode(message);
+  if (old) old.replaceWith(node);
+  else {
+    const list = $("transcript");
+    const empty = list.querySelector(".none");
+    if (empty) empty.remove();
+    list.append(node);
+    list.scrollTop = list.scrollHeight;
+  }
+}
+
+function renderAccount(account) {
+  const box = $("account");
+  box.replaceChildren();
+  if (!account) {
+    box.append(el("p", "muted", "商户还没有核验身份，没有账户信息。"));
+    return;
+  }
+  const rows = [
+    ["商户号", account.merchant],
+    ["状态", account.state_label],
+    ["开始时间", account.since],
+    ["目前能做什么", account.allowed],
+    ["原因", account.reason_label],
+  ];
+  const table = el("dl", "facts");
+  for (const [label, value] of rows) {
+    if (!value) continue;
+    table.append(el("dt", "", label));
+    const dd = el("dd", label === "状态" ? `state ${account.state || ""}` : "", value);
+    table.append(dd);
+  }
+  box.append(table);
+  const appeals = Array.isArray(account.appeals) ? account.appeals : [];
+  box.append(el("h3", "", "申诉"));
+  if (!appeals.length) box.append(el("p", "muted", "没有申诉记录"));
+  for (const appeal of appeals) {
+    const item = el("div", "appeal");
+    item.append(el("div", "appeal-id", appeal.id));
+    item.append(el("div", "", [appeal.status_label, appeal.category_label, appeal.created].filter(Boolean).join(" · ")));
+    box.append(item);
+  }
+}
+
+function renderNotes(notes) {
+  const list = $("notes");
+  list.replaceChildren(...notes.map((note) => {
+    const item = el("li", "note");
+    item.append(el("div", "line-meta", `${note.agent} · ${clock(note.created_at)}`));
+    item.append(el("div", "", note.text));
+    return item;
+  }));
+  if (!notes.length) list.append(el("li", "none", "还没有备注"));
+}
+
+function renderCanned() {
+  const select = $("canned");
+  select.replaceChildren(el("option", "", "插入常用回复…"));
+  select.firstChild.value = "";
+  for (const reply of state.canned) {
+    const option = el("option", "", reply.label);
+    option.value = reply.name;
+    select.append(option);
+  }
+}
+
+$("canned").addEventListener("change", (event) => {
+  const reply = state.canned.find((r) => r.name === event.target.value);
+  if (reply) {
+    const box = $("reply-text");
+    box.value = box.value ? `${box.value}\n${reply.text}` : reply.text;
+    box.focus();
+    updateReplyState();
+  }
+  event.target.value = "";
+});
+
+function renderTransferTargets() {
+  const select = $("transfer-target");
+  if (!state.me) return;
+  const targets = state.queue.agents.filter((a) => a.id !== state.me.id && a.presence === "online");
+  select.replaceChildren();
+  const first = el("option", "", targets.length ? "转给…" : "没有其他在线客服");
+  first.value = "";
+  select.append(first);
+  for (const agent of targets) {
+    const option = el("option", "", `${agent.name}（${agent.open}/${agent.max_open}）`);
+    option.value = String(agent.id);
+    select.append(option);
+  }
+}
+
+function updateReplyState() {
+  const box = $("reply-text");
+  const length = box.value.trim().length;
+  $("reply-count").textContent = `${box.value.length}/${state.maxChars}`;
+  const view = state.view;
+  const windowClosed = view && view.window && view.window.applies && !view.window.open;
+  $("reply-hint").textContent = windowClosed ? view.window.message : "";
+  $("reply-send").disabled = state.sending || !length || box.value.length > state.maxChars || windowClosed;
+}
+
+$("reply-text").addEventListener("input", updateReplyState);
+$("reply-text").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("reply-form").requestSubmit();
+  }
+});
+
+$("reply-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = $("reply-text").value.trim();
+  if (!text || $("reply-send").disabled) return;
+  state.sending = true;
+  updateReplyState();
+  const id = state.current;
+  try {
+    const message = await api("POST", `/handoffs/${id}/messages`, { text });
+    $("reply-text").value = "";
+    replaceMessage(message);
+    if (message.status === "failed") toast(message.error || "发送失败", "error");
+  } catch (error) {
+    toast(error.message, "error");
+  } finally {
+    state.sending = false;
+    updateReplyState();
+  }
+});
+
+async function retryMessage(id) {
+  try {
+    const message = await api("POST", `/messages/${id}/retry`);
+    replaceMessage(message);
+    toast(message.status === "sent" ? "已送达" : message.error || "仍然没有发出去",
+      message.status === "sent" ? "" : "error");
+  } catch (error) { toast(error.message, "error"); }
+}
+
+$("claim").addEventListener("click", () => claimHandoff(state.current));
+
+$("transfer").addEventListener("click", async () => {
+  const target = Number($("transfer-target").value);
+  if (!target) { toast("先选择要转给谁", "error"); return; }
+  try {
+    const result = await api("POST", `/handoffs/${state.current}/transfer`, { agent_id: target });
+    toast(`已转给${result.agent}`);
+    await loadQueue();
+    await openConversation(state.current);
+  } catch (error) { toast(error.message, "error"); }
+});
+
+$("close-open").addEventListener("click", () => {
+  $("close-form").hidden = false;
+  $("close-resolution").focus();
+});
+$("close-cancel").addEventListener("click", () => { $("close-form").hidden = true; });
+$("close-preset").addEventListener("change", (event) => {
+  if (event.target.value) $("close-resolution").value = event.target.value;
+  event.target.value = "";
+});
+$("close-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const resolution = $("close-resolution").value.trim();
+  if (!resolution) { toast("请写下处理结果", "error"); return; }
+  try {
+    const result = await api("POST", `/handoffs/${state.current}/close`, { resolution });
+    $("close-form").hidden = true;
+    $("close-resolution").value = "";
+    toast(result.warning || "会话已结束，机器人会请商户评分", result.warning ? "error" : "");
+    await loadQueue();
+    await openConversation(state.current);
+  } catch (error) { toast(error.message, "error"); }
+});
+
+$("note-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = $("note-text").value.trim();
+  if (!text) return;
+  try {
+    const note = await api("POST", `/handoffs/${state.current}/notes`, { text });
+    $("note-text").value = "";
+    state.view.notes.push(note);
+    renderNotes(state.view.notes);
+  } catch (error) { toast(error.message, "error"); }
+});
+
+// --- live updates -------------------------------------------------------------------------
+let queueReload = null;
+function reloadQueueSoon() {
+  clearTimeout(queueReload);
+  queueReload = setTimeout(() => loadQueue().catch(() => {}), 100);
+}
+
+function connectStream() {
+  if (state.stream) state.stream.close();
+  const stream = new EventSource(`${API}/stream`);
+  state.stream = stream;
+  stream.addEventListener("hello", () => { document.body.dataset.live = "on"; });
+  stream.addEventListener("queue", reloadQueueSoon);
+  stream.addEventListener("queued", (event) => {
+    const data = JSON.parse(event.data);
+    if (data.status === "waiting") {
+      state.knownWaiting.add(data.handoff_id);
+      alertNewWaiting(data.handoff);
+    }
+  });
+  stream.addEventListener("claimed", (event) => {
+    const data = JSON.parse(event.data);
+    if (state.current === data.handoff_id && data.agent_id !== state.me.id) {
+      toast(`已被其他客服接入${data.handoff && data.handoff.agent ? `（${data.handoff.agent}）` : ""}`, "error");
+      openConversation(data.handoff_id);
+    }
+  });
+  stream.addEventListener("transferred", (event) => {
+    const data = JSON.parse(event.data);
+    if (data.agent_id === state.me.id) {
+      toast("有一个会话转给了你");
+      beep();
+    }
+    if (state.current === data.handoff_id) openConversation(data.handoff_id);
+  });
+  stream.addEventListener("ended", (event) => {
+    const data = JSON.parse(event.data);
+    if (state.current === data.handoff_id) openConversation(data.handoff_id);
+  });
+  stream.addEventListener("message", (event) => {
+    const data = JSON.parse(event.data);
+    if (data.handoff_id === state.current) appendLine(data.entry);
+    else if (data.entry.role === "merchant" && state.queue.mine.some((h) => h.id === data.handoff_id)) {
+      toast("你的另一个会话有新消息");
+    }
+  });
+  stream.addEventListener("delivery", (event) => {
+    const data = JSON.parse(event.data);
+    for (const message of data.messages || []) replaceMessage(message);
+  });
+  stream.addEventListener("signed_out", showLogin);
+  stream.onerror = () => { document.body.dataset.live = "off"; };
+}
+
+// --- start ---------------------------------------------------------------------------------
+startApp().catch(() => showLogin());
