@@ -89,13 +89,16 @@ def running_servers(
     credentials: str = "rest:\n",
     token: str = "e2e-token",
     extra_env: dict[str, str] | None = None,
+    endpoints_extra: str = "",
 ) -> Iterator[Servers]:
-    """An action server and a rasa server (API on) on free ports, stopped on exit."""
+    """An action server and a rasa server (API on) on free ports, stopped on exit.
+    ``endpoints_extra`` is appended to endpoints.yml (e.g. an event broker)."""
     if not MODEL.exists():
         raise RuntimeError("no trained model: run `make train` first")
     rasa_port, actions_port = free_port(), free_port()
     (workdir / "endpoints.yml").write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n", encoding="utf-8"
+        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n{endpoints_extra}",
+        encoding="utf-8",
     )
     (workdir / "credentials.yml").write_text(credentials, encoding="utf-8")
     env = {
