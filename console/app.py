@@ -387,7 +387,11 @@ def create_app(settings: Settings | None = None, *,
         try:
             console.rasa.trigger_intent(sender_id, channel, "handoff_closed")
         except RasaError as error:
-            warning = f"会话已结束，但机器人没能接回对话：{error.message}"
+            if error.status == 404:  # the merchant side's handoff flow is not deployed
+                warning = ("会话已结束，但对话服务还不认识 handoff_closed，"
+                           "机器人没能接回对话并邀请评分")
+            else:
+                warning = f"会话已结束，但机器人没能接回对话：{error.message}"
         return {"handoff_id": handoff_id, "status": "closed", "warning": warning}
 
     @api.get("/stream", summary="Server-sent events: queue, messages, delivery, claims",

@@ -115,6 +115,7 @@ function alertNewWaiting(handoff) {
     }, 1000);
   }
 }
+$("alert-bar").addEventListener("click", () => { $("alert-bar").hidden = true; });
 window.addEventListener("focus", () => {
   clearInterval(titleTimer);
   document.title = "商户客服工作台";
@@ -328,7 +329,9 @@ function renderBanner() {
   let kind = "";
   if (view.transcript_error) { text = view.transcript_error; kind = "error"; }
   else if (h.status === "agent" && !mine(view)) text = `这个会话已被${h.agent || "其他客服"}接入`;
-  else if (h.status === "closed" || h.status === "cancelled") text = `会话${h.status_label}`;
+  else if (h.status === "closed") {
+    text = `会话已结束：${h.resolution || ""}${h.satisfaction ? `（商户评分 ${h.satisfaction} 分）` : ""}`;
+  } else if (h.status === "cancelled") text = "商户已取消排队";
   else if (view.window && view.window.applies && !view.window.open) { text = view.window.message; kind = "error"; }
   else if (mine(view) && !view.can_push) text = "这个会话来自 REST 接口：回复会写入对话记录，由接入方自行拉取，无法主动推送。";
   else if (view.window && view.window.applies && view.window.closes_at) {
@@ -359,6 +362,7 @@ function lineNode(role, text, ts, extra) {
 function messageNode(message) {
   const item = lineNode("agent", message.text, message.created_at, { agent: message.agent });
   item.dataset.messageId = message.id;
+  if (message.status === "failed") item.classList.add("failed");
   const status = el("div", `delivery ${message.status}`);
   status.append(el("span", "delivery-label", deliveryLabel(message)));
   if (message.status === "failed") {

@@ -117,7 +117,7 @@ def test_wechat_merchant_and_agent_round_trip(stack: Stack, wang: AgentClient) -
     with Session(get_engine(stack.db_url)) as session:
         assert session.get(Handoff, handoff_id).status == HandoffStatus.closed
     if not MERCHANT_SIDE:
-        assert "没能接回" in closed["warning"]  # rasa knows no handoff_closed intent yet
+        assert "不认识 handoff_closed" in closed["warning"]  # no merchant side yet
         return
     assert closed["warning"] is None
     score_question = wait_until(lambda: cs_texts(stack, user)[2:])
@@ -190,3 +190,108 @@ def test_rest_integrations_find_agent_replies_in_the_tracker_and_the_broker(
             "SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender,))]
     assert [e["text"] for e in rows if e["event"] == "bot"][-1] == "您好，我是人工客服"
     wang.post(f"/handoffs/{handoff_id}/close", {"resolution": "已回复"})
+
+
+# --- the console UI in Chromium ----------------------------------------------------------
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "results" / "console"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser(stack: Stack) -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("!!! /usr/bin/chromium missing (apt-get install chromium): "
+                    "browser tests SKIPPED !!!")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+def sign_in_page(browser: object, stack: Stack, username: str) -> object:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{stack.console_url}/console/")
+    page.fill("#login-username", username)
+    page.fill("#login-password", "wrong password!")
+    page.click("#login-submit")
+    page.wait_for_selector("#login-error:has-text('用户名或密码不对')")
+    page.fill("#login-password", "correct horse battery")
+    page.click("#login-submit")
+    page.wait_for_selector("#app-view:not([hidden])")
+    page.wait_for_selector("body[data-live='on']", state="attached")
+    return page
+
+
+@pytest.mark.browser
+def test_two_agents_in_chromium_claim_reply_and_close(stack: Stack, browser: object) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    user = openid()
+    stack.wechat_says(user, "我的收款码被限制了怎么办")
+    wang_page = sign_in_page(browser, stack, "wang")
+    li_page = sign_in_page(browser, stack, "li")
+    wang_page.screenshot(path=str(SCREENSHOTS / "01-empty.png"))
+
+    handoff_id = hand_off_wechat(stack, user)
+    card = f"#waiting-list .card[data-handoff-id='{handoff_id}']"
+    for page in (wang_page, li_page):  # live, without a reload; with the alert bar
+        page.wait_for_selector(card, timeout=15000)
+        page.wait_for_selector("#alert-bar:not([hidden])")
+    wang_page.click(card)
+    wang_page.wait_for_selector("#transcript .line.merchant")
+    if not MERCHANT_SIDE:  # the queued snapshot of the stand-in
+        wang_page.wait_for_selector("#account dd:has-text('限制收款')")
+    wang_page.screenshot(path=str(SCREENSHOTS / "02-waiting.png"))
+
+    li_page.click(f"{card} button:has-text('接入')")
+    li_page.wait_for_selector(f"#mine-list .card[data-handoff-id='{handoff_id}']")
+    # Wang, looking at the same conversation, is told someone else has it.
+    wang_page.wait_for_selector("#conv-banner:has-text('已被小李接入')", timeout=15000)
+    assert wang_page.is_hidden("#reply-form")
+
+    li_page.select_option("#canned", "utter_contact_support")
+    assert "95017" in li_page.input_value("#reply-text")
+    li_page.fill("#reply-text", "您好，我是小李，您的收款码限制我来跟进。")
+    li_page.click("#reply-send")
+    li_page.wait_for_selector("#transcript .line.agent .delivery.sent:has-text('已送达')")
+    assert "您好，我是小李，您的收款码限制我来跟进。" in cs_texts(stack, user)
+
+    # The merchant's answer (with markup that must stay text) appears live.
+    stack.wechat_says(user, "<img src=x onerror=alert(1)> 好的，谢谢")
+    li_page.wait_for_selector("#transcript .line.merchant .bubble:has-text('好的，谢谢')")
+    assert li_page.locator("#transcript img").count() == 0
+    assert "<img src=x" in li_page.locator("#transcript .line.merchant .bubble").last.inner_text()
+
+    # WeChat refuses the next one: the agent sees why, retries, and it arrives once.
+    stack.wechat.closed_windows.add(user)
+    li_page.fill("#reply-text", "可以改用小程序收款。")
+    li_page.keyboard.press("Enter")
+    li_page.wait_for_selector("#transcript .delivery.failed:has-text('45015')")
+    li_page.screenshot(path=str(SCREENSHOTS / "03-delivery-failed.png"))
+    stack.wechat.closed_windows.discard(user)
+    li_page.click("#transcript .delivery.failed button:has-text('重试')")
+    li_page.wait_for_selector("#transcript .line.agent:has-text('可以改用小程序收款') "
+                              ".delivery.sent")
+    assert cs_texts(stack, user).count("可以改用小程序收款。") == 1
+
+    li_page.fill("#note-text", "商户在外地收款，建议小程序")
+    li_page.click("#note-form button")
+    li_page.wait_for_selector("#notes .note:has-text('建议小程序')")
+    li_page.screenshot(path=str(SCREENSHOTS / "03-conversation.png"))
+
+    li_page.click("#close-open")
+    li_page.select_option("#close-preset", "已解答问题")
+    li_page.click("#close-form button[type=submit]")
+    li_page.wait_for_selector("#conv-banner:has-text('会话已结束：已解答问题')")
+    li_page.screenshot(path=str(SCREENSHOTS / "04-closed.png"))
+    with Session(get_engine(stack.db_url)) as session:
+        handoff = session.get(Handoff, handoff_id)
+        assert handoff.status == HandoffStatus.closed and handoff.resolution == "已解答问题"
+    for page in (wang_page, li_page):
+        page.context.close()
