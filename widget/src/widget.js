@@ -30,7 +30,7 @@ const TEXT = {
   close: "关闭对话",
   offline: "网络连接已断开，正在重新连接…",
   connecting: "正在连接客服…",
-  placeholder: "请输入你的问题，Enter 发送，Shift+Enter 换行",
+  placeholder: "请输入你的问题",
   send: "发送",
   sending: "发送中…",
   failed: "发送失败",
