@@ -74,7 +74,8 @@ class Widget:
         return self.loc(".msg.user .bubble").filter(has_text=fragment)
 
     def wait_bot(self, fragment: str, count: int = 1, timeout: int = TURN_MS) -> None:
-        self.expect(self.bot(fragment)).to_have_count(count, timeout=timeout)
+        """Wait until at least ``count`` bot messages contain ``fragment``."""
+        self.expect(self.bot(fragment).nth(count - 1)).to_be_visible(timeout=timeout)
 
     def ask(self, text: str, expected: str) -> None:
         before = self.bot(expected).count()
