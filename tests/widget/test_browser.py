@@ -332,7 +332,8 @@ def test_a_resent_message_id_is_processed_once(fresh: Any, widget_servers: Serve
     assert ids.count(message_id) == 1
 
 
-def test_network_drop_and_server_restart(fresh: Any, widget_servers: Servers) -> None:
+def test_network_drop_and_server_restart(fresh: Any, widget_servers: Servers,
+                                         screenshots: Path) -> None:
     widget = Widget(fresh.new_page())
     widget.page.goto(demo_url(widget_servers))
     widget.open()
@@ -357,6 +358,7 @@ def test_network_drop_and_server_restart(fresh: Any, widget_servers: Servers) ->
     widget.expect(widget.banner).to_contain_text("正在重新连接")
     widget.send("异地收款怎么办")
     widget.expect(widget.loc(".msg.user .status")).to_have_text("发送中…")
+    widget.page.screenshot(path=str(screenshots / "widget-offline.png"))
     widget_servers.rasa.start()
     widget.expect(widget.banner).to_be_hidden(timeout=60_000)
     widget.expect(widget.loc(".msg.user .status")).to_have_count(0, timeout=TURN_MS)
