@@ -246,11 +246,18 @@ class _SessionLocks:
     async def acquire(self, key: str) -> None:
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
-        await lock.acquire()
+        try:
+            await lock.acquire()
+        except BaseException:  # cancelled while waiting: no longer a user
+            self._forget(key)
+            raise
 
     def release(self, key: str) -> None:
+        self._locks[key][0].release()
+        self._forget(key)
+
+    def _forget(self, key: str) -> None:
         lock, users = self._locks[key]
-        lock.release()
         if users <= 1:
             del self._locks[key]
         else:
@@ -296,8 +303,9 @@ class WidgetInput(SocketIOInput):
         manager = create_client_manager(self.config.redis_url)
         # None: engine.io accepts the server's own origin only (the demo page).
         origins = self.config.allowed_origins or None
+        # A silent network drop is noticed within ping_interval + ping_timeout (20 s).
         server = AsyncServer(async_mode="sanic", cors_allowed_origins=origins,
-                             client_manager=manager)
+                             client_manager=manager, ping_interval=10, ping_timeout=10)
         logger.info("widget channel: origins %s, client manager %s",
                     origins or "same origin only", type(server.manager).__name__)
         return server

@@ -349,3 +349,24 @@ def test_transcript_messages_skip_everything_but_texts() -> None:
               BotUttered("<b>原样</b>")]
     assert [(m["type"], m["text"]) for m in transcript_messages(events)] == [
         ("user", "你好"), ("bot", "<b>原样</b>")]
+
+
+async def test_turns_of_one_session_run_in_order() -> None:
+    server, app = RecordingServer(), FakeApp()
+    channel = make_channel(server, app)
+    steps: list[str] = []
+
+    async def slow(message: UserMessage) -> None:
+        steps.append(f"start {message.text}")
+        await asyncio.sleep(0.01)
+        steps.append(f"end {message.text}")
+
+    channel.blueprint(slow)
+    sid = await _joined(channel, server, "eio-1")
+    for number in (1, 2, 3):
+        ack = await channel.handle_user_message(
+            sid, {"message": str(number), "message_id": f"m-00000001{number}"}, slow)
+        assert ack == {"status": "ok"}
+    await asyncio.gather(*channel._background)
+    assert steps == ["start 1", "end 1", "start 2", "end 2", "start 3", "end 3"]
+    assert channel._locks._locks == {}
