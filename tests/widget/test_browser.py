@@ -139,10 +139,17 @@ def test_merchant_holds_the_account_conversation(merchant: Any, widget_servers: 
     widget.expect(widget.bot("收款账户助手")).to_have_count(1)
     widget.expect(widget.loc(".quick-replies button").filter(has_text="怎么申诉")).to_be_enabled()
 
-    widget.ask("我的收款码被限制了怎么办", "95017")
-    widget.wait_bot("商户号（10位数字）")
+    # The merchant id typed at once, before the bot answered the question: it waits for
+    # the answer and is shown below it, in the order the tracker records.
+    widget.send("我的收款码被限制了怎么办")
+    widget.send("1900000002")
+    widget.wait_bot("后4位")
     widget.expect(widget.loc(".quick-replies button").first).to_be_disabled()
-    widget.ask("1900000002", "后4位")
+    order = widget.loc(".msg").all_inner_texts()
+    positions = [next(i for i, t in enumerate(order) if fragment in t) for fragment in
+                 ("我的收款码被限制了怎么办", "95017", "商户号（10位数字）", "1900000002\n",
+                  "后4位")]
+    assert positions == sorted(positions), order
     widget.ask("0002", "1900****02")
     widget.wait_bot("限制收款")
     assert widget.bot("1900000002").count() == 0  # masked

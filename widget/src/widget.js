@@ -255,6 +255,7 @@ class ChatWidget {
     this.typing.hidden = this.processing.size === 0;
     clearTimeout(this.typingTimer);
     if (this.processing.size) this.typingTimer = setTimeout(() => this.updateTyping(), 5000);
+    else this.flush();
   }
 
   // --- entries -----------------------------------------------------------------------
@@ -307,14 +308,20 @@ class ChatWidget {
     entry.meta.hidden = parts.length === 0;
   }
 
-  append(entry) {
+  append(entry, before = null) {
     if (entry.key && this.keys.has(entry.key)) return false;
     if (entry.key) this.keys.add(entry.key);
     entry.receivedAt = Date.now();
-    this.entries.push(entry);
     const nearBottom =
       this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 80;
-    this.list.append(this.renderEntry(entry));
+    const node = this.renderEntry(entry);
+    if (before && before.el && before.el.parentNode === this.list) {
+      this.entries.splice(this.entries.indexOf(before), 0, entry);
+      this.list.insertBefore(node, before.el);
+    } else {
+      this.entries.push(entry);
+      this.list.append(node);
+    }
     if (nearBottom || entry.kind === "user") this.scrollToEnd();
     return true;
   }
@@ -379,11 +386,14 @@ class ChatWidget {
   }
 
   flush() {
-    if (this.sending || !this.confirmed) return;
+    // One turn at a time: the next message goes out when the bot has answered the last,
+    // so answers stay above the messages typed while the bot was still replying.
+    if (this.sending || !this.confirmed || this.processing.size) return;
     const entry = this.entries.find((e) => e.kind === "user" && e.local
       && e.status === "sending");
     if (!entry) return;
     this.sending = true;
+    entry.emitted = true;
     const epoch = this.sendEpoch;
     const data = { message: entry.payload, message_id: entry.id,
       session_id: this.session.session_id };
@@ -420,7 +430,10 @@ class ChatWidget {
       ? `b:${message.ts}:${message.text || ""}` : null,
     text: message.text || "", buttons: Array.isArray(message.buttons) ? message.buttons : [],
     ts };
-    if (!this.append(entry)) return;
+    // Messages still waiting to go out were typed after this answer was due.
+    const queued = this.entries.find((e) => e.kind === "user" && e.local
+      && e.status === "sending" && !e.emitted);
+    if (!this.append(entry, queued)) return;
     this.setRowsEnabled();
     if (!this.isOpen) {
       this.unread += 1;
@@ -528,6 +541,7 @@ class ChatWidget {
     this.confirmed = false;
     this.sending = false;
     this.sendEpoch += 1;
+    for (const entry of this.entries) if (entry.status === "sending") entry.emitted = false;
     this.showBanner(TEXT.offline);
   }
 
