@@ -370,3 +370,16 @@ async def test_turns_of_one_session_run_in_order() -> None:
     await asyncio.gather(*channel._background)
     assert steps == ["start 1", "end 1", "start 2", "end 2", "start 3", "end 3"]
     assert channel._locks._locks == {}
+
+
+def test_transcript_cors_only_for_allowed_origins() -> None:
+    channel = WidgetInput(WidgetConfig(allowed_origins=["https://shop.example"]),
+                          claims=MemoryStore())
+
+    def request(origin: str | None) -> Any:
+        return SimpleNamespace(headers={"origin": origin} if origin else {})
+
+    assert channel._cors_headers(request("https://shop.example")) == {
+        "Access-Control-Allow-Origin": "https://shop.example", "Vary": "Origin"}
+    assert channel._cors_headers(request("https://evil.example")) == {}
+    assert channel._cors_headers(request(None)) == {}
