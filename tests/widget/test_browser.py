@@ -213,7 +213,7 @@ def test_second_tab_shares_the_session_other_browser_does_not(
 
 
 def test_agent_style_push_reaches_the_open_widget_and_the_badge(
-    merchant: Any, widget_servers: Servers
+    merchant: Any, widget_servers: Servers, screenshots: Path
 ) -> None:
     widget = Widget(merchant.pages[0])
     session_id = widget.session()["session_id"]
@@ -224,6 +224,7 @@ def test_agent_style_push_reaches_the_open_widget_and_the_badge(
     widget.expect(widget.panel).to_be_hidden()
     push_bot_message(widget_servers, session_id, "申诉材料准备好后告诉我。")
     widget.expect(widget.loc(".badge")).to_have_text("1")
+    widget.page.screenshot(path=str(screenshots / "widget-badge.png"))
     widget.open()
     widget.wait_bot("申诉材料准备好后")
     widget.expect(widget.loc(".badge")).to_be_hidden()
@@ -304,6 +305,14 @@ def test_phone_screen_and_keyboard_only(browser: Any, widget_servers: Servers,
         widget.input.fill("很" * 600)
         assert len(widget.input.input_value()) == 500
         widget.expect(widget.loc(".counter")).to_have_text("500/500")
+        # The server refuses an over-long message politely too (a client that skips the
+        # input's limit): the message is marked failed with a retry button.
+        widget.input.fill("")
+        widget.page.evaluate("() => window.__msaChatWidget.send('很'.repeat(600), '很很很')")
+        widget.expect(widget.loc(".status.failed")).to_have_text("发送失败")
+        widget.expect(widget.loc(".retry")).to_be_visible()
+        widget.expect(widget.loc(".notice")).to_have_text("这条消息太长了，请控制在 500 字以内再发送。")
+        widget.page.screenshot(path=str(screenshots / "widget-375-failed.png"))
         widget.page.keyboard.press("Escape")
         widget.expect(widget.panel).to_be_hidden()
         assert widget.focused().startswith("button.launcher")
