@@ -52,6 +52,11 @@ from socketio import AsyncManager, AsyncRedisManager, AsyncServer
 
 from addons.channels.wechat_store import KeyValueStore, create_store
 
+try:
+    from sanic_cors.core import SANIC_CORS_EVALUATED
+except ImportError:  # pragma: no cover - sanic-cors comes with rasa
+    SANIC_CORS_EVALUATED = "_sanic_cors_e"
+
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "widget"
@@ -237,6 +242,26 @@ def _buttons(buttons: list[dict[str, Any]] | None) -> list[dict[str, str]]:
             for b in buttons or [] if isinstance(b, Mapping) and b.get("title")]
 
 
+class WidgetSocketBlueprint(SocketBlueprint):
+    """Rasa's socket.io blueprint, leaving CORS of the socket.io path to engine.io.
+
+    engine.io answers allowed origins itself; ``rasa run --cors`` would add a second
+    Access-Control-Allow-Origin header to the same responses, and browsers refuse a
+    response with two. Requests to the socket.io path are marked as answered for
+    rasa's CORS middleware.
+    """
+
+    def register(self, app: Any, options: Any) -> None:
+        path = "/" + str(self.ctx.socketio_path).strip("/")
+
+        async def engineio_answers_cors(request: Request) -> None:
+            if request.path == path or request.path.startswith(path + "/"):
+                setattr(request.ctx, SANIC_CORS_EVALUATED, "1")
+
+        app.register_middleware(engineio_answers_cors, "request")
+        super().register(app, options)
+
+
 class _SessionLocks:
     """One asyncio lock per session, dropped when nobody holds or waits for it."""
 
@@ -320,8 +345,8 @@ class WidgetInput(SocketIOInput):
         sio = self.create_server()
         self.sio = sio
         # Sanic 21.12 blueprint names: letters, digits, "_" and "-" only.
-        bp = SocketBlueprint(sio, self.socketio_path, f"widget_{type(self).__name__}",
-                             __name__)
+        bp = WidgetSocketBlueprint(sio, self.socketio_path,
+                                   f"widget_{type(self).__name__}", __name__)
         namespace = self.namespace
 
         @bp.listener("before_server_start")
@@ -545,6 +570,11 @@ class WidgetInput(SocketIOInput):
     def _cors_headers(self, request: Request) -> dict[str, str]:
         origin = request.headers.get("origin", "")
         if origin and origin in self.config.allowed_origins:
+            # `rasa run --cors` would add its own Access-Control-Allow-Origin as a second
+            # header, which browsers reject: tell its middleware this one is answered.
+            ctx = getattr(request, "ctx", None)
+            if ctx is not None:
+                setattr(ctx, SANIC_CORS_EVALUATED, "1")
             return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
         return {}
 

@@ -111,6 +111,8 @@ def running_servers(
     token: str = "e2e-token",
     extra_env: dict[str, str] | None = None,
     extra_endpoints: str = "",
+    rasa_port: int | None = None,
+    extra_rasa_args: list[str] | None = None,
 ) -> Iterator[Servers]:
     """An action server and a rasa server (API on) on free ports, stopped on exit.
 
@@ -119,7 +121,7 @@ def running_servers(
     """
     if not MODEL.exists():
         raise RuntimeError("no trained model: run `make train` first")
-    rasa_port, actions_port = free_port(), free_port()
+    rasa_port, actions_port = rasa_port or free_port(), free_port()
     (workdir / "endpoints.yml").write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n{extra_endpoints}",
         encoding="utf-8",
@@ -147,7 +149,7 @@ def running_servers(
             [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(rasa_port),
              "--enable-api", "--auth-token", token,
              "--endpoints", str(workdir / "endpoints.yml"),
-             "--credentials", str(workdir / "credentials.yml")],
+             "--credentials", str(workdir / "credentials.yml"), *(extra_rasa_args or [])],
             env, rasa_log, f"http://127.0.0.1:{rasa_port}/status?token={token}",
         )
         rasa_log.write_text("", encoding="utf-8")

@@ -387,6 +387,21 @@ def test_network_drop_and_server_restart(fresh: Any, widget_servers: Servers,
     assert widget.dialogs == []
 
 
+def test_embedded_on_another_website(fresh: Any, widget_servers: Servers, shop: Any) -> None:
+    """One tag on the shop's own site (another origin): socket.io and the transcript
+    work across origins, with `rasa run --cors "*"` as `make run` starts it."""
+    widget = Widget(fresh.new_page())
+    widget.page.goto(shop.page_url)
+    widget.open()
+    widget.ask("客服电话", "打之前准备好")
+    widget.page.reload()
+    widget.open()
+    widget.wait_bot("打之前准备好")  # history fetched across origins
+    widget.expect(widget.user("客服电话")).to_have_count(1)
+    widget.ask("怎么申诉", "申诉步骤")
+    assert widget.dialogs == []
+
+
 def test_transcript_only_for_the_secret_holder(merchant: Any, widget_servers: Servers) -> None:
     session = Widget(merchant.pages[0]).session()
     url = f"{widget_servers.rasa_url}/widget/transcript"
@@ -412,6 +427,7 @@ def test_transcript_only_for_the_secret_holder(merchant: Any, widget_servers: Se
 
 
 def test_socket_refuses_foreign_origins(widget_servers: Servers) -> None:
+    # Allowed here: the rasa server's own origin and the shop (WIDGET_ALLOWED_ORIGINS).
     url = f"{widget_servers.rasa_url}/socket.io/"
     params = {"EIO": "4", "transport": "polling"}
     foreign = requests.get(url, params=params, headers={"Origin": "https://evil.example"},
@@ -420,3 +436,5 @@ def test_socket_refuses_foreign_origins(widget_servers: Servers) -> None:
     own = requests.get(url, params=params, headers={"Origin": widget_servers.rasa_url},
                        timeout=10)
     assert own.status_code == 200 and own.text.startswith("0{")
+    # Exactly one Access-Control-Allow-Origin (rasa's --cors must not add a second).
+    assert own.raw.headers.getlist("Access-Control-Allow-Origin") == [widget_servers.rasa_url]

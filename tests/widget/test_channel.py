@@ -377,9 +377,13 @@ def test_transcript_cors_only_for_allowed_origins() -> None:
                           claims=MemoryStore())
 
     def request(origin: str | None) -> Any:
-        return SimpleNamespace(headers={"origin": origin} if origin else {})
+        return SimpleNamespace(headers={"origin": origin} if origin else {},
+                               ctx=SimpleNamespace())
 
-    assert channel._cors_headers(request("https://shop.example")) == {
+    allowed = request("https://shop.example")
+    assert channel._cors_headers(allowed) == {
         "Access-Control-Allow-Origin": "https://shop.example", "Vary": "Origin"}
+    # `rasa run --cors` must not add a second Access-Control-Allow-Origin header.
+    assert getattr(allowed.ctx, "_sanic_cors_e", None) == "1"
     assert channel._cors_headers(request("https://evil.example")) == {}
     assert channel._cors_headers(request(None)) == {}
