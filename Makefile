@@ -20,6 +20,7 @@ help:
 
 setup:
 	@bash scripts/setup.sh
+	@bash scripts/build_widget.sh
 
 db: setup
 	@$(PY) -m actions.db init

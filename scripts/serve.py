@@ -67,6 +67,8 @@ def main() -> int:
     REST:  curl -s -XPOST localhost:{rasa_port}/webhooks/rest/webhook \\
              -H 'Content-Type: application/json' \\
              -d '{{"sender":"u1","message":"我的收款码被限制了怎么办"}}'
+    Chat widget demo page (open in a browser): http://localhost:{rasa_port}/widget/demo.html
+      embed: <script src="http://localhost:{rasa_port}/widget/widget.js" defer></script>
     WeChat official account: POST localhost:{rasa_port}/webhooks/wechat/webhook
     API:   http://localhost:{rasa_port}/status?token=$RASA_TOKEN
   Ctrl-C stops both servers.

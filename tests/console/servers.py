@@ -107,7 +107,7 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
     try:
         with running_servers(workdir, db_url, credentials(fake.url), token=API_TOKEN,
                              extra_env={"PYTHONPATH": python_path, "HANDOFF_HOURS": "00:00-23:59"},
-                             endpoints_extra=broker) as rasa, \
+                             extra_endpoints=broker) as rasa, \
                 running_console(workdir, db_url, rasa.rasa_url, API_TOKEN, events_db) as url:
             yield Stack(rasa, fake, url, db_url, events_db,
                         {**rasa.logs, "console": workdir / "console.log"})

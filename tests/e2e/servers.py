@@ -26,12 +26,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class RasaProcess:
+    """The rasa server of a test run; it can be stopped and started again on its port."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log: Path, url: str) -> None:
+        self.command, self.env, self.log, self.url = command, env, log, url
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=PROJECT_ROOT, env=self.env, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        _wait(self.url, self.process, self.log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop([self.process])
+            self.process = None
+
+
 @dataclass
 class Servers:
     rasa_url: str
     actions_url: str
     token: str
     logs: dict[str, Path]
+    rasa: RasaProcess | None = None
     db_url: str = ""
 
     def say(self, sender: str, message: str, timeout: float = 30) -> list[dict]:
@@ -89,15 +111,20 @@ def running_servers(
     credentials: str = "rest:\n",
     token: str = "e2e-token",
     extra_env: dict[str, str] | None = None,
-    endpoints_extra: str = "",
+    extra_endpoints: str = "",
+    rasa_port: int | None = None,
+    extra_rasa_args: list[str] | None = None,
 ) -> Iterator[Servers]:
     """An action server and a rasa server (API on) on free ports, stopped on exit.
-    ``endpoints_extra`` is appended to endpoints.yml (e.g. an event broker)."""
+
+    ``extra_endpoints`` is appended to endpoints.yml (e.g. a tracker store that survives
+    a restart of the rasa server: ``Servers.rasa.stop()`` / ``.start()``).
+    """
     if not MODEL.exists():
         raise RuntimeError("no trained model: run `make train` first")
-    rasa_port, actions_port = free_port(), free_port()
+    rasa_port, actions_port = rasa_port or free_port(), free_port()
     (workdir / "endpoints.yml").write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n{endpoints_extra}",
+        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n{extra_endpoints}",
         encoding="utf-8",
     )
     (workdir / "credentials.yml").write_text(credentials, encoding="utf-8")
@@ -110,6 +137,7 @@ def running_servers(
         **(extra_env or {}),
     }
     processes: list[subprocess.Popen] = []
+    rasa: RasaProcess | None = None
     actions_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     try:
         processes.append(subprocess.Popen(
@@ -118,17 +146,19 @@ def running_servers(
             cwd=PROJECT_ROOT, env=env, stdout=actions_log.open("w"),
             stderr=subprocess.STDOUT, start_new_session=True,
         ))
-        processes.append(subprocess.Popen(
+        rasa = RasaProcess(
             [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(rasa_port),
              "--enable-api", "--auth-token", token,
              "--endpoints", str(workdir / "endpoints.yml"),
-             "--credentials", str(workdir / "credentials.yml")],
-            cwd=PROJECT_ROOT, env=env, stdout=rasa_log.open("w"),
-            stderr=subprocess.STDOUT, start_new_session=True,
-        ))
+             "--credentials", str(workdir / "credentials.yml"), *(extra_rasa_args or [])],
+            env, rasa_log, f"http://127.0.0.1:{rasa_port}/status?token={token}",
+        )
+        rasa_log.write_text("", encoding="utf-8")
+        rasa.start()
         _wait(f"http://127.0.0.1:{actions_port}/health", processes[0], actions_log)
-        _wait(f"http://127.0.0.1:{rasa_port}/status?token={token}", processes[1], rasa_log)
         yield Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
-                      token, {"actions": actions_log, "rasa": rasa_log}, db_url)
+                      token, {"actions": actions_log, "rasa": rasa_log}, rasa, db_url)
     finally:
+        if rasa is not None:
+            rasa.stop()
         _stop(processes)

@@ -1,0 +1,600 @@
+"""Website chat widget channel: ``addons.channels.widget.WidgetInput`` (name ``widget``).
+
+Rasa 3.6's socket.io channel, subclassed where it falls short:
+
+- ``enter_room`` is awaited when it is a coroutine (python-socketio 5.10 and newer) and
+  called plainly when it is not (5.9.0, pinned today). Rasa 3.6 never awaits it, so
+  with a newer python-socketio its replies would silently go nowhere.
+- Session persistence is always on: the sender id is the widget session, not the socket,
+  so a reload, a second tab or a reconnect continue the same conversation.
+- An optional Redis client manager (``WIDGET_REDIS_URL``): an emit on one replica reaches
+  a browser connected to another (agents' messages, proactive messages).
+- Allowed origins are checked (same origin only unless configured; never ``*`` by
+  default).
+
+Sessions: the browser keeps a random secret in local storage; the session id (the rasa
+sender id) is a hash of that secret. Holding the secret proves the session; a guessed
+session id is worth nothing without it, and the server stores no secrets at all.
+
+Each merchant message carries a client message id. A message id already recorded in
+the session's tracker (or being processed right now, on any replica when Redis is
+configured) is acknowledged but not processed again, so a resend after a dropped
+connection never reaches the bot twice.
+
+Routes (mounted at ``/widget``): ``widget.js`` (the bundle), ``demo.html`` (help-centre
+demo page), ``POST transcript`` (this session's messages, for the secret's holder only),
+``/`` (health). Socket.io is served at ``/socket.io`` (``socketio_path``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import json
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import rasa.core.channels.channel
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncManager, AsyncRedisManager, AsyncServer
+
+from addons.channels.wechat_store import KeyValueStore, create_store
+
+try:
+    from sanic_cors.core import SANIC_CORS_EVALUATED
+except ImportError:  # pragma: no cover - sanic-cors comes with rasa
+    SANIC_CORS_EVALUATED = "_sanic_cors_e"
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME = "widget"
+WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
+BUNDLE = WIDGET_DIR / "dist" / "widget.js"
+DEMO_PAGE = WIDGET_DIR / "demo.html"
+
+SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+SECRET = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+DEFAULT_WELCOME = (
+    "你好，我是收款账户助手。收款被限制、风控、冻结都可以问我，"
+    "也可以直接点下面的问题。"
+)
+DEFAULT_TOPICS: list[dict[str, str]] = [
+    {"title": "收款被限制了怎么办", "payload": "我的收款码被限制了怎么办"},
+    {"title": "查我的账户状态", "payload": "/check_account_status"},
+    {"title": "怎么申诉", "payload": "/ask_appeal_process"},
+    {"title": "异地收款怎么办", "payload": "/ask_remote_collection"},
+    {"title": "客服电话", "payload": "/contact_support"},
+]
+ERROR_TEXT = "系统有点忙，这条消息没有处理成功，请点“重试”再发一次。着急的话可以拨打微信支付客服 95017。"
+
+# Credentials key → environment variable (a non-empty credentials value wins).
+ENV_VARS: dict[str, str] = {
+    "allowed_origins": "WIDGET_ALLOWED_ORIGINS",
+    "redis_url": "WIDGET_REDIS_URL",
+    "welcome": "WIDGET_WELCOME",
+    "max_message_chars": "WIDGET_MAX_MESSAGE_CHARS",
+}
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+def session_id_for(secret: str) -> str:
+    """The session id (rasa sender id) that belongs to a widget secret."""
+    return hashlib.sha256(f"widget-session:{secret}".encode()).hexdigest()[:32]
+
+
+def _origins(value: Any) -> list[str]:
+    if isinstance(value, str):
+        items = value.replace(";", ",").split(",")
+    else:
+        items = [str(v) for v in (value or [])]
+    origins = []
+    for item in (i.strip().rstrip("/") for i in items):
+        if not item:
+            continue
+        if item == "*":
+            raise ValueError("allowed_origins: list the websites, '*' is not accepted")
+        parts = urlsplit(item)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ValueError(f"allowed_origins: {item!r} is not an origin like https://shop.example")
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return origins
+
+
+@dataclass
+class WidgetConfig:
+    # Empty: only pages served by the rasa server itself (the demo page) may connect.
+    allowed_origins: list[str] = field(default_factory=list)
+    redis_url: str = ""
+    welcome: str = DEFAULT_WELCOME
+    topics: list[dict[str, str]] = field(default_factory=lambda: list(DEFAULT_TOPICS))
+    max_message_chars: int = 500
+    socketio_path: str = "/socket.io"
+    user_message_evt: str = "user_uttered"
+    bot_message_evt: str = "bot_uttered"
+    namespace: str | None = None
+    jwt_key: str | None = None
+    jwt_method: str = "HS256"
+    # How long a message id stays claimed while it is being processed.
+    claim_ttl_s: float = 120.0
+    # How many messages the transcript returns at most (the latest ones).
+    transcript_limit: int = 300
+
+    def __post_init__(self) -> None:
+        self.allowed_origins = _origins(self.allowed_origins)
+        self.topics = [
+            {"title": str(t["title"]), "payload": str(t["payload"])}
+            for t in (self.topics or []) if isinstance(t, Mapping) and t.get("title")
+            and t.get("payload")
+        ]
+        self.max_message_chars = int(self.max_message_chars)
+        if not 1 <= self.max_message_chars <= 5000:
+            raise ValueError("max_message_chars must be between 1 and 5000")
+
+    @classmethod
+    def from_credentials(
+        cls, credentials: Mapping[str, Any] | None, env: Mapping[str, str] | None = None
+    ) -> WidgetConfig:
+        credentials = dict(credentials or {})
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            value = credentials.get(name)
+            if (value is None or value == "") and name in ENV_VARS:
+                value = env.get(ENV_VARS[name]) or None
+            if value is not None and value != "":
+                values[name] = value
+        if credentials.get("session_persistence") is False:
+            logger.warning("widget channel: session_persistence is always on, setting ignored")
+        for name in ("claim_ttl_s",):
+            if name in values:
+                values[name] = float(values[name])
+        for name in ("transcript_limit", "max_message_chars"):
+            if name in values:
+                values[name] = int(values[name])
+        return cls(**values)
+
+    def public(self) -> dict[str, Any]:
+        """What the browser needs to know."""
+        return {"welcome": self.welcome, "topics": self.topics,
+                "max_message_chars": self.max_message_chars}
+
+
+def create_client_manager(redis_url: str) -> AsyncManager | None:
+    """A Redis client manager shared by every replica, or None (in-process)."""
+    if not redis_url:
+        return None
+    return AsyncRedisManager(redis_url)
+
+
+async def enter_room(sio: Any, sid: str, room: str, namespace: str | None = None) -> None:
+    """``sio.enter_room`` for every python-socketio 5.x: a coroutine from 5.10 on."""
+    result = sio.enter_room(sid, room, namespace=namespace)
+    if inspect.isawaitable(result):
+        await result
+
+
+class WidgetOutput(SocketIOOutput):
+    """Sends each bot message whole (line breaks kept) with its tracker timestamp.
+
+    The timestamp lets the widget recognise a message it already has from the
+    transcript; messages go to the session's room, so every tab of the session gets them.
+    """
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    async def _send(self, recipient_id: str, message: dict[str, Any], **kwargs: Any) -> None:
+        timestamp = kwargs.get("timestamp")
+        if isinstance(timestamp, int | float):
+            message["ts"] = float(timestamp)
+        await self._send_message(recipient_id, message)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._send(recipient_id, {"text": text.strip()}, **kwargs)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self._send(recipient_id, {"text": text.strip(), "buttons": _buttons(buttons)},
+                         **kwargs)
+
+    async def send_quick_replies(
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies, **kwargs)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        # Shown as a link: the widget renders text only.
+        await self._send(recipient_id, {"text": str(image)}, **kwargs)
+
+    async def send_attachment(  # type: ignore[override]
+        self, recipient_id: str, attachment: Any, **kwargs: Any
+    ) -> None:
+        logger.info("widget output: attachment not shown to %s", recipient_id)
+
+    async def send_elements(self, recipient_id: str, elements: Any, **kwargs: Any) -> None:
+        logger.info("widget output: elements not shown to %s", recipient_id)
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        logger.info("widget output: custom payload not shown to %s", recipient_id)
+
+
+def _buttons(buttons: list[dict[str, Any]] | None) -> list[dict[str, str]]:
+    return [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in buttons or [] if isinstance(b, Mapping) and b.get("title")]
+
+
+class WidgetSocketBlueprint(SocketBlueprint):
+    """Rasa's socket.io blueprint, leaving CORS of the socket.io path to engine.io.
+
+    engine.io answers allowed origins itself; ``rasa run --cors`` would add a second
+    Access-Control-Allow-Origin header to the same responses, and browsers refuse a
+    response with two. Requests to the socket.io path are marked as answered for
+    rasa's CORS middleware.
+    """
+
+    def register(self, app: Any, options: Any) -> None:
+        path = "/" + str(self.ctx.socketio_path).strip("/")
+
+        async def engineio_answers_cors(request: Request) -> None:
+            if request.path == path or request.path.startswith(path + "/"):
+                setattr(request.ctx, SANIC_CORS_EVALUATED, "1")
+
+        app.register_middleware(engineio_answers_cors, "request")
+        super().register(app, options)
+
+
+class _SessionLocks:
+    """One asyncio lock per session, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    async def acquire(self, key: str) -> None:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            await lock.acquire()
+        except BaseException:  # cancelled while waiting: no longer a user
+            self._forget(key)
+            raise
+
+    def release(self, key: str) -> None:
+        self._locks[key][0].release()
+        self._forget(key)
+
+    def _forget(self, key: str) -> None:
+        lock, users = self._locks[key]
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
+
+
+class WidgetInput(SocketIOInput):
+    """The website chat widget's socket.io channel (see the module docstring)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls(WidgetConfig.from_credentials(credentials))
+
+    def __init__(self, config: WidgetConfig | None = None,
+                 claims: KeyValueStore | None = None) -> None:
+        self.config = config or WidgetConfig()
+        cfg = self.config
+        super().__init__(
+            user_message_evt=cfg.user_message_evt,
+            bot_message_evt=cfg.bot_message_evt,
+            namespace=cfg.namespace,
+            session_persistence=True,
+            socketio_path=cfg.socketio_path,
+            jwt_key=cfg.jwt_key,
+            jwt_method=cfg.jwt_method,
+        )
+        # Message ids being processed right now (shared through Redis when configured).
+        self.claims = claims or create_store(cfg.redis_url)
+        self._locks = _SessionLocks()
+        self._background: set[asyncio.Task] = set()
+        self._app: Any = None
+
+    def url_prefix(self) -> str:
+        # Absolute: the routes live at /widget/..., not /webhooks/widget/...
+        return "/widget"
+
+    # --- socket.io server ---------------------------------------------------------------
+    def create_server(self) -> AsyncServer:
+        manager = create_client_manager(self.config.redis_url)
+        # None: engine.io accepts the server's own origin only (the demo page).
+        origins = self.config.allowed_origins or None
+        # A silent network drop is noticed within ping_interval + ping_timeout (20 s).
+        server = AsyncServer(async_mode="sanic", cors_allowed_origins=origins,
+                             client_manager=manager, ping_interval=10, ping_timeout=10)
+        logger.info("widget channel: origins %s, client manager %s",
+                    origins or "same origin only", type(server.manager).__name__)
+        return server
+
+    def get_output_channel(self) -> WidgetOutput | None:  # type: ignore[override]
+        if self.sio is None:
+            logger.warning("widget output channel requested before the server started")
+            return None
+        return WidgetOutput(self.sio, self.bot_message_evt)
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        sio = self.create_server()
+        self.sio = sio
+        # Sanic 21.12 blueprint names: letters, digits, "_" and "-" only.
+        bp = WidgetSocketBlueprint(sio, self.socketio_path,
+                                   f"widget_{type(self).__name__}", __name__)
+        namespace = self.namespace
+
+        @bp.listener("before_server_start")
+        async def remember_app(app: Any, _: Any) -> None:
+            self._app = app
+
+        @bp.listener("before_server_stop")
+        async def finish_turns(*_: Any) -> None:
+            if self._background:
+                await asyncio.wait(set(self._background), timeout=10)
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/widget.js", methods=["GET"])
+        async def bundle(_: Request) -> HTTPResponse:
+            if not BUNDLE.exists():
+                return response.text("widget bundle not built: run `make setup`", status=404)
+            return await response.file(
+                str(BUNDLE), mime_type="text/javascript; charset=utf-8",
+                headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+        @bp.route("/demo.html", methods=["GET"])
+        async def demo(_: Request) -> HTTPResponse:
+            return await response.file(
+                str(DEMO_PAGE), mime_type="text/html; charset=utf-8",
+                headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+        @bp.route("/transcript", methods=["POST", "OPTIONS"])
+        async def transcript(request: Request) -> HTTPResponse:
+            headers = self._cors_headers(request)
+            if request.method == "OPTIONS":
+                return response.empty(headers={
+                    **headers, "Access-Control-Allow-Methods": "POST",
+                    "Access-Control-Allow-Headers": "Content-Type",
+                    "Access-Control-Max-Age": "600"})
+            status, body = await self.transcript_for(request.body or b"", request.app)
+            return response.json(body, status=status, headers=headers)
+
+        @sio.on("connect", namespace=namespace)
+        async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
+            return self.accept_connection(sid, auth)
+
+        @sio.on("session_request", namespace=namespace)
+        async def session_request(sid: str, data: Any = None) -> None:
+            await self.handle_session_request(sid, data)
+
+        @sio.on(self.user_message_evt, namespace=namespace)
+        async def user_message(sid: str, data: Any = None) -> dict[str, Any]:
+            return await self.handle_user_message(sid, data, on_new_message)
+
+        return bp
+
+    # --- handlers (methods, so tests can drive them without a network) -------------------
+    def accept_connection(self, sid: str, auth: dict | None) -> bool:
+        if not self.jwt_key:
+            return True
+        token = auth.get("token") if isinstance(auth, dict) else None
+        payload = None
+        if token:
+            payload = rasa.core.channels.channel.decode_bearer_token(
+                token, self.jwt_key, self.jwt_algorithm)
+        return bool(payload)
+
+    async def handle_session_request(self, sid: str, data: Any) -> str | None:
+        """Joins the socket to the room of the session its secret proves; None if refused."""
+        sio = self._server()
+        data = data if isinstance(data, dict) else {}
+        secret = data.get("secret")
+        if not isinstance(secret, str) or not SECRET.match(secret):
+            await sio.emit("session_rejected", {"reason": "invalid_secret"}, room=sid,
+                           namespace=self.namespace)
+            return None
+        session_id = session_id_for(secret)
+        claimed = data.get("session_id")
+        if claimed and claimed != session_id:
+            # A stored id that does not belong to the secret: start over cleanly.
+            await sio.emit("session_rejected", {"reason": "session_mismatch"}, room=sid,
+                           namespace=self.namespace)
+            return None
+        await enter_room(sio, sid, session_id, namespace=self.namespace)
+        await sio.save_session(sid, {"session_id": session_id}, namespace=self.namespace)
+        await sio.emit("widget_config", self.config.public(), room=sid,
+                       namespace=self.namespace)
+        await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+        logger.debug("widget: socket %s joined session %s", sid, session_id)
+        return session_id
+
+    async def handle_user_message(
+        self, sid: str, data: Any, on_new_message: OnNewMessage
+    ) -> dict[str, Any]:
+        """The acknowledgement for one merchant message; the turn runs in the background.
+
+        ``ok``: accepted; ``duplicate``: already processed or being processed (not again);
+        ``error`` with a reason: refused (no session, bad id, empty, too long).
+        """
+        sio = self._server()
+        session = await sio.get_session(sid, namespace=self.namespace) or {}
+        session_id = session.get("session_id")
+        if not session_id:
+            return {"status": "error", "reason": "no_session"}
+        data = data if isinstance(data, dict) else {}
+        message_id = data.get("message_id")
+        if not isinstance(message_id, str) or not MESSAGE_ID.match(message_id):
+            return {"status": "error", "reason": "bad_message_id"}
+        text = data.get("message")
+        text = text.strip() if isinstance(text, str) else ""
+        if not text:
+            return {"status": "error", "reason": "empty"}
+        if len(text) > self.config.max_message_chars:
+            return {"status": "error", "reason": "too_long",
+                    "max": self.config.max_message_chars}
+        display = data.get("display")
+        display = display.strip()[:200] if isinstance(display, str) else ""
+
+        claim_key = f"widget:claim:{session_id}:{message_id}"
+        try:
+            first = await self.claims.claim(claim_key, "1", self.config.claim_ttl_s)
+        except Exception:  # noqa: BLE001 - store down: the tracker check still guards
+            logger.exception("widget claim store unavailable: %s unguarded", claim_key)
+            first = True
+        if not first:
+            return {"status": "duplicate"}
+        try:
+            processed = await self.already_processed(session_id, message_id)
+        except Exception:  # noqa: BLE001
+            logger.exception("widget: tracker unavailable for the duplicate check")
+            processed = False
+        if processed:
+            await self._release(claim_key)
+            return {"status": "duplicate"}
+
+        # Other tabs of the session show the merchant's message too.
+        echo = {"message_id": message_id, "text": display or text}
+        await sio.emit("user_echo", echo, room=session_id, skip_sid=sid,
+                       namespace=self.namespace)
+        metadata = {"widget": {"message_id": message_id, **({"display": display}
+                                                          if display else {})}}
+        message = UserMessage(text, WidgetOutput(sio, self.bot_message_evt), session_id,
+                              input_channel=self.name(), metadata=metadata)
+        self._spawn(self._turn(session_id, message_id, claim_key, message, on_new_message))
+        return {"status": "ok"}
+
+    async def _turn(self, session_id: str, message_id: str, claim_key: str,
+                    message: UserMessage, on_new_message: OnNewMessage) -> None:
+        sio = self._server()
+        await self._locks.acquire(session_id)
+        try:
+            await on_new_message(message)
+            await sio.emit("message_processed", {"message_id": message_id}, room=session_id,
+                           namespace=self.namespace)
+        except Exception:  # noqa: BLE001 - the merchant hears that it failed
+            logger.exception("widget: turn for %s/%s failed", session_id, message_id)
+            await sio.emit("message_failed", {"message_id": message_id, "text": ERROR_TEXT},
+                           room=session_id, namespace=self.namespace)
+        finally:
+            self._locks.release(session_id)
+            await self._release(claim_key)
+
+    async def _release(self, claim_key: str) -> None:
+        try:
+            await self.claims.delete(claim_key)
+        except Exception:  # noqa: BLE001 - it expires by itself
+            logger.exception("widget: claim %s not released", claim_key)
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        # The event loop only holds tasks weakly.
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _server(self) -> AsyncServer:
+        if self.sio is None:
+            raise RuntimeError("widget channel: blueprint() has not created the server yet")
+        return self.sio
+
+    # --- tracker look-ups ----------------------------------------------------------------
+    def _tracker_store(self, app: Any = None) -> Any:
+        app = app or self._app
+        agent = getattr(getattr(app, "ctx", None), "agent", None)
+        return getattr(agent, "tracker_store", None)
+
+    async def _tracker(self, session_id: str, app: Any = None) -> Any:
+        store = self._tracker_store(app)
+        if store is None:
+            return None
+        if hasattr(store, "retrieve_full_tracker"):
+            return await store.retrieve_full_tracker(session_id)
+        return await store.retrieve(session_id)
+
+    async def already_processed(self, session_id: str, message_id: str) -> bool:
+        tracker = await self._tracker(session_id)
+        if tracker is None:
+            return False
+        return any(
+            isinstance(event, UserUttered)
+            and ((event.metadata or {}).get("widget") or {}).get("message_id") == message_id
+            for event in reversed(tracker.events)
+        )
+
+    async def transcript_for(self, body: bytes, app: Any) -> tuple[int, dict[str, Any]]:
+        """(status, body) of a transcript request: only the secret's holder gets data."""
+        try:
+            request = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return 400, {"error": "bad_request"}
+        if not isinstance(request, dict):
+            return 400, {"error": "bad_request"}
+        secret, session_id = request.get("secret"), request.get("session_id")
+        if not isinstance(secret, str) or not SECRET.match(secret) \
+                or not isinstance(session_id, str) or not SESSION_ID.match(session_id):
+            return 400, {"error": "bad_request"}
+        if session_id_for(secret) != session_id:
+            return 403, {"error": "forbidden"}
+        tracker = await self._tracker(session_id, app)
+        messages = transcript_messages(tracker.events if tracker else [])
+        return 200, {"session_id": session_id,
+                     "messages": messages[-self.config.transcript_limit:]}
+
+    def _cors_headers(self, request: Request) -> dict[str, str]:
+        origin = request.headers.get("origin", "")
+        if origin and origin in self.config.allowed_origins:
+            # `rasa run --cors` would add its own Access-Control-Allow-Origin as a second
+            # header, which browsers reject: tell its middleware this one is answered.
+            ctx = getattr(request, "ctx", None)
+            if ctx is not None:
+                setattr(ctx, SANIC_CORS_EVALUATED, "1")
+            return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        return {}
+
+
+def transcript_messages(events: Any) -> list[dict[str, Any]]:
+    """User and bot messages of a tracker, as the widget shows them."""
+    messages: list[dict[str, Any]] = []
+    for event in events:
+        if isinstance(event, UserUttered) and event.text is not None:
+            widget = (event.metadata or {}).get("widget") or {}
+            item: dict[str, Any] = {"type": "user", "text": widget.get("display") or event.text,
+                                    "ts": event.timestamp}
+            if widget.get("message_id"):
+                item["message_id"] = widget["message_id"]
+            messages.append(item)
+        elif isinstance(event, BotUttered) and (event.text or (event.data or {}).get("buttons")):
+            item = {"type": "bot", "text": (event.text or "").strip(), "ts": event.timestamp}
+            buttons = _buttons((event.data or {}).get("buttons")
+                               or (event.data or {}).get("quick_replies"))
+            if buttons:
+                item["buttons"] = buttons
+            messages.append(item)
+    return messages
