@@ -10,13 +10,14 @@ export SQLALCHEMY_WARN_20 ?= 0
 # No telemetry or error reports leave this machine.
 export RASA_TELEMETRY_ENABLED ?= false
 
-.PHONY: help setup db train run shell actions test lint pytest validate test-stories test-nlu bench clean
+.PHONY: help setup db train run shell actions agent test lint pytest validate test-stories test-nlu bench clean
 
 help:
 	@echo "make run    start the assistant (REST on :5005, actions on :5055)"
 	@echo "make test   run every check"
 	@echo "make shell  chat in the terminal"
 	@echo "make train  train models/current.tar.gz if data or config changed"
+	@echo "make agent USERNAME=wang NAME=小王   create an agent of the console (asks for the password)"
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +32,11 @@ train: setup
 run: db train
 	@$(PY) scripts/serve.py
 
+# An agent account of the console; the password is asked for at the terminal.
+agent: db
+	@test -n "$(USERNAME)" -a -n "$(NAME)" || { echo "usage: make agent USERNAME=wang NAME=小王 [MAX_OPEN=3]"; exit 2; }
+	@$(PY) -m console.agents create "$(USERNAME)" --name "$(NAME)" $(if $(MAX_OPEN),--max-open $(MAX_OPEN))
+
 # The action server runs in the background and is stopped however the shell ends.
 shell: db train
 	@$(RASA) run actions --actions actions --port 5055 >var/actions.log 2>&1 & \
@@ -39,7 +45,7 @@ shell: db train
 	  status=$$?; exit $$status
 
 lint: setup
-	$(VENV)/bin/ruff check actions addons tests scripts bench
+	$(VENV)/bin/ruff check actions addons tests scripts bench console
 
 validate: setup
 	$(RASA) data validate

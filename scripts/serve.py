@@ -1,4 +1,5 @@
-"""Start the action server and the rasa server; Ctrl-C (or SIGTERM) stops both.
+"""Start the action server, the rasa server and the agent console; Ctrl-C (or SIGTERM)
+stops all three.
 
 A Python supervisor instead of a shell script: background jobs of a non-interactive
 shell ignore SIGINT, so a shell wrapper cannot reliably pass Ctrl-C on.
@@ -16,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RASA = str(ROOT / ".venv" / "bin" / "rasa")
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
 
 def healthy(url: str) -> bool:
@@ -31,16 +33,20 @@ def main() -> int:
     actions_port = os.environ.get("ACTIONS_PORT", "5055")
     token = os.environ.setdefault("RASA_TOKEN", "change-me-local-token")
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    console_port = os.environ.setdefault("CONSOLE_PORT", "5070")
+    os.environ.setdefault("RASA_URL", f"http://localhost:{rasa_port}")
     commands = [
         [RASA, "run", "actions", "--actions", "actions", "--port", actions_port],
         [RASA, "run", "--model", "models/current.tar.gz", "--port", rasa_port,
          "--enable-api", "--auth-token", token, "--cors", "*",
          "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
+        # The agent console (console/): its own FastAPI service, reading Rasa's events.
+        [PYTHON, "-m", "console"],
     ]
     processes = [subprocess.Popen(c, cwd=ROOT, start_new_session=True) for c in commands]
 
     def stop(*_: object) -> None:
-        print("\nserve: stopping both servers", flush=True)
+        print("\nserve: stopping the servers", flush=True)
         for process in processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -56,7 +62,8 @@ def main() -> int:
 
     status = f"http://localhost:{rasa_port}/status?token={token}"
     for _ in range(180):
-        if healthy(status) and healthy(f"http://localhost:{actions_port}/health"):
+        if healthy(status) and healthy(f"http://localhost:{actions_port}/health") and \
+                healthy(f"http://localhost:{console_port}/console/"):
             break
         if any(p.poll() is not None for p in processes):
             print("serve: a server exited during start-up", file=sys.stderr)
@@ -71,7 +78,10 @@ def main() -> int:
       embed: <script src="http://localhost:{rasa_port}/widget/widget.js" defer></script>
     WeChat official account: POST localhost:{rasa_port}/webhooks/wechat/webhook
     API:   http://localhost:{rasa_port}/status?token=$RASA_TOKEN
-  Ctrl-C stops both servers.
+    Agent console (客服工作台): http://localhost:{console_port}/console/
+      create an agent first: make agent USERNAME=wang NAME=小王
+      API docs: http://localhost:{console_port}/console/api/docs
+  Ctrl-C stops all servers.
 """, flush=True)
     while all(p.poll() is None for p in processes):
         time.sleep(1)
