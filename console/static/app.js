@@ -299,7 +299,8 @@ function renderConversation() {
   $("empty-state").hidden = true;
   $("conversation-body").hidden = false;
   $("details").hidden = false;
-  $("conv-title").textContent = h.merchant ? `商户 ${h.merchant}` : `访客 ${h.sender}`;
+  $("conv-title").textContent = h.merchant ? `商户 ${h.merchant}`
+    : `访客 ${h.sender.length > 12 ? `${h.sender.slice(0, 8)}…` : h.sender}`;
   const sub = [h.channel_label, h.status_label];
   if (h.agent) sub.push(`客服：${h.agent}`);
   sub.push(`排队于 ${clock(h.queued_at)}`);
@@ -405,7 +406,15 @@ function renderTranscript() {
 
 function appendLine(line) {
   if (state.lines.has(line.key)) return;
-  if (line.role === "agent" && document.querySelector(`[data-message-id="${Number(line.message_id)}"]`)) return;
+  if (line.role === "agent" && line.message_id) {
+    // An agent reply seen in the conversation is delivered; one line per message id.
+    const known = state.view.messages.find((m) => m.id === line.message_id);
+    if (!known) {
+      replaceMessage({ id: line.message_id, handoff_id: state.current, text: line.text,
+        status: "sent", error: null, agent: line.agent, created_at: line.ts, sent_at: line.ts });
+    }
+    return;
+  }
   const node = lineNode(line.role, line.text, line.ts, line);
   state.lines.set(line.key, node);
   const list = $("transcript");

@@ -104,9 +104,12 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
     fake = FakeWeChat(app_secret=APP_SECRET).start()
     python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
     broker = f"event_broker:\n  type: SQL\n  dialect: sqlite\n  db: {events_db}\n"
+    # REST, WeChat (fake API) and the chat widget (its demo page on the rasa server).
+    channels = credentials(fake.url) + "addons.channels.widget.WidgetInput:\n  max_message_chars: 500\n"
     try:
-        with running_servers(workdir, db_url, credentials(fake.url), token=API_TOKEN,
-                             extra_env={"PYTHONPATH": python_path, "HANDOFF_HOURS": "00:00-23:59"},
+        with running_servers(workdir, db_url, channels, token=API_TOKEN,
+                             extra_env={"PYTHONPATH": python_path, "HANDOFF_HOURS": "00:00-23:59",
+                                        "WIDGET_REDIS_URL": "", "WIDGET_WELCOME": ""},
                              extra_endpoints=broker) as rasa, \
                 running_console(workdir, db_url, rasa.rasa_url, API_TOKEN, events_db) as url:
             yield Stack(rasa, fake, url, db_url, events_db,

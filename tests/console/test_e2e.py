@@ -266,6 +266,7 @@ def test_two_agents_in_chromium_claim_reply_and_close(stack: Stack, browser: obj
     stack.wechat_says(user, "<img src=x onerror=alert(1)> 好的，谢谢")
     li_page.wait_for_selector("#transcript .line.merchant .bubble:has-text('好的，谢谢')")
     assert li_page.locator("#transcript img").count() == 0
+    assert li_page.locator("#transcript .line.agent:has-text('我来跟进')").count() == 1
     assert "<img src=x" in li_page.locator("#transcript .line.merchant .bubble").last.inner_text()
 
     # WeChat refuses the next one: the agent sees why, retries, and it arrives once.
@@ -295,3 +296,74 @@ def test_two_agents_in_chromium_claim_reply_and_close(stack: Stack, browser: obj
         assert handoff.status == HandoffStatus.closed and handoff.resolution == "已解答问题"
     for page in (wang_page, li_page):
         page.context.close()
+
+
+def hand_off_widget(stack: Stack, widget: object, session_id: str) -> int:
+    if not MERCHANT_SIDE:
+        return queue_handoff(stack.db_url, session_id, channel="widget", snapshot=None)
+    for text in ("转人工", "收款码被限制了，钱能不能提出来", "不用核验了"):
+        widget.send(text)
+        found = wait_until(lambda: open_handoff(stack, "widget", session_id), timeout=15)
+        if found is not None:
+            return found.id
+    raise AssertionError(f"no handoff queued for the widget:\n{stack.log_tails()}")
+
+
+@pytest.mark.browser
+def test_widget_merchant_and_console_agent_in_two_browsers(stack: Stack,
+                                                           browser: object) -> None:
+    from tests.widget.test_browser import STORAGE_KEY, Widget
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    merchant_context = browser.new_context(viewport={"width": 1280, "height": 860},
+                                           locale="zh-CN")
+    widget = Widget(merchant_context.new_page())
+    widget.page.goto(f"{stack.rasa.rasa_url}/widget/demo.html")
+    widget.open()
+    widget.ask("我的收款码被限制了怎么办", "95017")
+    session_id = json.loads(widget.page.evaluate(
+        f"localStorage.getItem('{STORAGE_KEY}')"))["session_id"]
+
+    agent = sign_in_page(browser, stack, "wang")
+    handoff_id = hand_off_widget(stack, widget, session_id)
+    card = f"#waiting-list .card[data-handoff-id='{handoff_id}']"
+    agent.wait_for_selector(card, timeout=15000)
+    agent.click(f"{card} button:has-text('接入')")
+    agent.wait_for_selector(f"#mine-list .card[data-handoff-id='{handoff_id}']")
+    agent.wait_for_selector("#transcript .line.merchant:has-text('我的收款码被限制了怎么办')")
+    widget.wait_bot("客服小王已接入，正在查看你的问题。")
+
+    # The reply's answer is held back until the same reply has come back through the
+    # event broker (SSE) first: the UI must still show it once.
+    def answer_after_the_broker(route: object) -> None:
+        response = route.fetch()
+        agent.wait_for_timeout(1500)
+        route.fulfill(response=response)
+
+    agent.route("**/console/api/handoffs/*/messages", answer_after_the_broker)
+    agent.fill("#reply-text", "您好，我是小王。外地客户付款建议改用小程序收款。")
+    agent.keyboard.press("Enter")
+    agent.wait_for_selector("#transcript .line.agent .delivery.sent")
+    widget.wait_bot("外地客户付款建议改用小程序收款")
+
+    bot_lines = widget.loc(".msg.bot").count()
+    widget.send("好的，小程序怎么开通？")
+    agent.wait_for_selector("#transcript .line.merchant:has-text('小程序怎么开通')",
+                            timeout=15000)
+    # The reply came back through the event broker too: still shown once.
+    assert agent.locator("#transcript .line.agent:has-text('外地客户付款建议')").count() == 1
+    if MERCHANT_SIDE:  # the bot stays silent while the agent holds the conversation
+        agent.wait_for_timeout(1500)
+        assert widget.loc(".msg.bot").count() == bot_lines
+    widget.page.screenshot(path=str(SCREENSHOTS / "05-widget-merchant.png"))
+    agent.screenshot(path=str(SCREENSHOTS / "05-widget-agent.png"))
+
+    agent.click("#close-open")
+    agent.fill("#close-resolution", "已说明小程序收款")
+    agent.click("#close-form button[type=submit]")
+    agent.wait_for_selector("#conv-banner:has-text('会话已结束：已说明小程序收款')")
+    if MERCHANT_SIDE:
+        widget.expect(widget.loc(".msg.bot")).to_have_count(bot_lines + 1, timeout=30000)
+        widget.ask("客服电话多少", "95017")  # the bot answers again
+    merchant_context.close()
+    agent.context.close()
