@@ -16,7 +16,18 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, func, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -51,8 +62,13 @@ class SQLEventSource:
         self.last_id = start_after
         self.batch = batch
         self._closed = asyncio.Event()
+        self.started = asyncio.Event()  # set once the starting point is known
 
     def _max_id(self) -> int:
+        """Where to start: after the newest event; at 0 when Rasa has not created the
+        table yet (then every event to come is new)."""
+        if not inspect(self.engine).has_table("events"):
+            return 0
         with self.engine.connect() as connection:
             return int(connection.execute(select(func.max(EVENTS.c.id))).scalar() or 0)
 
@@ -75,6 +91,7 @@ class SQLEventSource:
             try:
                 if self.last_id is None:  # start at the end: only new events
                     self.last_id = await asyncio.to_thread(self._max_id)
+                self.started.set()
                 rows = await asyncio.to_thread(self._after, self.last_id)
             except (OperationalError, ProgrammingError) as error:
                 # No events table yet (rasa not started) or the file is busy.

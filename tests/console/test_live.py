@@ -57,7 +57,7 @@ async def test_sql_source_follows_the_events_table_in_order(tmp_path: Path) -> N
     source = SQLEventSource(f"sqlite:///{db}", poll_s=0.05)
     try:
         reader = asyncio.create_task(take(source, 3))
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(source.started.wait(), 10)
         for n in range(3):
             broker.publish(user_event("m1", f"第{n}条"))
         events = await reader
@@ -74,9 +74,8 @@ async def test_sql_source_waits_for_rasa_to_create_the_table(tmp_path: Path) -> 
     source = SQLEventSource(f"sqlite:///{db}", poll_s=0.05)
     try:
         reader = asyncio.create_task(take(source, 1))
-        await asyncio.sleep(0.3)  # no file, no table yet
+        await asyncio.wait_for(source.started.wait(), 10)  # no file, no table yet
         broker = rasa_sql_broker(db)
-        await asyncio.sleep(0.3)
         broker.publish(user_event("m2", "你好"))
         [event] = await reader
     finally:
@@ -204,7 +203,7 @@ def test_the_ui_hears_of_a_new_waiting_merchant_and_their_messages(
             assert seen["handoff_id"] == handoff_id and seen["status"] == "waiting"
             assert seen["handoff"]["problem"] == "收款码被限制了，钱能提出来吗"
             # Rasa's broker writes the merchant's next message; the console forwards it.
-            time.sleep(0.3)  # the watcher's snapshot knows the new conversation
+            # The watcher announced it, so its snapshot knows the conversation now.
             running_console.broker.publish(user_event("other-sender", "无关的对话"))
             running_console.broker.publish(user_event("visitor-9", "我的手机13800000002"))
             message = next(e for e in events if e["type"] == "message")
