@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from actions.db import handoffs
 from actions.db.models import Agent, AgentPresence
 from actions.db.session import get_engine
-from console import agents
+from console import agents, security
 from console.app import create_app
 from console.config import Settings
 from tests.console.fake_rasa import TOKEN, FakeRasa
@@ -38,6 +39,18 @@ class Sleeps:
 
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_argon2() -> Iterator[None]:
+    """Argon2 with small parameters in tests (the same code, a fraction of the work:
+    these machines are shared). Hashes carry their parameters, so the console
+    subprocess verifies them too; production keeps argon2-cffi's defaults."""
+    saved = security._hasher, security._DUMMY_HASH
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    security._DUMMY_HASH = security._hasher.hash("dummy-password")
+    yield
+    security._hasher, security._DUMMY_HASH = saved
 
 
 @pytest.fixture()

@@ -294,6 +294,10 @@ def test_two_agents_in_chromium_claim_reply_and_close(stack: Stack, browser: obj
     with Session(get_engine(stack.db_url)) as session:
         handoff = session.get(Handoff, handoff_id)
         assert handoff.status == HandoffStatus.closed and handoff.resolution == "已解答问题"
+    # The API's docs page renders offline from the OpenAPI document.
+    docs = wang_page.context.new_page()
+    docs.goto(f"{stack.console_url}/console/api/docs")
+    docs.wait_for_selector("code:has-text('POST /console/api/handoffs/{handoff_id}/claim')")
     for page in (wang_page, li_page):
         page.context.close()
 
