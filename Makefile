@@ -44,7 +44,7 @@ lint: setup
 validate: setup
 	$(RASA) data validate
 
-test-stories: train
+test-stories: db train
 	$(RASA) test core --model models/current.tar.gz --stories tests/stories \
 	  --fail-on-prediction-errors --out results/core
 

@@ -17,7 +17,7 @@ from actions.ask import AskForSlot
 from actions.choices import pick
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
 from actions.db import repository
-from actions.forms import FORM_STOP, MISSES, Answer, RepairingForm
+from actions.forms import FORM_STOP, MISSES, SWITCH_TO, Answer, RepairingForm
 from actions.privacy import MOBILE_PHONE, mask_phone, mask_phones_in_text
 from actions.repair import Said
 
@@ -183,11 +183,14 @@ class ActionSubmitAppeal(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if tracker.get_slot(FORM_STOP) == "paused":
-            # Answers are kept for when the merchant comes back to the appeal.
-            return [SlotSet(FORM_STOP, None), SlotSet("appeal_allowed", False)]
+            # Answers are kept for when the merchant comes back to the appeal (maybe
+            # after talking to a person).
+            return [SlotSet(FORM_STOP, None), SlotSet("appeal_allowed", False),
+                    SlotSet(SWITCH_TO, tracker.get_slot(SWITCH_TO))]
         reset = [SlotSet(slot, None) for slot in APPEAL_SLOTS] + [
             SlotSet(FORM_STOP, None),
             SlotSet("appeal_allowed", False),
+            SlotSet(SWITCH_TO, None),
         ]
         if tracker.get_slot(FORM_STOP):
             return reset  # cancelled: the form already said so
