@@ -10,7 +10,7 @@ export SQLALCHEMY_WARN_20 ?= 0
 # No telemetry or error reports leave this machine.
 export RASA_TELEMETRY_ENABLED ?= false
 
-.PHONY: help setup db train run shell actions test lint pytest validate test-stories test-nlu bench clean
+.PHONY: help setup db train run shell actions test lint pytest validate test-stories test-nlu bench clean purge
 
 help:
 	@echo "make run    start the assistant (REST on :5005, actions on :5055)"
@@ -56,6 +56,10 @@ pytest: db train
 	$(VENV)/bin/pytest -q
 
 test: setup lint validate train test-stories test-nlu pytest
+
+# Retention: delete conversations older than RETENTION_DAYS (default 90); run it daily.
+purge: setup
+	@$(PY) -m addons.stores.purge
 
 bench: db
 	$(PY) -m bench.run

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+from functools import cache
+from pathlib import Path
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import make_url
 
 
@@ -50,3 +54,40 @@ def mask_personal_data(text: str) -> str:
     text = ID_CARD.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
     text = BANK_CARD.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
     return mask_phones_in_text(text)
+
+
+# --- values the action server keeps across turns without anyone else reading them ----
+
+SEALED_PREFIX = "sealed:"
+SEAL_KEY_ENV = "SLOT_SEAL_KEY"
+SEAL_KEY_FILE = Path(__file__).resolve().parents[1] / "var" / "secrets" / "slot_seal.key"
+
+
+@cache
+def _fernet() -> Fernet:
+    """The action server's key: SLOT_SEAL_KEY, else a file under var/secrets made on
+    first use (mode 0600). Several action servers must share it (set the variable)."""
+    key = os.environ.get(SEAL_KEY_ENV)
+    if not key:
+        if not SEAL_KEY_FILE.exists():
+            SEAL_KEY_FILE.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            descriptor = os.open(SEAL_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(Fernet.generate_key())
+        key = SEAL_KEY_FILE.read_text().strip()
+    return Fernet(key.encode() if isinstance(key, str) else key)
+
+
+def seal(value: str) -> str:
+    """A slot value the tracker store and the broker keep but cannot read."""
+    return SEALED_PREFIX + _fernet().encrypt(value.encode()).decode()
+
+
+def unseal(value: str | None) -> str | None:
+    """The sealed value, or the value itself when it was never sealed; None if unreadable."""
+    if not value or not value.startswith(SEALED_PREFIX):
+        return value
+    try:
+        return _fernet().decrypt(value[len(SEALED_PREFIX):].encode()).decode()
+    except InvalidToken:
+        return None
