@@ -9,6 +9,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export SQLALCHEMY_WARN_20 ?= 0
 # No telemetry or error reports leave this machine.
 export RASA_TELEMETRY_ENABLED ?= false
+# endpoints.yml points at the action server on this port.
+export ACTIONS_PORT ?= 5055
 
 .PHONY: help setup db train run shell actions test lint pytest validate test-stories test-nlu bench clean purge
 
@@ -33,7 +35,7 @@ run: db train
 
 # The action server runs in the background and is stopped however the shell ends.
 shell: db train
-	@$(RASA) run actions --actions actions --port 5055 >var/actions.log 2>&1 & \
+	@SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions --port $(ACTIONS_PORT) >var/actions.log 2>&1 & \
 	  actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM; \
 	  $(RASA) shell --model models/current.tar.gz --endpoints endpoints.yml; \
 	  status=$$?; exit $$status

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cache
-from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import make_url
+
+from actions.local_secrets import local_secret
 
 
 def mask_merchant_id(merchant_id: str) -> str:
@@ -59,23 +59,15 @@ def mask_personal_data(text: str) -> str:
 # --- values the action server keeps across turns without anyone else reading them ----
 
 SEALED_PREFIX = "sealed:"
-SEAL_KEY_ENV = "SLOT_SEAL_KEY"
-SEAL_KEY_FILE = Path(__file__).resolve().parents[1] / "var" / "secrets" / "slot_seal.key"
 
 
 @cache
 def _fernet() -> Fernet:
-    """The action server's key: SLOT_SEAL_KEY, else a file under var/secrets made on
-    first use (mode 0600). Several action servers must share it (set the variable)."""
-    key = os.environ.get(SEAL_KEY_ENV)
-    if not key:
-        if not SEAL_KEY_FILE.exists():
-            SEAL_KEY_FILE.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            descriptor = os.open(SEAL_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(Fernet.generate_key())
-        key = SEAL_KEY_FILE.read_text().strip()
-    return Fernet(key.encode() if isinstance(key, str) else key)
+    """The action server's key: SLOT_SEAL_KEY, else var/secrets/slot_seal.key (0600).
+    Several action servers must share it (set the variable)."""
+    key = local_secret("slot_seal.key", "SLOT_SEAL_KEY",
+                       generate=lambda: Fernet.generate_key().decode())
+    return Fernet(key.encode())
 
 
 def seal(value: str) -> str:
