@@ -43,8 +43,9 @@ def mask_url(url: str) -> str:
 
 
 # Mainland resident ID card: 17 digits and a digit or X. Bank cards: 16 to 19 digits.
-ID_CARD = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
-BANK_CARD = re.compile(r"(?<!\d)(\d{4})\d{8,11}(\d{4})(?!\d)")
+# (Not after a ".": the digits of a float such as a model confidence are no card.)
+ID_CARD = re.compile(r"(?<![0-9A-Za-z.])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+BANK_CARD = re.compile(r"(?<![\d.])(\d{4})\d{8,11}(\d{4})(?!\d)")
 
 
 def mask_personal_data(text: str) -> str:

@@ -120,3 +120,22 @@ async def test_declining_deletes_nothing(conversation: Conversation, tracker_url
 def test_endpoints_use_the_private_store() -> None:
     text = (PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")
     assert "type: addons.stores.tracker_store.PrivateSQLTrackerStore" in text
+
+
+async def test_no_personal_number_in_any_log_line(conversation: Conversation,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Everything Rasa, the actions and the libraries log, at DEBUG."""
+    configure_structlog(logging.DEBUG)
+    caplog.set_level(logging.DEBUG)
+    try:
+        await conversation.say(f"我的身份证{ID_CARD}，卡号{BANK_CARD}，查账户")
+        await conversation.say("1900000002")
+        assert "utter_verified" in (await conversation.say(f"手机{PHONE}")).responses
+        logging.getLogger("tests").info("merchant typed %s", PHONE)  # formatted later
+    finally:
+        configure_structlog(logging.WARNING)
+    assert len(caplog.records) > 20, "hardly anything was logged: the test proves nothing"
+    text = caplog.text
+    for secret in (PHONE, ID_CARD, BANK_CARD):
+        assert secret not in text
+    assert "138****0002" in text
