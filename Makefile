@@ -9,8 +9,10 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export SQLALCHEMY_WARN_20 ?= 0
 # No telemetry or error reports leave this machine.
 export RASA_TELEMETRY_ENABLED ?= false
+# endpoints.yml points at the action server on this port.
+export ACTIONS_PORT ?= 5055
 
-.PHONY: help setup db train run shell actions agent test lint pytest validate test-stories test-nlu bench clean
+.PHONY: help setup db train run shell actions agent test lint pytest validate test-stories test-nlu bench clean purge
 
 help:
 	@echo "make run    start the assistant (REST on :5005, actions on :5055)"
@@ -39,7 +41,7 @@ agent: db
 
 # The action server runs in the background and is stopped however the shell ends.
 shell: db train
-	@$(RASA) run actions --actions actions --port 5055 >var/actions.log 2>&1 & \
+	@SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions --port $(ACTIONS_PORT) >var/actions.log 2>&1 & \
 	  actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM; \
 	  $(RASA) shell --model models/current.tar.gz --endpoints endpoints.yml; \
 	  status=$$?; exit $$status
@@ -50,7 +52,7 @@ lint: setup
 validate: setup
 	$(RASA) data validate
 
-test-stories: train
+test-stories: db train
 	$(RASA) test core --model models/current.tar.gz --stories tests/stories \
 	  --fail-on-prediction-errors --out results/core
 
@@ -62,6 +64,10 @@ pytest: db train
 	$(VENV)/bin/pytest -q
 
 test: setup lint validate train test-stories test-nlu pytest
+
+# Retention: delete conversations older than RETENTION_DAYS (default 90); run it daily.
+purge: setup
+	@$(PY) -m addons.stores.purge
 
 bench: db
 	$(PY) -m bench.run

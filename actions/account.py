@@ -27,6 +27,17 @@ APPEAL_CATEGORY_LABELS = {
     "high_frequency": "交易频繁被风控",
     "other": "其他原因",
 }
+STATE_LABELS = {
+    AccountStatus.normal: "正常",
+    AccountStatus.restricted: "限制收款",
+    AccountStatus.risk_controlled: "风控中",
+    AccountStatus.frozen: "冻结",
+}
+REASON_LABELS = {
+    "remote_qr_collection": "店里的线下收款码被外地付款人扫码",
+    "instant_withdrawal": "个人账户收款后马上提现",
+    "high_frequency": "长期频繁收款、提现交替",
+}
 APPEAL_STATUS_LABELS = {
     AppealStatus.submitted: "已提交，等待审核",
     AppealStatus.reviewing: "审核中",
@@ -86,6 +97,25 @@ class AccountView:
     can_withdraw: bool
     latest_appeal: AppealView | None
     requested_appeal: AppealView | None  # the appeal id the merchant asked about, if theirs
+
+
+def account_snapshot(account: AccountView) -> dict[str, Any]:
+    """What an agent sees of the merchant when taking over (masked, labels in Chinese)."""
+    appeal = account.latest_appeal
+    return {
+        "merchant": mask_merchant_id(account.merchant_id),
+        "state": account.status.value,
+        "state_label": STATE_LABELS[account.status],
+        "since": account.since,
+        "allowed": allowed_text(account.can_collect, account.can_withdraw),
+        "reason_label": REASON_LABELS.get(account.reason_code or "", "未说明"),
+        "appeals": [] if appeal is None else [{
+            "id": appeal.id,
+            "status_label": APPEAL_STATUS_LABELS[appeal.status],
+            "category_label": APPEAL_CATEGORY_LABELS.get(appeal.category, "其他原因"),
+            "created": appeal.created,
+        }],
+    }
 
 
 def load_account(merchant_id: str, appeal_id: str | None) -> Any:
@@ -178,10 +208,17 @@ class ActionAfterVerification(Action):
         reset = [SlotSet(FORM_STOP, None), SlotSet("appeal_allowed", False),
                  SlotSet(SWITCH_TO, None)]
         stop = tracker.get_slot(FORM_STOP)
-        if stop == "paused":
-            return reset  # the answers given so far are kept for later
         if stop:
-            return reset + [SlotSet("merchant_id", None), SlotSet("phone_last4", None)]
+            # Paused ("继续" resumes it; maybe a person first) or cancelled.
+            events = [SlotSet(FORM_STOP, None), SlotSet("appeal_allowed", False),
+                      SlotSet(SWITCH_TO, tracker.get_slot(SWITCH_TO))]
+            if stop == "paused":
+                return events  # the answers given so far are kept for later
+            return events + [SlotSet("merchant_id", None), SlotSet("phone_last4", None)]
+        if tracker.get_slot("lookup_purpose") == "handoff":
+            # Verified (or not: the agent will check) — back to queueing for a person.
+            return [SlotSet(FORM_STOP, None), SlotSet("appeal_allowed", False),
+                    SlotSet("lookup_purpose", None), SlotSet(SWITCH_TO, "handoff_form")]
         appeal_id = tracker.get_slot("appeal_id")
         try:
             identity = await load_identity(*sender_key(tracker))

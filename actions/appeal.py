@@ -17,8 +17,15 @@ from actions.ask import AskForSlot
 from actions.choices import pick
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
 from actions.db import repository
-from actions.forms import FORM_STOP, MISSES, Answer, RepairingForm
-from actions.privacy import MOBILE_PHONE, mask_phone, mask_phones_in_text
+from actions.forms import FORM_STOP, MISSES, SWITCH_TO, Answer, RepairingForm
+from actions.privacy import (
+    MOBILE_PHONE,
+    SEALED_PREFIX,
+    mask_phone,
+    mask_phones_in_text,
+    seal,
+    unseal,
+)
 from actions.repair import Said
 
 # The options in the order the question lists them, and the words merchants use.
@@ -101,15 +108,18 @@ class ValidateAppealForm(RepairingForm):
         return {MISSES: 1.0}
 
     async def parse_appeal_contact(self, said: Said, tracker: Tracker) -> Answer | None:
+        # Sealed: the tracker store keeps it until filing, unreadable (actions.privacy).
+        if said.text.startswith(SEALED_PREFIX):
+            return Answer(said.text)  # kept from before a pause
         match = MOBILE_PHONE.search(said.text)
         if match:
-            return Answer(match.group(0))
+            return Answer(seal(match.group(0)))
         if USE_BOUND_PHONE.search(said.text):
             try:
                 phone = await bound_phone(tracker)
             except DatabaseUnavailable:
                 phone = None
-            return Answer(phone) if phone else None
+            return Answer(seal(phone)) if phone else None
         return None
 
     async def skip_appeal_contact(
@@ -121,7 +131,7 @@ class ValidateAppealForm(RepairingForm):
             phone = None
         if phone:
             dispatcher.utter_message(response="utter_contact_uses_bound_phone")
-            return {"appeal_contact": phone}
+            return {"appeal_contact": seal(phone)}
         dispatcher.utter_message(response="utter_hint_appeal_contact")
         return {}
 
@@ -169,7 +179,7 @@ class ActionAskAppealConfirm(AskForSlot):
                 tracker.get_slot("appeal_category"), "其他原因"
             ),
             appeal_description=mask_phones_in_text(tracker.get_slot("appeal_description") or ""),
-            appeal_contact_masked=mask_phone(tracker.get_slot("appeal_contact") or ""),
+            appeal_contact_masked=mask_phone(unseal(tracker.get_slot("appeal_contact")) or ""),
         )
 
 
@@ -183,11 +193,14 @@ class ActionSubmitAppeal(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if tracker.get_slot(FORM_STOP) == "paused":
-            # Answers are kept for when the merchant comes back to the appeal.
-            return [SlotSet(FORM_STOP, None), SlotSet("appeal_allowed", False)]
+            # Answers are kept for when the merchant comes back to the appeal (maybe
+            # after talking to a person).
+            return [SlotSet(FORM_STOP, None), SlotSet("appeal_allowed", False),
+                    SlotSet(SWITCH_TO, tracker.get_slot(SWITCH_TO))]
         reset = [SlotSet(slot, None) for slot in APPEAL_SLOTS] + [
             SlotSet(FORM_STOP, None),
             SlotSet("appeal_allowed", False),
+            SlotSet(SWITCH_TO, None),
         ]
         if tracker.get_slot(FORM_STOP):
             return reset  # cancelled: the form already said so
@@ -197,7 +210,7 @@ class ActionSubmitAppeal(Action):
         channel, sender_id = sender_key(tracker)
         category = tracker.get_slot("appeal_category") or "other"
         description = tracker.get_slot("appeal_description") or ""
-        contact = tracker.get_slot("appeal_contact") or ""
+        contact = unseal(tracker.get_slot("appeal_contact")) or ""
 
         def work(session: Session) -> tuple[str, dict[str, Any]]:
             merchant_id = repository.bound_merchant_id(session, channel, sender_id)

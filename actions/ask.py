@@ -20,7 +20,10 @@ FORM_SLOTS = (
     "merchant_id", "phone_last4",
     "appeal_category", "appeal_description", "appeal_contact", "appeal_confirm",
     "payer_location", "has_website_icp", "has_miniprogram", "urgency", "monthly_volume",
+    "handoff_problem", "handoff_verify", "handoff_contact", "satisfaction_score",
 )
+# Slots whose full question needs values computed by their own action.
+CUSTOM_QUESTIONS = {"appeal_confirm", "handoff_contact"}
 
 
 class AskForSlot(Action):
@@ -50,5 +53,5 @@ def _ask_class(slot: str) -> type[AskForSlot]:
     return type(f"AskFor_{slot}", (AskForSlot,), attributes)
 
 
-# The appeal confirmation shows the summary (actions.appeal defines its full question).
-ASK_ACTIONS = {slot: _ask_class(slot) for slot in FORM_SLOTS if slot != "appeal_confirm"}
+# The appeal summary and the handoff's working hours: see actions.appeal, actions.handoff.
+ASK_ACTIONS = {slot: _ask_class(slot) for slot in FORM_SLOTS if slot not in CUSTOM_QUESTIONS}

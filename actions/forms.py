@@ -36,6 +36,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.guidance import answer_faq, warn_if_scam
 from actions.repair import CHITCHAT_INTENTS, SKIP, TASK_INTENTS, Move, Said, classify, is_digression
+from actions.waiting import stop_waiting
 
 REQUESTED_SLOT = "requested_slot"
 # Everything up to the last correction word: what follows is the new value.
@@ -83,6 +84,8 @@ class RepairingForm(FormValidationAction, abc.ABC):
     skip_words: dict[str, re.Pattern[str]] = {}
     #: Said when the form pauses; tells how to come back.
     pause_response: str = "utter_form_paused"
+    #: A paused form can be resumed with "继续" (not, e.g., a satisfaction question).
+    resumable: bool = True
 
     @abc.abstractmethod
     def name(self) -> str: ...
@@ -114,6 +117,14 @@ class RepairingForm(FormValidationAction, abc.ABC):
     def is_stopped(self, tracker: Tracker) -> bool:
         """True when the form has nothing more to ask for another reason."""
         return False
+
+    async def on_human(
+        self, requested: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        """"转人工" at any step: this form waits (answers kept, "继续" resumes it later)
+        and the handoff starts."""
+        dispatcher.utter_message(response="utter_form_waits_for_person")
+        return self._pause(dispatcher, announce=False, switch_to="handoff_form")
 
     # --- Rasa plumbing --------------------------------------------------------------------
     async def required_slots(
@@ -216,8 +227,7 @@ class RepairingForm(FormValidationAction, abc.ABC):
             return {**await self._correct(requested, said, dispatcher, tracker, domain),
                     **calm}
         if move == Move.HUMAN:
-            dispatcher.utter_message(response="utter_request_human")
-            return self._pause(dispatcher, announce=True)
+            return await self.on_human(requested, dispatcher, tracker)
         if move == Move.SKIP:
             skipped = await getattr(self, f"skip_{requested}")(dispatcher, tracker)
             state = None if skipped.get(requested) is not None else "quiet"
@@ -243,8 +253,11 @@ class RepairingForm(FormValidationAction, abc.ABC):
                switch_to: str | None = None) -> dict[str, Any]:
         if announce:
             dispatcher.utter_message(response=self.pause_response)
-        return {FORM_STOP: "paused", PAUSED_FORM: self.form_name(), SWITCH_TO: switch_to,
-                REPAIR_STATE: None, DIGRESSIONS: 0.0, MISSES: 0.0}
+        values = {FORM_STOP: "paused", SWITCH_TO: switch_to, REPAIR_STATE: None,
+                  DIGRESSIONS: 0.0, MISSES: 0.0}
+        if self.resumable:
+            values[PAUSED_FORM] = self.form_name()
+        return values
 
     async def _digress(
         self, said: Said, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -253,6 +266,9 @@ class RepairingForm(FormValidationAction, abc.ABC):
         if intent == "goodbye":
             dispatcher.utter_message(response="utter_goodbye_paused")
             return self._pause(dispatcher)
+        if intent == "stop_waiting":
+            await stop_waiting(dispatcher, tracker)
+            return {REPAIR_STATE: "remind"}
         task = await self.on_task(intent, dispatcher, tracker) if intent in TASK_INTENTS \
             else None
         if task is not None and task.get(FORM_STOP):

@@ -40,7 +40,6 @@ FAQ_RESPONSES = {
     "ask_website_payment": "utter_ask_website_payment",
     "ask_miniprogram_payment": "utter_ask_miniprogram_payment",
     "ask_fee_rate": "utter_ask_fee_rate",
-    "request_human": "utter_request_human",
     "bot_challenge": "utter_bot_challenge",
 }
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import make_url
+
+from actions.local_secrets import local_secret
 
 
 def mask_merchant_id(merchant_id: str) -> str:
@@ -39,8 +43,9 @@ def mask_url(url: str) -> str:
 
 
 # Mainland resident ID card: 17 digits and a digit or X. Bank cards: 16 to 19 digits.
-ID_CARD = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
-BANK_CARD = re.compile(r"(?<!\d)(\d{4})\d{8,11}(\d{4})(?!\d)")
+# (Not after a ".": the digits of a float such as a model confidence are no card.)
+ID_CARD = re.compile(r"(?<![0-9A-Za-z.])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+BANK_CARD = re.compile(r"(?<![\d.])(\d{4})\d{8,11}(\d{4})(?!\d)")
 
 
 def mask_personal_data(text: str) -> str:
@@ -50,3 +55,32 @@ def mask_personal_data(text: str) -> str:
     text = ID_CARD.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
     text = BANK_CARD.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
     return mask_phones_in_text(text)
+
+
+# --- values the action server keeps across turns without anyone else reading them ----
+
+SEALED_PREFIX = "sealed:"
+
+
+@cache
+def _fernet() -> Fernet:
+    """The action server's key: SLOT_SEAL_KEY, else var/secrets/slot_seal.key (0600).
+    Several action servers must share it (set the variable)."""
+    key = local_secret("slot_seal.key", "SLOT_SEAL_KEY",
+                       generate=lambda: Fernet.generate_key().decode())
+    return Fernet(key.encode())
+
+
+def seal(value: str) -> str:
+    """A slot value the tracker store and the broker keep but cannot read."""
+    return SEALED_PREFIX + _fernet().encrypt(value.encode()).decode()
+
+
+def unseal(value: str | None) -> str | None:
+    """The sealed value, or the value itself when it was never sealed; None if unreadable."""
+    if not value or not value.startswith(SEALED_PREFIX):
+        return value
+    try:
+        return _fernet().decrypt(value[len(SEALED_PREFIX):].encode()).decode()
+    except InvalidToken:
+        return None

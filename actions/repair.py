@@ -45,6 +45,8 @@ QUESTION = re.compile(
 
 # Intents that are never an answer to a form question.
 CHITCHAT_INTENTS = {"greet", "thank", "goodbye", "bot_challenge"}
+# Handled by the forms' own moves or rules, never answered as a question.
+CONTROL_INTENTS = {"request_human", "stop_waiting", "handoff_closed"}
 TASK_INTENTS = {
     "check_account_status", "report_account_abnormal", "submit_appeal",
     "check_appeal_status", "ask_remote_collection",
@@ -124,7 +126,7 @@ def classify(said: Said, parsed: Any, free_text: bool = False, can_skip: bool = 
         return Move.RESTART
     if CORRECTION.search(said.text) and not said.is_question:
         return Move.CORRECT
-    if HUMAN.search(said.text) or (said.intent == "request_human" and said.confidence >= SURE):
+    if HUMAN.search(said.text) or (said.intent == "request_human" and said.confidence >= LIKELY):
         return Move.HUMAN
     if parsed is not None and not (free_text and is_digression(said, free_text=True)):
         return Move.ANSWER

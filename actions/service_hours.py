@@ -1,6 +1,6 @@
 """When people answer: the handoff's working hours, from the environment.
 
-``HANDOFF_HOURS`` ("09:00-21:00"), ``HANDOFF_DAYS`` ("1-7", Monday = 1; lists like
+``HANDOFF_HOURS`` ("09:00-21:00"; "00:00-24:00" for all day), ``HANDOFF_DAYS`` ("1-7", Monday = 1; lists like
 "1-5,7" work) and ``HANDOFF_TZ`` ("Asia/Shanghai"). Outside them, or with no agent
 online, the assistant takes a message instead of queueing.
 """
@@ -45,7 +45,8 @@ class ServiceHours:
         if not match:
             raise ValueError("HANDOFF_HOURS must look like 09:00-21:00")
         h1, m1, h2, m2 = (int(g) for g in match.groups())
-        return cls(dt.time(h1, m1), dt.time(h2 % 24, m2),
+        end = dt.time.max if (h2, m2) == (24, 0) else dt.time(h2, m2)  # "24:00": midnight
+        return cls(dt.time(h1, m1), end,
                    _days(env.get("HANDOFF_DAYS", "1-7")),
                    ZoneInfo(env.get("HANDOFF_TZ", "Asia/Shanghai")))
 
@@ -65,4 +66,5 @@ class ServiceHours:
             days = "周一至周五"
         else:
             days = "周" + "、".join(DAY_NAMES[d - 1] for d in sorted(self.days))
-        return f"{days} {self.start.hour}:{self.start.minute:02d}-{self.end.hour}:{self.end.minute:02d}"
+        end = "24:00" if self.end == dt.time.max else f"{self.end.hour}:{self.end.minute:02d}"
+        return f"{days} {self.start.hour}:{self.start.minute:02d}-{end}"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from actions.db.session import PROJECT_ROOT, database_url
+from actions.local_secrets import local_secret
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -27,7 +28,7 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
 class Settings:
     db_url: str
     rasa_url: str = "http://localhost:5005"
-    rasa_token: str = "change-me-local-token"
+    rasa_token: str = ""
     host: str = "127.0.0.1"
     port: int = 5070
     # "auto": Secure cookie when the request came over https (behind a proxy: run
@@ -59,7 +60,8 @@ class Settings:
         return cls(
             db_url=env.get("MERCHANT_DB_URL") or database_url(),
             rasa_url=(env.get("RASA_URL") or "http://localhost:5005").rstrip("/"),
-            rasa_token=env.get("RASA_TOKEN") or "change-me-local-token",
+            # The same token as `make run`: RASA_TOKEN, else var/secrets/rasa_token.
+            rasa_token=env.get("RASA_TOKEN", "").strip() or local_secret("rasa_token", "RASA_TOKEN"),
             host=env.get("CONSOLE_HOST") or "127.0.0.1",
             port=int(env.get("CONSOLE_PORT") or 5070),
             cookie_secure=cookie_secure,

@@ -16,6 +16,12 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from actions.local_secrets import local_secret, secret_file  # noqa: E402
+
+# Example tokens from this project's earlier docs: never accepted.
+KNOWN_TOKENS = {"change-me-local-token", "e2e-token"}
 RASA = str(ROOT / ".venv" / "bin" / "rasa")
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
@@ -30,15 +36,31 @@ def healthy(url: str) -> bool:
 
 def main() -> int:
     rasa_port = os.environ.get("RASA_PORT", "5005")
-    actions_port = os.environ.get("ACTIONS_PORT", "5055")
-    token = os.environ.setdefault("RASA_TOKEN", "change-me-local-token")
+    actions_port = os.environ.setdefault("ACTIONS_PORT", "5055")  # endpoints.yml reads it
+    # Local only unless told otherwise (RASA_HOST=0.0.0.0 behind a proxy or firewall).
+    host = os.environ.get("RASA_HOST", "127.0.0.1")
+    # The action server has no authentication of its own: it listens on this machine only.
+    os.environ.setdefault("SANIC_HOST", os.environ.get("ACTIONS_HOST", "127.0.0.1"))
+    # No default token: RASA_TOKEN, or one generated once into var/secrets/ (mode 0600).
+    token_from_env = bool(os.environ.get("RASA_TOKEN", "").strip())
+    token = local_secret("rasa_token", "RASA_TOKEN")
+    if token in KNOWN_TOKENS:
+        print("serve: RASA_TOKEN is a published example token; choose your own",
+              file=sys.stderr)
+        return 2
+    os.environ["RASA_TOKEN"] = token
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    # Sanic refuses request bodies over 1 MB (a chat message is a few KB at most).
+    os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", str(1_000_000))
+    cors = os.environ.get("RASA_CORS_ORIGINS", "").split()
+    # The agent console: its own service on this machine, talking to the rasa API.
     console_port = os.environ.setdefault("CONSOLE_PORT", "5070")
-    os.environ.setdefault("RASA_URL", f"http://localhost:{rasa_port}")
+    os.environ.setdefault("RASA_URL", f"http://127.0.0.1:{rasa_port}")
     commands = [
         [RASA, "run", "actions", "--actions", "actions", "--port", actions_port],
-        [RASA, "run", "--model", "models/current.tar.gz", "--port", rasa_port,
-         "--enable-api", "--auth-token", token, "--cors", "*",
+        [RASA, "run", "--model", "models/current.tar.gz", "--interface", host,
+         "--port", rasa_port, "--enable-api", "--auth-token", token,
+         *(["--cors", *cors] if cors else []),
          "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
         # The agent console (console/): its own FastAPI service, reading Rasa's events.
         [PYTHON, "-m", "console"],
@@ -60,6 +82,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
+    token_source = "$RASA_TOKEN" if token_from_env else str(secret_file("rasa_token"))
     status = f"http://localhost:{rasa_port}/status?token={token}"
     for _ in range(180):
         if healthy(status) and healthy(f"http://localhost:{actions_port}/health") and \
@@ -77,7 +100,8 @@ def main() -> int:
     Chat widget demo page (open in a browser): http://localhost:{rasa_port}/widget/demo.html
       embed: <script src="http://localhost:{rasa_port}/widget/widget.js" defer></script>
     WeChat official account: POST localhost:{rasa_port}/webhooks/wechat/webhook
-    API:   http://localhost:{rasa_port}/status?token=$RASA_TOKEN
+    API:   http://localhost:{rasa_port}/status?token=<token>
+           the API token is in {token_source}
     Agent console (客服工作台): http://localhost:{console_port}/console/
       create an agent first: make agent USERNAME=wang NAME=小王
       API docs: http://localhost:{console_port}/console/api/docs

@@ -85,7 +85,8 @@ async def test_fallback_is_worded_by_stage(talk: Talk) -> None:
     assert (await merchant.say("/nlu_fallback")).responses == ["utter_ask_rephrase"]
     third = await merchant.say("/nlu_fallback")
     assert third.responses == ["utter_fallback_person"]
-    assert "95017" in third.text and "转人工" in third.text
+    assert "95017" in third.text and "人工" in third.text
+    assert [b["payload"] for b in third.buttons] == ["/request_human"]
     # Understood again: the count starts over.
     await merchant.say("客服电话多少")
     assert (await merchant.say("/nlu_fallback")).responses == ["utter_ask_rephrase"]

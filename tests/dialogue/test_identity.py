@@ -163,5 +163,6 @@ async def test_validation_opens_two_transactions_per_turn(talk: Talk,
     finally:
         event.remove(engine, "begin", count)
     assert "utter_verified" in reply.responses
-    # validation: identity + the check; then action_after_verification: identity + account
-    assert len(begins) == 4
+    # the handoff policy's owner check, validation (identity + the check), then
+    # action_after_verification (identity + account)
+    assert len(begins) == 5

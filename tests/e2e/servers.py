@@ -108,7 +108,7 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 def running_servers(
     workdir: Path,
     db_url: str,
-    credentials: str = "rest:\n",
+    credentials: str = "addons.channels.rest.RestInput:\n",
     token: str = "e2e-token",
     extra_env: dict[str, str] | None = None,
     extra_endpoints: str = "",

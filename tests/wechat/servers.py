@@ -24,7 +24,7 @@ SLOW_APP_ID = "wx00000000000000slow"
 def credentials(api_base: str) -> str:
     # Compatible mode: plaintext and encrypted pushes both work on the main channel.
     return f"""\
-rest:
+addons.channels.rest.RestInput:
 addons.channels.wechat.WeChatInput:
   token: {TOKEN}
   app_id: {APP_ID}

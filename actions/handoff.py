@@ -1,0 +1,379 @@
+"""Handing a conversation to a person, without the merchant repeating a word.
+
+"转人工" (or the last step of a misunderstanding, or a lock-out) starts a short form:
+the problem in one sentence (skipped when the conversation already says it), an offer
+to verify identity first (so the agent sees the account), and, outside working hours
+or with nobody online, how to reach the merchant. Then the conversation is queued in
+the ``handoffs`` table with the position and a realistic wait, or a message (留言) is
+left as a ticket. While waiting the merchant can keep asking the bot or say "不等了".
+While an agent holds the conversation the bot stays silent
+(``addons.policies.handoff.HandoffPolicy``); when the agent closes it, the console
+triggers ``handoff_closed`` and the bot asks for a 1-5 score.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
+
+from actions.account import account_snapshot, load_account
+from actions.ask import AskForSlot
+from actions.choices import pick
+from actions.common import DatabaseUnavailable, run_in_session, sender_key, utter_busy
+from actions.db import handoffs, repository
+from actions.db.models import HandoffStatus, utcnow
+from actions.forms import FORM_STOP, PAUSED_FORM, SWITCH_TO, Answer, RepairingForm
+from actions.privacy import MOBILE_PHONE, mask_personal_data
+from actions.remote_collection import parse_yes_no
+from actions.repair import HUMAN, Said
+from actions.service_hours import ServiceHours
+from actions.waiting import stop_waiting
+
+HANDOFF_SLOTS = ["handoff_problem", "handoff_verify", "handoff_contact"]
+# What is left of "转人工，我的钱冻结了" once the request for a person is taken out.
+POLITE = re.compile(r"^(请|麻烦|帮我|给我|我要|我想|快|赶紧|能不能|可以)+")
+PUNCTUATION = re.compile(r"[\s,，。.!！?？~～、;；:：]+")
+MIN_PROBLEM = 4
+MAX_PROBLEM = 200
+NOT_A_PROBLEM = {"greet", "thank", "goodbye", "affirm", "deny", "request_human",
+                 "stop_waiting", "handoff_closed", "bot_challenge"}
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+PAUSED_PROBLEM = {
+    "appeal_form": "提交申诉时需要人工帮助",
+    "verify_form": "核对身份时需要人工帮助",
+    "remote_advice_form": "选择异地收款方式时需要人工帮助",
+}
+CHAT_WORDS = re.compile(r"这里|留言|在线|微信|回复|聊天")
+# Private per-turn facts for required_slots (not domain slots; see actions.forms).
+CONTEXT = "__handoff_context"
+
+
+@dataclass(frozen=True)
+class Context:
+    merchant_id: str | None
+    locked: bool
+    open_status: HandoffStatus | None
+    serving: bool
+
+
+def serving_now(session: Session) -> bool:
+    """Working hours and somebody online to answer."""
+    return ServiceHours.from_env().is_open(utcnow()) and handoffs.online_agents(session) > 0
+
+
+def load_context(channel: str, sender_id: str) -> Any:
+    def work(session: Session) -> Context:
+        return Context(
+            merchant_id=repository.bound_merchant_id(session, channel, sender_id),
+            locked=repository.is_locked(session, channel, sender_id),
+            open_status=handoffs.owner(session, channel, sender_id),
+            serving=serving_now(session),
+        )
+
+    return run_in_session(work)
+
+
+def previous_user_messages(tracker: Tracker) -> list[dict[str, Any]]:
+    """The user messages before the latest one, newest first, in this session."""
+    users: list[dict[str, Any]] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") == "user":
+            users.append(event)
+    return users[1:]
+
+
+def intent_of(event: dict[str, Any]) -> str | None:
+    return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+
+
+def handoff_reason(tracker: Tracker, context: Context) -> str:
+    earlier = previous_user_messages(tracker)
+    if context.locked:
+        return "locked_out"
+    if earlier and all(intent_of(e) == "nlu_fallback" for e in earlier[:2]) and len(earlier) >= 2:
+        return "not_understood"
+    last_bot = next((e for e in reversed(tracker.events) if e.get("event") == "bot"), {})
+    if (last_bot.get("metadata") or {}).get("utter_action") == "utter_form_stuck":
+        return "form_stuck"
+    if tracker.get_slot(PAUSED_FORM) == "appeal_form" or \
+            tracker.get_slot("lookup_purpose") == "appeal":
+        return "appeal_help"
+    return "merchant_asked"
+
+
+def problem_from_conversation(tracker: Tracker) -> str | None:
+    """The problem, when the conversation already says it: the request itself
+    ("转人工，钱冻结了怎么办"), the question asked just before, or the form that paused."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    rest = POLITE.sub("", PUNCTUATION.sub(" ", HUMAN.sub(" ", text)).strip()).strip()
+    if len(rest.replace(" ", "")) >= MIN_PROBLEM and not rest.startswith("/"):
+        return rest
+    for event in previous_user_messages(tracker)[:1]:
+        said = (event.get("text") or "").strip()
+        # Even a message the model missed is the merchant's own words, if it has some.
+        if intent_of(event) not in NOT_A_PROBLEM and not said.startswith("/") \
+                and len(CHINESE.findall(said)) >= MIN_PROBLEM:
+            return said
+    return PAUSED_PROBLEM.get(tracker.get_slot(PAUSED_FORM) or "")
+
+
+class ValidateHandoffForm(RepairingForm):
+    slot_words = {
+        "handoff_problem": re.compile(r"问题|情况"),
+        "handoff_contact": re.compile(r"电话|手机|联系"),
+    }
+    free_text_slots = frozenset({"handoff_problem"})
+    pause_response = "utter_pause_handoff_form"
+
+    def name(self) -> str:
+        return "validate_handoff_form"
+
+    @staticmethod
+    def context(tracker: Tracker) -> Context | None:
+        return tracker.slots.get(CONTEXT)
+
+    def is_stopped(self, tracker: Tracker) -> bool:
+        context = self.context(tracker)
+        # Already queued or with an agent (action_handoff says where it stands), or the
+        # database is away (it says so too).
+        return context is None or context.open_status is not None
+
+    def active_slots(self, tracker: Tracker, domain: DomainDict) -> list[str]:
+        context = self.context(tracker)
+        slots = ["handoff_problem"]
+        if context is not None and not (context.merchant_id or context.locked):
+            slots.append("handoff_verify")
+        if context is not None and not context.serving:
+            slots.append("handoff_contact")
+        return slots
+
+    async def prepare(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        try:
+            context = await load_context(*sender_key(tracker))
+        except DatabaseUnavailable:
+            context = None
+        tracker.slots[CONTEXT] = context
+        if context is None or tracker.get_slot("requested_slot") is not None:
+            return {}
+        values: dict[str, Any] = {"handoff_reason": handoff_reason(tracker, context)}
+        if tracker.get_slot("handoff_problem") is None:
+            values["handoff_problem"] = problem_from_conversation(tracker)
+        if context.merchant_id:
+            values["handoff_verify"] = None  # verified: nothing to offer
+        return values
+
+    async def parse_handoff_problem(self, said: Said, tracker: Tracker) -> Answer | None:
+        text = said.text.strip()
+        if len(text) < MIN_PROBLEM or text.startswith("/"):
+            return None
+        return Answer(text[:MAX_PROBLEM])
+
+    async def skip_handoff_problem(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        return {"handoff_problem": "（商户没有说明，请客服先询问）"}
+
+    async def parse_handoff_verify(self, said: Said, tracker: Tracker) -> Answer | None:
+        return parse_yes_no(said)
+
+    async def skip_handoff_verify(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        return {"handoff_verify": False}
+
+    async def parse_handoff_contact(self, said: Said, tracker: Tracker) -> Answer | None:
+        phone = MOBILE_PHONE.search(said.text)
+        if phone:
+            return Answer(phone.group(0))
+        if pick(said.text, ["chat", "phone"]) == "chat" or CHAT_WORDS.search(said.text):
+            return Answer("chat")
+        return None
+
+    async def on_human(
+        self, requested: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        # "直接转人工" here means: go on without the optional step.
+        if requested == "handoff_verify":
+            return {"handoff_verify": False}
+        if requested == "handoff_problem":
+            return await self.skip_handoff_problem(dispatcher, tracker)
+        return {}
+
+    async def after_answers(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("handoff_verify") is True and not (
+            (context := self.context(tracker)) and context.merchant_id
+        ):
+            # Verify first; action_after_verification brings the merchant back here.
+            dispatcher.utter_message(response="utter_handoff_verify_first")
+            return {**self._pause(dispatcher, announce=False, switch_to="verify_form"),
+                    "lookup_purpose": "handoff", "handoff_verify": None}
+        return {}
+
+
+class ActionAskHandoffContact(AskForSlot):
+    """Outside working hours: says when people answer, then how to reach the merchant."""
+
+    slot = "handoff_contact"
+
+    def full_question(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> None:
+        dispatcher.utter_message(response="utter_ask_handoff_contact",
+                                 hours=ServiceHours.from_env().describe())
+
+
+class ActionHandoff(Action):
+    """Queues the conversation for an agent, or leaves a ticket outside working hours."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        stop = tracker.get_slot(FORM_STOP)
+        if stop:
+            # Paused to verify first, or cancelled: the form said what happens next.
+            return [SlotSet(FORM_STOP, None), SlotSet(SWITCH_TO, tracker.get_slot(SWITCH_TO))]
+        reset = [SlotSet(slot, None) for slot in HANDOFF_SLOTS] + [
+            SlotSet(SWITCH_TO, None), SlotSet("handoff_reason", None)]
+        channel, sender_id = sender_key(tracker)
+        problem = mask_personal_data(tracker.get_slot("handoff_problem") or "")
+        contact = tracker.get_slot("handoff_contact")
+        reason = tracker.get_slot("handoff_reason") or "merchant_asked"
+
+        def work(session: Session) -> tuple[str, dict[str, Any]]:
+            existing = handoffs.open_handoff_for(session, channel, sender_id)
+            if existing is not None:
+                return self._standing(session, existing)
+            merchant_id = repository.bound_merchant_id(session, channel, sender_id)
+            serving = serving_now(session)
+            handoff = handoffs.queue(
+                session, channel, sender_id, reason, problem or None,
+                merchant_id=merchant_id, ticket=not serving,
+                contact_method=None if serving else ("chat" if contact in (None, "chat")
+                                                     else "phone"),
+                contact_phone=None if serving or contact in (None, "chat") else contact,
+            )
+            session.flush()
+            if not serving:
+                return "ticket", {"hours": ServiceHours.from_env().describe(),
+                                  "contact": "电话联系你" if contact not in (None, "chat")
+                                  else "在这里回复你"}
+            return "queued", self._wait(session, handoff)
+
+        try:
+            outcome, values = await run_in_session(work)
+        except DatabaseUnavailable:
+            return reset + utter_busy(dispatcher)
+        except handoffs.AlreadyOpen:
+            outcome, values = "queued_before", {}
+        if outcome in ("queued", "waiting"):
+            first = "_next" if values["ahead"] == 0 else ""
+            dispatcher.utter_message(response=f"utter_handoff_{outcome}{first}", **values)
+            await self._snapshot(tracker, channel, sender_id)
+        elif outcome == "ticket":
+            dispatcher.utter_message(response="utter_handoff_ticket", **values)
+            await self._snapshot(tracker, channel, sender_id)
+        elif outcome == "queued_before":
+            dispatcher.utter_message(response="utter_handoff_waiting_unknown")
+        # "agent": the agent answers; the bot says nothing.
+        return reset
+
+    @staticmethod
+    def _wait(session: Session, handoff: Any) -> dict[str, Any]:
+        wait = handoffs.estimate_wait(handoffs.position(session, handoff),
+                                      handoffs.online_agents(session),
+                                      handoffs.average_handling(session))
+        return {"ahead": wait.position - 1, "minutes": wait.minutes}
+
+    def _standing(self, session: Session, handoff: Any) -> tuple[str, dict[str, Any]]:
+        if handoff.status == HandoffStatus.waiting:
+            return "waiting", self._wait(session, handoff)
+        if handoff.status == HandoffStatus.ticket:
+            return "ticket", {"hours": ServiceHours.from_env().describe(),
+                              "contact": "在这里回复你" if handoff.contact_method != "phone"
+                              else "电话联系你"}
+        return "agent", {}
+
+    @staticmethod
+    async def _snapshot(tracker: Tracker, channel: str, sender_id: str) -> None:
+        """The account panel for the agent: what the assistant knows, masked."""
+        try:
+            merchant_id = await run_in_session(
+                lambda s: repository.bound_merchant_id(s, channel, sender_id))
+            if merchant_id is None:
+                return
+            account = await load_account(merchant_id, None)
+            if account is None:
+                return
+            snapshot = json.dumps(account_snapshot(account), ensure_ascii=False)
+
+            def save(session: Session) -> None:
+                handoff = handoffs.open_handoff_for(session, channel, sender_id)
+                if handoff is not None:
+                    handoff.account_snapshot = snapshot
+
+            await run_in_session(save)
+        except DatabaseUnavailable:
+            return  # the agent can still ask; the merchant is queued either way
+
+
+class ActionStopWaiting(Action):
+    """"不等了": leaves the queue."""
+
+    def name(self) -> str:
+        return "action_stop_waiting"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        await stop_waiting(dispatcher, tracker)
+        return []
+
+
+class ValidateSatisfactionForm(RepairingForm):
+    pause_response = "utter_score_skipped"
+    resumable = False
+
+    def name(self) -> str:
+        return "validate_satisfaction_form"
+
+    async def parse_satisfaction_score(self, said: Said, tracker: Tracker) -> Answer | None:
+        picked = pick(said.text.replace("分", "").replace("星", ""), ["1", "2", "3", "4", "5"])
+        return Answer(float(picked)) if picked else None
+
+
+class ActionRecordSatisfaction(Action):
+    def name(self) -> str:
+        return "action_record_satisfaction"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        reset = [SlotSet("satisfaction_score", None), SlotSet(FORM_STOP, None)]
+        score = tracker.get_slot("satisfaction_score")
+        if tracker.get_slot(FORM_STOP) or score is None:
+            return reset
+        channel, sender_id = sender_key(tracker)
+        with contextlib.suppress(DatabaseUnavailable):  # the thanks matter more
+            await run_in_session(
+                lambda s: handoffs.record_satisfaction(s, channel, sender_id, int(score)))
+        dispatcher.utter_message(
+            response="utter_thanks_for_score" if score >= 3 else "utter_sorry_for_score")
+        return reset

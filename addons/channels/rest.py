@@ -1,0 +1,72 @@
+"""The REST channel for server-to-server integrations, closed to the other channels.
+
+Rasa's ``RestInput`` lets the caller choose both the sender id and, through the
+``input_channel`` field, the channel the message claims to come from. Conversations are
+keyed by sender id alone and identity bindings by channel + sender, so a caller who knew
+a WeChat OpenID could have continued that merchant's conversation as "wechat". Here:
+
+- the channel is always ``rest``, whatever the request says;
+- the sender id is prefixed with ``rest:``, so a REST conversation can never be the
+  conversation of a WeChat user or a widget session with the same id;
+- with ``REST_SHARED_SECRET`` set (do set it in production), a request without the same
+  value in the ``X-Rest-Secret`` header is refused (401), compared in constant time.
+
+Mounted at the usual ``/webhooks/rest/webhook``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import RestInput as RasaRestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "rest:"
+SECRET_HEADER = "X-Rest-Secret"
+
+
+class RestInput(RasaRestInput):
+    def __init__(self, shared_secret: str | None = None) -> None:
+        self.shared_secret = shared_secret or None
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> RestInput:
+        credentials = credentials or {}
+        secret = credentials.get("shared_secret") or os.environ.get("REST_SHARED_SECRET")
+        if not secret:
+            logger.warning("REST channel open to any caller: set REST_SHARED_SECRET")
+        return cls(secret)
+
+    async def _extract_sender(self, req: Request) -> str | None:
+        sender = (req.json or {}).get("sender")
+        return None if sender is None else f"{PREFIX}{sender}"
+
+    def _extract_input_channel(self, req: Request) -> str:
+        return self.name()  # never what the caller claims
+
+    def authorized(self, request: Request) -> bool:
+        if self.shared_secret is None:
+            return True
+        given = request.headers.get(SECRET_HEADER, "")
+        return hmac.compare_digest(given.encode(), self.shared_secret.encode())
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        webhook = super().blueprint(on_new_message)
+
+        @webhook.middleware("request")
+        async def require_secret(request: Request) -> Any:
+            if request.method == "POST" and not self.authorized(request):
+                return response.json({"error": "unauthorized"}, status=401)
+            return None
+
+        return webhook

@@ -1,0 +1,1 @@
+"""Dialogue policies that run inside the rasa server."""

@@ -1,0 +1,82 @@
+"""A REST caller cannot reach another channel's conversation: not by using a WeChat
+OpenID as sender id, not by claiming input_channel "wechat". With REST_SHARED_SECRET,
+requests without the secret are refused."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy.orm import Session
+
+from actions.db import repository
+from actions.db.migrate import upgrade
+from actions.db.seed import seed_demo_data
+from actions.db.session import get_engine
+from tests.e2e.servers import Servers, running_servers
+from tests.wechat.client import TOKEN, wechat_send
+from tests.wechat.servers import credentials
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "rest-secret-for-tests"
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    workdir = tmp_path_factory.mktemp("channels-apart")
+    db_url = f"sqlite:///{workdir / 'merchant.db'}"
+    upgrade(db_url)
+    seed_demo_data(get_engine(db_url))
+    both = credentials("http://127.0.0.1:9").replace(
+        "addons.channels.rest.RestInput:\n",
+        f"addons.channels.rest.RestInput:\n  shared_secret: {SECRET}\n")
+    with running_servers(Path(workdir), db_url, both) as running:
+        yield running
+
+
+def rest(servers: Servers, body: dict, secret: str | None = SECRET) -> requests.Response:
+    headers = {"X-Rest-Secret": secret} if secret is not None else {}
+    return requests.post(f"{servers.rasa_url}/webhooks/rest/webhook", json=body,
+                         headers=headers, timeout=30)
+
+
+def test_requests_without_the_shared_secret_are_refused(servers: Servers) -> None:
+    body = {"sender": f"s-{uuid.uuid4().hex[:6]}", "message": "客服电话多少"}
+    assert rest(servers, body, secret=None).status_code == 401
+    assert rest(servers, body, secret="wrong").status_code == 401
+    assert "95017" in rest(servers, body).text
+
+
+def test_a_wechat_openid_used_on_rest_is_a_fresh_conversation(servers: Servers) -> None:
+    openid = f"oWx{uuid.uuid4().hex[:24]}"
+    # The WeChat user verifies as merchant 1900000003 (signed requests, as WeChat sends).
+    for text in ("查账户", "1900000003 0003"):
+        query, body = wechat_send.signed_request(wechat_send.text_xml(openid, text), TOKEN,
+                                                 "", "")
+        requests.post(f"{servers.rasa_url}/webhooks/wechat/webhook", params=query, data=body,
+                      headers={"Content-Type": "text/xml"}, timeout=30).raise_for_status()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with Session(get_engine(servers.db_url)) as session:
+            if repository.bound_merchant_id(session, "wechat", openid):
+                break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the WeChat user was never verified: the test would prove nothing")
+    # The same id on REST, even claiming to be WeChat, is somebody else.
+    for claimed in (None, "wechat"):
+        body = {"sender": openid, "message": "帮我查一下账户状态"}
+        if claimed:
+            body["input_channel"] = claimed
+        reply = " ".join(m.get("text", "") for m in rest(servers, body).json())
+        assert "冻结" not in reply and "1900****03" not in reply
+        assert "商户号" in reply  # asked to verify, like any stranger
+    wechat_tracker = requests.get(f"{servers.rasa_url}/conversations/{openid}/tracker",
+                                  params={"token": servers.token}, timeout=10).json()
+    rest_texts = [e.get("text") for e in wechat_tracker["events"] if e.get("event") == "user"]
+    assert "帮我查一下账户状态" not in rest_texts  # nothing landed in the WeChat conversation

@@ -1,0 +1,141 @@
+"""Personal data at rest: the tracker store keeps no phone, ID-card or bank-card number
+(SQLite and PostgreSQL), the actions still complete, and "删除我的记录" deletes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from rasa.shared.core.domain import Domain
+from rasa.utils.log_utils import configure_structlog
+
+from actions.db.migrate import upgrade
+from actions.db.seed import seed_demo_data
+from actions.db.session import get_engine
+from addons.stores.tracker_store import PrivateSQLTrackerStore
+from tests.conftest import PROJECT_ROOT
+from tests.conversation import Conversation, InProcessActionEndpoint, load_agent
+from tests.e2e.servers import MODEL
+
+PHONE, ID_CARD, BANK_CARD = "13800000002", "11010519491231002X", "6222021234567890123"
+
+
+def private_store(url: str, domain: Domain) -> PrivateSQLTrackerStore:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return PrivateSQLTrackerStore(domain=domain, dialect="sqlite", db=parsed.database)
+    return PrivateSQLTrackerStore(domain=domain, dialect="postgresql", host=parsed.host,
+                                  port=parsed.port, db=parsed.database,
+                                  username=parsed.username)
+
+
+@pytest.fixture(scope="module")
+def model_agent():  # type: ignore[no-untyped-def]
+    configure_structlog(logging.WARNING)
+    return load_agent(MODEL, InProcessActionEndpoint())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def tracker_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tracker.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture()
+def conversation(model_agent, tracker_url: str, sqlite_url: str,  # type: ignore[no-untyped-def]
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Conversation]:
+    upgrade(sqlite_url)
+    seed_demo_data(get_engine(sqlite_url))
+    monkeypatch.setenv("MERCHANT_DB_URL", sqlite_url)
+    store = private_store(tracker_url, model_agent.domain)
+    original = model_agent.tracker_store
+    model_agent.tracker_store = store
+    model_agent.processor.tracker_store = store
+    try:
+        yield Conversation(model_agent)
+    finally:
+        model_agent.tracker_store = original
+        model_agent.processor.tracker_store = original
+        store.engine.dispose()
+
+
+def stored_rows(url: str) -> list[str]:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        rows = [row[0] for row in connection.execute(sa.text("SELECT data FROM events"))]
+    engine.dispose()
+    return rows
+
+
+async def test_no_personal_number_is_stored_and_the_check_still_completes(
+    conversation: Conversation, tracker_url: str
+) -> None:
+    await conversation.say(f"查账户，我的身份证{ID_CARD}，卡号{BANK_CARD}")
+    await conversation.say("1900000002")
+    verified = await conversation.say(f"手机号{PHONE}")
+    assert "utter_verified" in verified.responses  # the action saw the real number
+    rows = "\n".join(stored_rows(tracker_url))
+    assert rows, "nothing was stored: the test would prove nothing"
+    for secret in (PHONE, ID_CARD, BANK_CARD):
+        assert secret not in rows
+    assert "138****0002" in rows and "110105********002X" in rows
+
+
+async def test_a_contact_phone_kept_for_a_later_step_is_sealed(
+    conversation: Conversation, tracker_url: str
+) -> None:
+    await conversation.say("我要申诉")
+    await conversation.say("1900000002 0002")
+    await conversation.say("1")
+    await conversation.say("外地老客户扫码买水果，都有聊天记录")
+    summary = await conversation.say("13900001111")
+    assert "139****1111" in summary.text  # the next step could read it back
+    assert "13900001111" not in "\n".join(stored_rows(tracker_url))
+
+
+async def test_delete_my_records_deletes_and_unbinds(conversation: Conversation,
+                                                     tracker_url: str) -> None:
+    await conversation.say("查账户")
+    await conversation.say("1900000002 0002")
+    assert (await conversation.say("删除我的记录")).responses == ["utter_confirm_forget"]
+    # (The reply's events are gone with the rest: read what the merchant was sent.)
+    assert "已删除" in (await conversation.say("确认删除")).text
+    # Only the new, empty conversation the harness opened to look is left.
+    assert not [row for row in stored_rows(tracker_url)
+                if '"event": "user"' in row or '"event": "bot"' in row]
+    again = await conversation.say("帮我查一下账户状态")
+    assert again.responses == ["utter_ask_merchant_id"]  # unbound: asked again
+
+
+async def test_declining_deletes_nothing(conversation: Conversation, tracker_url: str) -> None:
+    await conversation.say("删除我的记录")
+    assert (await conversation.say("不删了")).responses == ["utter_forget_declined"]
+    assert stored_rows(tracker_url) != []
+
+
+def test_endpoints_use_the_private_store() -> None:
+    text = (PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")
+    assert "type: addons.stores.tracker_store.PrivateSQLTrackerStore" in text
+
+
+async def test_no_personal_number_in_any_log_line(conversation: Conversation,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Everything Rasa, the actions and the libraries log, at DEBUG."""
+    configure_structlog(logging.DEBUG)
+    caplog.set_level(logging.DEBUG)
+    try:
+        await conversation.say(f"我的身份证{ID_CARD}，卡号{BANK_CARD}，查账户")
+        await conversation.say("1900000002")
+        assert "utter_verified" in (await conversation.say(f"手机{PHONE}")).responses
+        logging.getLogger("tests").info("merchant typed %s", PHONE)  # formatted later
+    finally:
+        configure_structlog(logging.WARNING)
+    assert len(caplog.records) > 20, "hardly anything was logged: the test proves nothing"
+    text = caplog.text
+    for secret in (PHONE, ID_CARD, BANK_CARD):
+        assert secret not in text
+    assert "138****0002" in text
