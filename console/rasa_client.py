@@ -24,6 +24,7 @@ class RasaError(Exception):
         self.status = status
 
 
+PATH_SAFE = ":@!$&'()*+,;=-._~"
 _RASA_ERROR_PREFIX = re.compile(r"^An unexpected error occurred\. Error:\s*")
 
 
@@ -47,7 +48,9 @@ class RasaClient:
         self._client.close()
 
     def _url(self, sender_id: str, tail: str) -> str:
-        return f"{self.base_url}/conversations/{quote(sender_id, safe='')}/{tail}"
+        # Rasa's routes do not percent-decode the conversation id (Sanic 21.12), so the
+        # characters a path may carry go as they are ("rest:shop-1" stays "rest:shop-1").
+        return f"{self.base_url}/conversations/{quote(sender_id, safe=PATH_SAFE)}/{tail}"
 
     def _call(self, method: str, url: str, params: dict[str, str],
               json: Any = None, may_have_happened: bool = False) -> dict[str, Any]:

@@ -26,16 +26,28 @@ def _bot_text(event: dict[str, Any]) -> str:
     return text.strip()
 
 
+def _merchant_text(event: dict[str, Any]) -> str:
+    """What the merchant saw themselves send: a button's title (widget) or the number
+    typed for a choice (WeChat), not the payload the channel turned it into."""
+    text = event.get("text") or ""
+    metadata = event.get("metadata") or {}
+    display = (metadata.get("widget") or {}).get("display")
+    typed = ((metadata.get("wechat") or {}).get("choice") or {}).get("typed")
+    if display or typed:
+        return str(display or typed)
+    if text.startswith("/"):
+        return "（点了一个按钮）"
+    return text or "（非文字消息）"
+
+
 def entry(event: dict[str, Any]) -> dict[str, Any] | None:
     """One transcript line for a user or bot event (None for anything else)."""
     kind = event.get("event")
     timestamp = float(event.get("timestamp") or 0)
     metadata = event.get("metadata") or {}
     if kind == "user":
-        text = event.get("text") or ""
-        if not text or text.startswith("/"):  # button payloads like /affirm
-            text = text or "（非文字消息）"
-        return {"key": f"user:{timestamp}", "role": "merchant", "text": mask_text(text),
+        return {"key": f"user:{timestamp}", "role": "merchant",
+                "text": mask_text(_merchant_text(event)),
                 "ts": timestamp, "channel": event.get("input_channel")}
     if kind == "bot":
         text = _bot_text(event)

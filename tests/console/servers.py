@@ -67,6 +67,11 @@ class Stack:
             params={"token": self.rasa.token}, json=events, timeout=30)
         response.raise_for_status()
 
+    def last_bot_text(self, sender: str) -> str:
+        """The newest bot message of a conversation (whichever way it was delivered)."""
+        events = self.rasa.tracker(sender)["events"]
+        return next((e.get("text") or "" for e in reversed(events) if e["event"] == "bot"), "")
+
     def log_tails(self, chars: int = 4000) -> str:
         return "\n".join(f"--- {name}\n{path.read_text(errors='replace')[-chars:]}"
                          for name, path in self.logs.items() if path.exists())
@@ -82,8 +87,8 @@ def running_console(workdir: Path, db_url: str, rasa_url: str, token: str,
         "MERCHANT_DB_URL": db_url, "RASA_URL": rasa_url, "RASA_TOKEN": token,
         "CONSOLE_PORT": str(port), "CONSOLE_EVENTS_DB_URL": f"sqlite:///{events_db}",
         "CONSOLE_POLL_S": "0.2",
-        # (Nearly) around the clock: the tests must not depend on the hour they run at.
-        "HANDOFF_HOURS": "00:00-23:59",
+        # Around the clock: the tests must not depend on the hour they run at.
+        "HANDOFF_HOURS": "00:00-24:00",
     }
     process = subprocess.Popen([str(VENV_BIN / "python"), "-m", "console"], cwd=PROJECT_ROOT,
                                env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
@@ -108,7 +113,7 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
     channels = credentials(fake.url) + "addons.channels.widget.WidgetInput:\n  max_message_chars: 500\n"
     try:
         with running_servers(workdir, db_url, channels, token=API_TOKEN,
-                             extra_env={"PYTHONPATH": python_path, "HANDOFF_HOURS": "00:00-23:59",
+                             extra_env={"PYTHONPATH": python_path, "HANDOFF_HOURS": "00:00-24:00",
                                         "WIDGET_REDIS_URL": "", "WIDGET_WELCOME": ""},
                              extra_endpoints=broker) as rasa, \
                 running_console(workdir, db_url, rasa.rasa_url, API_TOKEN, events_db) as url:

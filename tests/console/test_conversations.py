@@ -299,6 +299,15 @@ def test_conversation_view_masks_and_keeps_notes_internal(
     assert "13800000002" not in text and "138****0002" in text
     assert "6222020200112233445" not in text
     assert [line["role"] for line in view["transcript"]] == ["merchant", "bot", "bot"]
+    # A choice shows what the merchant typed or clicked, not the payload.
+    fake_rasa.trackers["oM3"] += [
+        {"event": "user", "text": "/deny", "timestamp": time.time(), "input_channel": "wechat",
+         "metadata": {"wechat": {"choice": {"number": 2, "typed": "2"}}}},
+        {"event": "user", "text": "/affirm", "timestamp": time.time(), "input_channel": "widget",
+         "metadata": {"widget": {"display": "1 先核对身份"}}},
+        {"event": "user", "text": "/affirm", "timestamp": time.time(), "metadata": {}}]
+    later = client.get(f"{API}/handoffs/{handoff_id}").json()["transcript"]
+    assert [line["text"] for line in later[-3:]] == ["2", "1 先核对身份", "（点了一个按钮）"]
     assert view["account"]["state_label"] == "限制收款"
     assert view["account"]["appeals"][0]["id"] == "AP20261120001"
     assert [n["text"] for n in view["notes"]] == ["商户情绪急，先安抚"]

@@ -61,15 +61,18 @@ def open_handoff(stack: Stack, channel: str, sender: str) -> Handoff | None:
 
 
 def hand_off_wechat(stack: Stack, user: str) -> int:
-    """The merchant asks for a person: through the real flow when it is on main."""
+    """The merchant asks for a person: through the real flow when it is on main (an
+    agent must be online, or it becomes a ticket)."""
     if not MERCHANT_SIDE:
         return queue_handoff(stack.db_url, user, channel="wechat")
-    for text in ("转人工", "收款码被限制了，钱能不能提出来", "不用核验了"):
-        stack.wechat_says(user, text)
-        handoff = open_handoff(stack, "wechat", user)
-        if handoff is not None:
-            return handoff.id
-    raise AssertionError(f"no handoff queued for {user}:\n{stack.log_tails()}")
+    stack.wechat_says(user, "转人工")
+    if "一句话" in stack.last_bot_text(user):
+        stack.wechat_says(user, "收款码被限制了，钱能不能提出来")
+    assert "核对身份" in stack.last_bot_text(user), stack.log_tails()
+    stack.wechat_says(user, "2")  # straight to a person, without verifying
+    handoff = open_handoff(stack, "wechat", user)
+    assert handoff is not None, stack.log_tails()
+    return handoff.id
 
 
 def cs_texts(stack: Stack, user: str) -> list[str]:
@@ -94,24 +97,24 @@ def test_wechat_merchant_and_agent_round_trip(stack: Stack, wang: AgentClient) -
     assert view["window"]["open"] is True
 
     assert wang.post(f"/handoffs/{handoff_id}/claim")["notice_error"] is None
-    assert stack.wechat.wait_for(user, 1)[-1].content == "客服小王已接入，正在查看你的问题。"
+    assert cs_texts(stack, user).count("客服小王已接入，正在查看你的问题。") == 1
 
     reply = wang.post(f"/handoffs/{handoff_id}/messages",
                       {"text": "您好，我看到您的账户是限制收款，余额可以提现。"})
     assert reply["status"] == "sent", reply
-    messages = stack.wechat.wait_for(user, 2)
-    assert [m.content for m in messages].count("您好，我看到您的账户是限制收款，余额可以提现。") == 1
+    assert cs_texts(stack, user).count("您好，我看到您的账户是限制收款，余额可以提现。") == 1
 
     # The merchant answers: the console hears it through Rasa's event broker.
+    sent_before = len(stack.wechat.sent_to(user))
     passive = stack.wechat_says(user, "好的，我的手机是13800000002")
     line = wang.wait_event(lambda e: e["type"] == "message" and e["handoff_id"] == handoff_id
-                           and e["entry"]["role"] == "merchant")
+                           and e["entry"]["text"].startswith("好的"))
     assert line, stack.log_tails()
     assert line["entry"]["text"] == "好的，我的手机是138****0002"
-    if MERCHANT_SIDE:
-        assert passive is None  # the bot stays silent while the agent holds it
-        time.sleep(1)
-        assert len(stack.wechat.sent_to(user)) == 2
+    if MERCHANT_SIDE:  # the bot stays silent while the agent holds it
+        assert passive is None
+        assert stack.last_bot_text(user) == "您好，我看到您的账户是限制收款，余额可以提现。"
+        assert len(stack.wechat.sent_to(user)) == sent_before  # nor through the API
 
     closed = wang.post(f"/handoffs/{handoff_id}/close", {"resolution": "已解释限制原因"})
     with Session(get_engine(stack.db_url)) as session:
@@ -120,10 +123,13 @@ def test_wechat_merchant_and_agent_round_trip(stack: Stack, wang: AgentClient) -
         assert "不认识 handoff_closed" in closed["warning"]  # no merchant side yet
         return
     assert closed["warning"] is None
-    score_question = wait_until(lambda: cs_texts(stack, user)[2:])
+    score_question = wait_until(lambda: [t for t in cs_texts(stack, user) if "打个分" in t])
     assert score_question, stack.log_tails()
-    again = stack.wechat_says(user, "客服电话多少")
-    assert again and "95017" in again  # the bot answers again
+    # WeChat numbers the score buttons ("1. 5 很满意"): the merchant's answer is recorded.
+    stack.wechat_says(user, "1")
+    assert _satisfaction(stack, handoff_id) is not None, stack.log_tails()
+    stack.wechat_says(user, "客服电话多少")
+    assert "95017" in stack.last_bot_text(user)  # the bot answers again
 
 
 def test_wechat_expired_window_is_shown_and_nothing_is_sent(stack: Stack,
@@ -151,7 +157,7 @@ def test_wechat_refusal_is_reported_and_a_retry_delivers_once(stack: Stack,
     stack.wechat_says(user, "钱被冻结了怎么办")
     handoff_id = queue_handoff(stack.db_url, user, channel="wechat")
     wang.post(f"/handoffs/{handoff_id}/claim")
-    assert len(stack.wechat.wait_for(user, 1)) == 1
+    assert "客服小王已接入，正在查看你的问题。" in cs_texts(stack, user)
     stack.wechat.closed_windows.add(user)  # WeChat answers 45015 from now on
     failed = wang.post(f"/handoffs/{handoff_id}/messages", {"text": "请准备营业执照"})
     assert failed["status"] == "failed"
@@ -173,8 +179,9 @@ def test_wechat_refusal_is_reported_and_a_retry_delivers_once(stack: Stack,
 
 def test_rest_integrations_find_agent_replies_in_the_tracker_and_the_broker(
         stack: Stack, wang: AgentClient) -> None:
-    sender = f"rest-{uuid.uuid4().hex[:8]}"
-    stack.rasa.texts(sender, "客服电话多少")
+    caller_id = f"shop-{uuid.uuid4().hex[:8]}"
+    stack.rasa.texts(caller_id, "客服电话多少")
+    sender = f"rest:{caller_id}"  # the REST channel keeps its senders apart
     handoff_id = queue_handoff(stack.db_url, sender, channel="rest")
     wang.post(f"/handoffs/{handoff_id}/claim")
     sent = wang.post(f"/handoffs/{handoff_id}/messages", {"text": "您好，我是人工客服"})
@@ -305,12 +312,17 @@ def test_two_agents_in_chromium_claim_reply_and_close(stack: Stack, browser: obj
 def hand_off_widget(stack: Stack, widget: object, session_id: str) -> int:
     if not MERCHANT_SIDE:
         return queue_handoff(stack.db_url, session_id, channel="widget", snapshot=None)
-    for text in ("转人工", "收款码被限制了，钱能不能提出来", "不用核验了"):
-        widget.send(text)
-        found = wait_until(lambda: open_handoff(stack, "widget", session_id), timeout=15)
-        if found is not None:
-            return found.id
-    raise AssertionError(f"no handoff queued for the widget:\n{stack.log_tails()}")
+    widget.send("转人工")
+    offer = wait_until(lambda: "一句话" in stack.last_bot_text(session_id)
+                       or "核对身份" in stack.last_bot_text(session_id), timeout=30)
+    assert offer, stack.log_tails()
+    if "一句话" in stack.last_bot_text(session_id):
+        widget.send("收款码被限制了，钱能不能提出来")
+        widget.wait_bot("核对身份")
+    widget.send("2")
+    found = wait_until(lambda: open_handoff(stack, "widget", session_id), timeout=30)
+    assert found is not None, stack.log_tails()
+    return found.id
 
 
 @pytest.mark.browser
@@ -367,7 +379,15 @@ def test_widget_merchant_and_console_agent_in_two_browsers(stack: Stack,
     agent.click("#close-form button[type=submit]")
     agent.wait_for_selector("#conv-banner:has-text('会话已结束：已说明小程序收款')")
     if MERCHANT_SIDE:
-        widget.expect(widget.loc(".msg.bot")).to_have_count(bot_lines + 1, timeout=30000)
-        widget.ask("客服电话多少", "95017")  # the bot answers again
+        widget.wait_bot("打个分")  # the bot is back and asks for the score
+        widget.send("5")
+        scored = wait_until(lambda: _satisfaction(stack, handoff_id) == 5, timeout=30)
+        assert scored, stack.log_tails()
+        widget.ask("客服电话多少", "打之前准备好")  # the bot answers again
     merchant_context.close()
     agent.context.close()
+
+
+def _satisfaction(stack: Stack, handoff_id: int) -> int | None:
+    with Session(get_engine(stack.db_url)) as session:
+        return session.get(Handoff, handoff_id).satisfaction
