@@ -60,16 +60,20 @@ def open_handoff(stack: Stack, channel: str, sender: str) -> Handoff | None:
         ).scalar_one_or_none()
 
 
-def hand_off_wechat(stack: Stack, user: str) -> int:
+def hand_off_wechat(stack: Stack, user: str, verify: bool = False) -> int:
     """The merchant asks for a person: through the real flow when it is on main (an
-    agent must be online, or it becomes a ticket)."""
+    agent must be online, or it becomes a ticket), verified first if ``verify``."""
     if not MERCHANT_SIDE:
         return queue_handoff(stack.db_url, user, channel="wechat")
     stack.wechat_says(user, "转人工")
     if "一句话" in stack.last_bot_text(user):
         stack.wechat_says(user, "收款码被限制了，钱能不能提出来")
     assert "核对身份" in stack.last_bot_text(user), stack.log_tails()
-    stack.wechat_says(user, "2")  # straight to a person, without verifying
+    if verify:
+        stack.wechat_says(user, "1")
+        stack.wechat_says(user, "1900000002 0002")
+    else:
+        stack.wechat_says(user, "2")  # straight to a person, without verifying
     handoff = open_handoff(stack, "wechat", user)
     assert handoff is not None, stack.log_tails()
     return handoff.id
@@ -245,15 +249,17 @@ def test_two_agents_in_chromium_claim_reply_and_close(stack: Stack, browser: obj
     li_page = sign_in_page(browser, stack, "li")
     wang_page.screenshot(path=str(SCREENSHOTS / "01-empty.png"))
 
-    handoff_id = hand_off_wechat(stack, user)
+    handoff_id = hand_off_wechat(stack, user, verify=True)
     card = f"#waiting-list .card[data-handoff-id='{handoff_id}']"
     for page in (wang_page, li_page):  # live, without a reload; with the alert bar
         page.wait_for_selector(card, timeout=15000)
         page.wait_for_selector("#alert-bar:not([hidden])")
     wang_page.click(card)
     wang_page.wait_for_selector("#transcript .line.merchant")
-    if not MERCHANT_SIDE:  # the queued snapshot of the stand-in
-        wang_page.wait_for_selector("#account dd:has-text('限制收款')")
+    # The verified merchant's account, masked.
+    wang_page.wait_for_selector("#account dd:has-text('限制收款')")
+    wang_page.wait_for_selector("#account dd:has-text('1900****02')")
+    assert "1900000002" not in wang_page.inner_text("body")
     wang_page.screenshot(path=str(SCREENSHOTS / "02-waiting.png"))
 
     li_page.click(f"{card} button:has-text('接入')")
