@@ -15,7 +15,7 @@ export ACTIONS_PORT ?= 5055
 .PHONY: help setup db train run shell actions agent test lint pytest validate test-stories test-nlu bench clean purge
 
 help:
-	@echo "make run    start the assistant (REST on :5005, actions on :5055)"
+	@echo "make run    start the assistant (REST on :5005, actions on :5055, agent console on :5070)"
 	@echo "make test   run every check"
 	@echo "make shell  chat in the terminal"
 	@echo "make train  train models/current.tar.gz if data or config changed"
