@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 # endpoints.yml points at the action server on this port.
 export ACTIONS_PORT ?= 5055
 
-.PHONY: help setup db train run shell actions agent test lint pytest validate test-stories test-nlu bench clean purge
+.PHONY: help setup db train run shell actions agent test lint pytest validate test-stories test-nlu bench clean purge audit
 
 help:
 	@echo "make run    start the assistant (REST on :5005, actions on :5055, agent console on :5070)"
@@ -64,6 +64,10 @@ pytest: db train
 	$(VENV)/bin/pytest -q
 
 test: setup lint validate train test-stories test-nlu pytest
+
+# Dependency audit: pip-audit and npm audit (docs/security.md has the assessment).
+audit: setup
+	@bash scripts/audit.sh
 
 # Retention: delete conversations older than RETENTION_DAYS (default 90); run it daily.
 purge: setup

@@ -74,12 +74,32 @@ def warn_if_scam(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
         dispatcher.utter_message(response="utter_anti_scam")
 
 
+# Another platform or a bank (the other_platform entity): where the question belongs.
+ELSEWHERE = {"alipay": "utter_elsewhere_alipay", "bank": "utter_elsewhere_bank",
+             "unionpay": "utter_elsewhere_bank"}
+PLATFORM_NAMES = {"douyin": "抖音", "kuaishou": "快手", "taobao": "淘宝", "pinduoduo": "拼多多",
+                  "meituan": "美团", "jd": "京东", "qq": "QQ钱包", "shopee": "Shopee"}
+
+
+def other_platform(tracker: Tracker) -> str | None:
+    entities = (tracker.latest_message or {}).get("entities") or []
+    return next((str(e.get("value")) for e in entities if e.get("entity") == "other_platform"),
+                None)
+
+
 def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """Answers the latest message if it is a known question; False if it is not one."""
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     if intent not in FAQ_RESPONSES:
         return False
-    dispatcher.utter_message(response=FAQ_RESPONSES[intent])
+    platform = other_platform(tracker) if intent == "out_of_scope" else None
+    if platform in ELSEWHERE:
+        dispatcher.utter_message(response=ELSEWHERE[platform])
+    elif platform:
+        dispatcher.utter_message(response="utter_elsewhere_platform",
+                                 platform=PLATFORM_NAMES.get(platform, "这个平台"))
+    else:
+        dispatcher.utter_message(response=FAQ_RESPONSES[intent])
     return True
 
 

@@ -54,8 +54,12 @@ TASK_INTENTS = {
 ANSWER_INTENTS = {"inform", "affirm", "deny", "nlu_fallback"}
 # Gibberish typed at a form step lands here too: it needs the shape of a question.
 WEAK_INTENTS = {"out_of_scope"}
-# A description that is only this long and sure of another intent is not a description.
+# A description that is only this long and sure of a request is not a description.
 SHORT = 12
+# Requests that a short free-text answer can be instead ("帮我查下账户状态"); a report of
+# the problem ("就是收不了钱") is what a description is made of.
+REQUEST_INTENTS = {"check_account_status", "check_appeal_status", "submit_appeal",
+                   "greet", "thank", "goodbye"}
 # The model is overconfident: alone, an intent counts only when it is this sure.
 SURE = 0.8
 # A message shaped like a question needs less.
@@ -113,7 +117,8 @@ def is_digression(said: Said, free_text: bool = False) -> bool:
     if said.intent in WEAK_INTENTS:
         return asked
     if free_text:
-        return asked or (said.confidence >= SURE and len(said.text) <= SHORT)
+        return asked or (said.intent in REQUEST_INTENTS and said.confidence >= SURE
+                         and len(said.text) <= SHORT)
     return said.confidence >= SURE or asked
 
 

@@ -9,7 +9,9 @@ a WeChat OpenID could have continued that merchant's conversation as "wechat". H
 - the sender id is prefixed with ``rest:``, so a REST conversation can never be the
   conversation of a WeChat user or a widget session with the same id;
 - with ``REST_SHARED_SECRET`` set (do set it in production), a request without the same
-  value in the ``X-Rest-Secret`` header is refused (401), compared in constant time.
+  value in the ``X-Rest-Secret`` header is refused (401), compared in constant time;
+- a message over ``MAX_MESSAGE_CHARS`` (413) or a sender over its rate limit (429) gets
+  a polite answer in the usual response shape and does not reach the bot.
 
 Mounted at the usual ``/webhooks/rest/webhook``.
 """
@@ -27,6 +29,13 @@ from rasa.core.channels.rest import RestInput as RasaRestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from addons.channels.rate_limit import (
+    MAX_MESSAGE_CHARS,
+    RATE_LIMITED_TEXT,
+    TOO_LONG_TEXT,
+    RateLimiter,
+)
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "rest:"
@@ -36,6 +45,7 @@ SECRET_HEADER = "X-Rest-Secret"
 class RestInput(RasaRestInput):
     def __init__(self, shared_secret: str | None = None) -> None:
         self.shared_secret = shared_secret or None
+        self.rate_limiter = RateLimiter(redis_url=os.environ.get("REST_REDIS_URL"))
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> RestInput:
@@ -64,9 +74,20 @@ class RestInput(RasaRestInput):
         webhook = super().blueprint(on_new_message)
 
         @webhook.middleware("request")
-        async def require_secret(request: Request) -> Any:
-            if request.method == "POST" and not self.authorized(request):
+        async def guard(request: Request) -> Any:
+            if request.method != "POST":
+                return None
+            if not self.authorized(request):
                 return response.json({"error": "unauthorized"}, status=401)
+            body = request.json if isinstance(request.json, dict) else {}
+            sender = str(body.get("sender", ""))
+            text = body.get("message")
+            if isinstance(text, str) and len(text) > MAX_MESSAGE_CHARS:
+                return response.json([{"recipient_id": sender, "text": TOO_LONG_TEXT.format(
+                    max=MAX_MESSAGE_CHARS)}], status=413)
+            if not await self.rate_limiter.allow(self.name(), sender):
+                return response.json([{"recipient_id": sender, "text": RATE_LIMITED_TEXT}],
+                                     status=429)
             return None
 
         return webhook

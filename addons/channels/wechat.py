@@ -35,6 +35,12 @@ from sanic.response import HTTPResponse
 from wechatpy.messages import BaseMessage
 
 from actions.choices import parse_choice_number
+from addons.channels.rate_limit import (
+    MAX_MESSAGE_CHARS,
+    RATE_LIMITED_TEXT,
+    TOO_LONG_TEXT,
+    RateLimiter,
+)
 from addons.channels.wechat_api import DEFAULT_API_BASE, WeChatApi, WeChatApiError
 from addons.channels.wechat_inbound import MODES, Inbound, RejectedRequest, WeChatVerifier
 from addons.channels.wechat_render import (
@@ -253,6 +259,7 @@ class WeChatInput(InputChannel):
         self.api = WeChatApi(cfg.app_id, cfg.app_secret, self.state, cfg.api_base,
                              cfg.api_timeout_s)
         self._background: set[asyncio.Task] = set()
+        self.rate_limiter = RateLimiter(redis_url=cfg.redis_url)
         if not self.api.configured:
             logger.warning(
                 "wechat channel has no AppID/AppSecret: slow or long answers cannot be "
@@ -472,6 +479,10 @@ class WeChatInput(InputChannel):
         if not text:
             return RenderedReply(EMPTY_TEXT)
         openid = message.source
+        if len(text) > MAX_MESSAGE_CHARS:
+            return RenderedReply(TOO_LONG_TEXT.format(max=MAX_MESSAGE_CHARS))
+        if not await self.rate_limiter.allow(self.name(), openid):
+            return RenderedReply(RATE_LIMITED_TEXT)
         meta: dict[str, Any] = {
             "openid": openid,
             "msg_type": str(message._data.get("MsgType") or message.type),

@@ -50,6 +50,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncManager, AsyncRedisManager, AsyncServer
 
+from addons.channels.rate_limit import RateLimiter
 from addons.channels.wechat_store import KeyValueStore, create_store
 
 try:
@@ -315,6 +316,7 @@ class WidgetInput(SocketIOInput):
         )
         # Message ids being processed right now (shared through Redis when configured).
         self.claims = claims or create_store(cfg.redis_url)
+        self.rate_limiter = RateLimiter(redis_url=cfg.redis_url)
         self._locks = _SessionLocks()
         self._background: set[asyncio.Task] = set()
         self._app: Any = None
@@ -442,7 +444,7 @@ class WidgetInput(SocketIOInput):
         """The acknowledgement for one merchant message; the turn runs in the background.
 
         ``ok``: accepted; ``duplicate``: already processed or being processed (not again);
-        ``error`` with a reason: refused (no session, bad id, empty, too long).
+        ``error`` with a reason: refused (no session, bad id, empty, too long, too fast).
         """
         sio = self._server()
         session = await sio.get_session(sid, namespace=self.namespace) or {}
@@ -460,6 +462,8 @@ class WidgetInput(SocketIOInput):
         if len(text) > self.config.max_message_chars:
             return {"status": "error", "reason": "too_long",
                     "max": self.config.max_message_chars}
+        if not await self.rate_limiter.allow(self.name(), session_id):
+            return {"status": "error", "reason": "rate_limited"}
         display = data.get("display")
         display = display.strip()[:200] if isinstance(display, str) else ""
 

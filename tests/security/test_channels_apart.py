@@ -35,7 +35,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     both = credentials("http://127.0.0.1:9").replace(
         "addons.channels.rest.RestInput:\n",
         f"addons.channels.rest.RestInput:\n  shared_secret: {SECRET}\n")
-    with running_servers(Path(workdir), db_url, both) as running:
+    with running_servers(Path(workdir), db_url, both,
+                         extra_env={"RATE_LIMIT_MESSAGES": "5"}) as running:
         yield running
 
 
@@ -80,3 +81,18 @@ def test_a_wechat_openid_used_on_rest_is_a_fresh_conversation(servers: Servers) 
                                   params={"token": servers.token}, timeout=10).json()
     rest_texts = [e.get("text") for e in wechat_tracker["events"] if e.get("event") == "user"]
     assert "帮我查一下账户状态" not in rest_texts  # nothing landed in the WeChat conversation
+
+
+def test_rate_and_size_limits_answer_politely_and_keep_serving_others(
+    servers: Servers,
+) -> None:
+    fast = f"fast-{uuid.uuid4().hex[:6]}"
+    statuses = [rest(servers, {"sender": fast, "message": "客服电话多少"}).status_code
+                for _ in range(6)]
+    assert statuses[:5] == [200] * 5 and statuses[5] == 429
+    limited = rest(servers, {"sender": fast, "message": "客服电话多少"}).json()
+    assert "稍等" in limited[0]["text"]
+    calm = rest(servers, {"sender": f"calm-{uuid.uuid4().hex[:6]}", "message": "客服电话多少"})
+    assert calm.status_code == 200 and "95017" in calm.text
+    huge = rest(servers, {"sender": f"long-{uuid.uuid4().hex[:6]}", "message": "收款" * 4000})
+    assert huge.status_code == 413 and "太长" in huge.json()[0]["text"]

@@ -47,3 +47,8 @@ def test_a_story_is_a_description_unless_asked_as_a_question() -> None:
     assert classify(question, question.text, free_text=True) == Move.DIGRESS
     short_request = said("帮我查下账户状态", "check_account_status", 0.99)
     assert is_digression(short_request, free_text=True)
+
+
+def test_a_short_report_of_the_problem_is_a_description() -> None:
+    report = said("说不清楚，就是收不了钱", "report_account_abnormal", 0.99)
+    assert classify(report, report.text, free_text=True) == Move.ANSWER

@@ -466,3 +466,18 @@ async def test_customer_service_failure_is_logged(
     assert (await post(channel, bot, send.text_xml(user, "你好"))).body == "success"
     await channel.drain()
     assert "45015" in caplog.text
+
+
+async def test_a_sender_over_the_rate_limit_gets_a_polite_answer(make_channel: Any) -> None:
+    from addons.channels.rate_limit import RATE_LIMITED_TEXT, RateLimiter
+
+    channel = make_channel()
+    channel.rate_limiter = RateLimiter(limit=2, window_s=60)
+    bot = FakeBot()
+    fast, other = openid(), openid()
+    replies = [content(await post(channel, bot, wechat_send.text_xml(fast, f"问题{n}",
+                                                                      msg_id=9100 + n)))
+               for n in range(3)]
+    assert replies[2] == RATE_LIMITED_TEXT and bot.texts == ["问题0", "问题1"]
+    served = content(await post(channel, bot, wechat_send.text_xml(other, "你好", msg_id=9200)))
+    assert served == "收到：你好"  # other senders keep being served

@@ -387,3 +387,21 @@ def test_transcript_cors_only_for_allowed_origins() -> None:
     assert getattr(allowed.ctx, "_sanic_cors_e", None) == "1"
     assert channel._cors_headers(request("https://evil.example")) == {}
     assert channel._cors_headers(request(None)) == {}
+
+
+async def test_a_session_over_the_rate_limit_is_refused_politely_others_are_served() -> None:
+    from addons.channels.rate_limit import RateLimiter
+
+    server, app = RecordingServer(), FakeApp()
+    channel = make_channel(server, app)
+    channel.rate_limiter = RateLimiter(limit=2, window_s=60)
+    turns = TurnRecorder(app)
+    channel.blueprint(turns)
+    sid = await _joined(channel, server, "eio-1")
+    acks = [await channel.handle_user_message(
+        sid, {"message": f"问题{n}", "message_id": f"m-00000010{n}"}, turns) for n in range(3)]
+    assert [a["status"] for a in acks] == ["ok", "ok", "error"]
+    assert acks[2]["reason"] == "rate_limited"
+    channel.rate_limiter._counts.clear()  # another session would have its own count
+    assert (await channel.handle_user_message(
+        sid, {"message": "再问", "message_id": "m-000000110"}, turns))["status"] == "ok"

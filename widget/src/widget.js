@@ -21,6 +21,7 @@ const DEFAULT_CONFIG = {
 const REASONS = {
   too_long: (max) => `这条消息太长了，请控制在 ${max} 字以内再发送。`,
   empty: () => "消息是空的，请输入内容后再发送。",
+  rate_limited: () => "发得有点快，请稍等一会儿再点“重试”。",
 };
 const TEXT = {
   launcher: "在线客服",
