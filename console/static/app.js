@@ -628,7 +628,14 @@ function connectStream() {
   if (state.stream) state.stream.close();
   const stream = new EventSource(`${API}/stream`);
   state.stream = stream;
-  stream.addEventListener("hello", () => { document.body.dataset.live = "on"; });
+  stream.addEventListener("hello", () => {
+    // After a reconnect (console restarted, network back) nothing missed stays missed.
+    if (document.body.dataset.live === "off") {
+      loadQueue().catch(() => {});
+      if (state.current) openConversation(state.current);
+    }
+    document.body.dataset.live = "on";
+  });
   stream.addEventListener("queue", reloadQueueSoon);
   stream.addEventListener("queued", (event) => {
     const data = JSON.parse(event.data);
