@@ -15,6 +15,7 @@ from typing import Any
 from actions.privacy import mask_personal_data
 
 _MARK = "_masks_personal_data"
+_FORMATTER = logging.Formatter()
 # JSON log renderers write Chinese as \uXXXX: "卡号6222…" would hide the number's start.
 UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
@@ -37,6 +38,9 @@ def install() -> None:
         masked = mask_personal_data(readable(message) if "\\u" in message else message)
         if masked != message:
             record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:
+            # Formatted now, masked, and kept: handlers reuse exc_text as it is.
+            record.exc_text = mask_personal_data(_FORMATTER.formatException(record.exc_info))
         return record
 
     setattr(factory, _MARK, True)

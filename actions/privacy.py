@@ -43,18 +43,34 @@ def mask_url(url: str) -> str:
 
 
 # Mainland resident ID card: 17 digits and a digit or X. Bank cards: 16 to 19 digits.
-# (Not after a ".": the digits of a float such as a model confidence are no card.)
-ID_CARD = re.compile(r"(?<![0-9A-Za-z.])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
-BANK_CARD = re.compile(r"(?<![\d.])(\d{4})\d{8,11}(\d{4})(?!\d)")
+# Numbers as people type them: contiguous or grouped with spaces/dashes, a +86 prefix,
+# full-width digits. (Not after a ".": the digits of a float are no card.)
+ID_CARD = re.compile(r"(?<![0-9A-Za-z.])(\d{6})[ -]?(\d{8})[ -]?(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+BANK_CARD = re.compile(r"(?<![\d.])\d{4}(?:\d{12,15}|(?:[ -]\d{1,4}){3,4})(?!\d)")
+MOBILE_ANY = re.compile(r"(?<![\d.])(?:\+?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
+# A phone already masked for display ("138****0002") still shows the last 4 digits,
+# which the identity check asks for: stored data and logs hide them too.
+DISPLAY_MASKED_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\*{4}\d{4}(?!\d)")
+FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    if not 16 <= len(digits) <= 19:
+        return match.group(0)  # four short groups: a date, an amount, not a card
+    return f"{digits[:4]}********{digits[-4:]}"
 
 
 def mask_personal_data(text: str) -> str:
-    """Masks ID-card, bank-card and mobile numbers inside free text (for logs, stored
-    events, transcripts shown to agents). Merchant ids (10 digits) are left alone: they
-    are masked where they are shown, as they identify the account being discussed."""
-    text = ID_CARD.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
-    text = BANK_CARD.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
-    return mask_phones_in_text(text)
+    """Masks ID-card, bank-card and mobile numbers inside free text, for everything that
+    is stored or logged (events, transcripts shown to agents, log lines). A mobile keeps
+    only its first 3 digits there: the last 4 are what the identity check asks for.
+    Merchant ids (10 digits) are left alone: they are masked where they are shown."""
+    text = text.translate(FULLWIDTH_DIGITS)
+    text = ID_CARD.sub(lambda m: f"{m.group(1)}********{m.group(3)[-4:]}", text)
+    text = BANK_CARD.sub(_mask_card, text)
+    text = MOBILE_ANY.sub(lambda m: f"{m.group(1)}********", text)
+    return DISPLAY_MASKED_PHONE.sub(lambda m: f"{m.group(1)}********", text)
 
 
 # --- values the action server keeps across turns without anyone else reading them ----

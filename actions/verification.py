@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ from actions.db import repository
 from actions.forms import REPAIR_STATE, Answer, RepairingForm
 from actions.privacy import MOBILE_PHONE, mask_merchant_id
 from actions.repair import Said
+
+logger = logging.getLogger(__name__)
 
 MERCHANT_ID = re.compile(r"(?<![0-9A-Za-z])(\d{10})(?!\d)")
 LAST4 = re.compile(r"(?<![0-9A-Za-z])(\d{4})(?!\d)")
@@ -168,6 +171,9 @@ class ValidateVerifyForm(RepairingForm):
                 return "merchant_locked"
             if repository.check_identity(session, channel, sender_id, merchant_id, last4):
                 return "ok"
+            if repository.failures_last_hour(session) > repository.ENUMERATION_ALERT:
+                logger.warning("identity checks: over %d failures in the last hour across "
+                               "merchant ids: possible enumeration", repository.ENUMERATION_ALERT)
             return "locked" if repository.is_locked(session, channel, sender_id) else "failed"
 
         cleared = {"merchant_id": None, "phone_last4": None}

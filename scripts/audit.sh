@@ -15,11 +15,13 @@ if [ ! -x "$AUDIT_VENV/bin/pip-audit" ]; then
 fi
 
 echo "== Python: pip-audit on the pinned set of .venv"
-if curl -s -m 10 -o /dev/null -w "%{http_code}" https://pypi.org/pypi/pip/json | grep -q 200 \
-   || curl -s -m 10 -o /dev/null https://api.osv.dev; then
+# Probe a versioned JSON document (what pip-audit reads): the unversioned one may answer
+# where the versioned ones do not, and pip-audit then skips every package silently.
+if curl -s -m 10 -o /dev/null -w "%{http_code}" https://pypi.org/pypi/pip/23.2.1/json \
+   | grep -q 200; then
     .venv/bin/pip freeze --exclude-editable > var/audit-requirements.txt
     "$AUDIT_VENV/bin/pip-audit" -r var/audit-requirements.txt --no-deps --disable-pip \
-        --progress-spinner off || status=1
+        --progress-spinner off --strict || status=1
 else
     echo "!!! The vulnerability services (pypi.org JSON API, api.osv.dev) cannot be reached"
     echo "!!! from this machine: pip-audit would report nothing and prove nothing."

@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 from xml.etree.ElementTree import Element
 
 from defusedxml.ElementTree import fromstring
@@ -29,7 +30,12 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
 DEFAULT_URL = "http://localhost:5005/webhooks/wechat/webhook"
-DEFAULT_TOKEN = "dev-wechat-token"
+def default_token() -> str:
+    """WECHAT_TOKEN, else the token make run generated for this machine."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from actions.local_secrets import local_secret
+
+    return local_secret("wechat_token", "WECHAT_TOKEN")
 ACCOUNT = "gh_0123456789ab"  # the official account's own id (ToUserName)
 
 
@@ -151,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("text", nargs="?", default="你好", help="message text")
     parser.add_argument("--url", default=DEFAULT_URL)
-    parser.add_argument("--token", default=os.environ.get("WECHAT_TOKEN") or DEFAULT_TOKEN)
+    parser.add_argument("--token", default=None,
+                        help="the channel's token (default: WECHAT_TOKEN or var/secrets)")
     parser.add_argument("--openid", default="o-local-test-user")
     parser.add_argument("--aes", action="store_true", help="encrypt (safe / compatible mode)")
     parser.add_argument("--aes-key", default=os.environ.get("WECHAT_AES_KEY", ""),
@@ -176,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         xml = text_xml(args.openid, args.text, args.msg_id)
     aes_key = args.aes_key if args.aes else ""
-    query, body = signed_request(xml, args.token, aes_key, args.app_id)
+    query, body = signed_request(xml, args.token or default_token(), aes_key, args.app_id)
     try:
         status, reply = post(args.url, query, body)
     except OSError as error:

@@ -35,6 +35,7 @@ from sanic.response import HTTPResponse
 from wechatpy.messages import BaseMessage
 
 from actions.choices import parse_choice_number
+from actions.local_secrets import local_secret
 from addons.channels.rate_limit import (
     MAX_MESSAGE_CHARS,
     RATE_LIMITED_TEXT,
@@ -61,7 +62,8 @@ from addons.channels.wechat_store import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TOKEN = "dev-wechat-token"
+# The token of earlier versions' docs: never accepted (anyone could sign with it).
+PUBLISHED_TOKENS = {"dev-wechat-token"}
 DEFAULT_MENU: dict[str, str] = {
     "CHECK_STATUS": "/check_account_status",
     "CONTACT": "/contact_support",
@@ -97,7 +99,9 @@ class WeChatConfig(BaseSettings):
     """The channel's settings: the credentials section, else ``WECHAT_*`` environment
     variables, else these defaults. Empty values count as unset."""
 
-    token: str = DEFAULT_TOKEN
+    # Unset: one generated for this machine into var/secrets/wechat_token (0600), which
+    # scripts/wechat_send.py reads too; type the real one into WECHAT_TOKEN.
+    token: str = ""
     app_id: str = ""
     app_secret: str = ""
     encoding_aes_key: str = Field("", env="WECHAT_AES_KEY")
@@ -135,6 +139,14 @@ class WeChatConfig(BaseSettings):
 
             # Credentials (passed to the constructor) win over the environment.
             return init_settings, environment
+
+    @validator("token", always=True)
+    def _own_token(cls, token: str) -> str:
+        if not token:
+            return local_secret("wechat_token", "WECHAT_TOKEN")
+        if token in PUBLISHED_TOKENS:
+            raise ValueError("token (WECHAT_TOKEN) is a published example token: choose your own")
+        return token
 
     @validator("mode", always=True)
     def _known_mode(cls, mode: str, values: dict[str, Any]) -> str:
@@ -243,8 +255,6 @@ class WeChatInput(InputChannel):
                  store: KeyValueStore | None = None) -> None:
         self.config = config or WeChatConfig()
         cfg = self.config
-        if cfg.token == DEFAULT_TOKEN:
-            logger.warning("wechat channel uses the development token: set WECHAT_TOKEN")
         self.verifier = WeChatVerifier(
             cfg.token, cfg.mode, cfg.encoding_aes_key, cfg.app_id, cfg.max_clock_skew_s
         )

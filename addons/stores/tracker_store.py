@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
@@ -35,15 +36,36 @@ from actions.privacy import SEALED_PREFIX, mask_personal_data
 logger = logging.getLogger(__name__)
 
 
-def mask_event_data(value: Any) -> Any:
-    """Masks personal data in every string of an event's data (sealed values excepted)."""
+# The slot that holds the second factor of the identity check (actions/verification.py).
+SECRET_SLOT = "phone_last4"
+LAST4 = re.compile(r"^\d{4}$")
+
+
+def mask_event_data(value: Any, secrets: frozenset[str] = frozenset()) -> Any:
+    """Masks personal data in every string of an event's data (sealed values excepted),
+    and the identity check's answers (``secrets``: the phone digits typed this turn)."""
     if isinstance(value, str):
-        return value if value.startswith(SEALED_PREFIX) else mask_personal_data(value)
+        if value.startswith(SEALED_PREFIX):
+            return value
+        value = mask_personal_data(value)
+        for secret in secrets:
+            value = re.sub(rf"(?<!\d){secret}(?!\d)", "****", value)
+        return value
     if isinstance(value, dict):
-        return {key: mask_event_data(item) for key, item in value.items()}
+        return {key: mask_event_data(item, secrets) for key, item in value.items()}
     if isinstance(value, list):
-        return [mask_event_data(item) for item in value]
+        return [mask_event_data(item, secrets) for item in value]
     return value
+
+
+def typed_secrets(events: list[Event]) -> frozenset[str]:
+    """The phone digits the identity check received in these events: they are used in the
+    turn they are typed and must not be readable afterwards (tracker, broker, console)."""
+    return frozenset(
+        str(event.value) for event in events
+        if isinstance(event, SlotSet) and event.key == SECRET_SLOT
+        and LAST4.match(str(event.value or ""))
+    )
 
 
 def forget_requested(tracker: DialogueStateTracker) -> bool:
@@ -63,8 +85,10 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
             return
         await self.stream_events(tracker)
         with self.session_scope() as session:
-            for event in self._additional_events(session, tracker):
-                data = mask_event_data(event.as_dict())
+            new_events = list(self._additional_events(session, tracker))
+            secrets = typed_secrets(new_events)
+            for event in new_events:
+                data = mask_event_data(event.as_dict(), secrets)
                 session.add(self.SQLEvent(
                     sender_id=tracker.sender_id,
                     type_name=event.type_name,
@@ -78,8 +102,10 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
 
     async def _stream_new_events(self, event_broker: EventBroker, new_events: list[Event],
                                  sender_id: str) -> None:
+        secrets = typed_secrets(new_events)
         for event in new_events:
-            event_broker.publish({"sender_id": sender_id, **mask_event_data(event.as_dict())})
+            event_broker.publish({"sender_id": sender_id,
+                                  **mask_event_data(event.as_dict(), secrets)})
 
     async def delete(self, sender_id: str) -> int:
         """Deletes every stored event of ``sender_id`` (also the copies an SQL event

@@ -272,3 +272,37 @@ def test_migration_closes_open_duplicates_before_the_index(db_url: str) -> None:
         assert first.status == AppealStatus.submitted
         assert second.status == AppealStatus.rejected
         assert "AP20261126001" in second.decision_note
+
+
+def test_guessing_one_merchant_id_is_also_limited_per_day(db_url: str) -> None:
+    engine = get_engine(db_url)
+    start = utcnow() - dt.timedelta(hours=20)
+    with Session(engine) as session, session.begin():
+        for n in range(repository.MAX_FAILED_PER_MERCHANT_DAY):
+            # Spread over the day: never 10 within one hour.
+            session.add(repository.VerificationAttempt(
+                channel="rest", sender_id=f"slow-{n}", merchant_id="1900000004", success=False,
+                attempted_at=start + dt.timedelta(hours=n * 0.9)))
+    with Session(engine) as session:
+        assert repository.merchant_id_locked(session, "1900000004")
+        assert not repository.merchant_id_locked(session, "1900000004",
+                                                 now=utcnow() + dt.timedelta(days=1))
+        assert repository.failures_last_hour(session) == 0  # none within the last hour
+    with Session(engine) as session, session.begin():
+        repository.check_identity(session, "rest", "now", "1999999999", "0000")
+    with Session(engine) as session:
+        assert repository.failures_last_hour(session) == 1
+
+
+def test_a_binding_expires(db_url: str) -> None:
+    from actions.db.models import IdentityBinding
+
+    engine = get_engine(db_url)
+    with Session(engine) as session, session.begin():
+        assert repository.check_identity(session, "wechat", "old-friend", "1900000001", "0001")
+    with Session(engine) as session, session.begin():
+        assert repository.bound_merchant_id(session, "wechat", "old-friend") == "1900000001"
+        session.get(IdentityBinding, ("wechat", "old-friend")).verified_at = \
+            utcnow() - repository.BINDING_TTL - dt.timedelta(minutes=1)
+    with Session(engine) as session:
+        assert repository.bound_merchant_id(session, "wechat", "old-friend") is None

@@ -99,3 +99,11 @@ def test_both_servers_listen_on_this_machine_only(served: Served) -> None:
     for port in (served.rasa_port, served.actions_port):
         lines = [line for line in listening.splitlines() if f":{port} " in line]
         assert lines and all("127.0.0.1:" in line for line in lines), lines
+
+
+def test_request_bodies_are_capped(served: Served) -> None:
+    url = f"http://127.0.0.1:{served.rasa_port}/webhooks/rest/webhook"
+    huge = b'{"sender": "big", "message": "' + b"a" * 2_000_000 + b'"}'
+    response = requests.post(url, data=huge, headers={"Content-Type": "application/json"},
+                             timeout=30)
+    assert response.status_code == 413

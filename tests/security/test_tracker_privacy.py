@@ -82,7 +82,18 @@ async def test_no_personal_number_is_stored_and_the_check_still_completes(
     assert rows, "nothing was stored: the test would prove nothing"
     for secret in (PHONE, ID_CARD, BANK_CARD):
         assert secret not in rows
-    assert "138****0002" in rows and "110105********002X" in rows
+    assert "138********" in rows and "110105********002X" in rows
+    # The identity check's second factor is not readable afterwards either.
+    assert '"0002"' not in rows and "138****0002" not in rows
+
+
+async def test_the_typed_last_four_digits_are_not_stored(conversation: Conversation,
+                                                         tracker_url: str) -> None:
+    await conversation.say("查账户")
+    await conversation.say("1900000003")
+    assert "utter_verified" in (await conversation.say("0003")).responses
+    rows = "\n".join(stored_rows(tracker_url))
+    assert "0003" not in rows.replace("1900000003", "")
 
 
 async def test_a_contact_phone_kept_for_a_later_step_is_sealed(
@@ -138,4 +149,40 @@ async def test_no_personal_number_in_any_log_line(conversation: Conversation,
     text = caplog.text
     for secret in (PHONE, ID_CARD, BANK_CARD):
         assert secret not in text
-    assert "138****0002" in text
+    assert "138********" in text
+
+
+async def test_a_traceback_in_the_logs_is_masked(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR)
+    try:
+        raise ValueError(f"bad contact {PHONE}")
+    except ValueError:
+        logging.getLogger("tests").exception("failed")
+    assert "bad contact" in caplog.text and PHONE not in caplog.text
+
+
+async def test_events_streamed_to_the_broker_are_masked(tmp_path: Path) -> None:
+    """What the agent console and a RabbitMQ queue receive is masked the same way."""
+    import json
+
+    from rasa.core.brokers.broker import EventBroker
+    from rasa.shared.core.events import SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    class Capture(EventBroker):
+        def __init__(self) -> None:
+            self.bodies: list[dict] = []
+
+        def publish(self, event: dict) -> None:
+            self.bodies.append(event)
+
+    broker = Capture()
+    store = PrivateSQLTrackerStore(domain=Domain.empty(), dialect="sqlite",
+                                   db=str(tmp_path / "tracker.db"), event_broker=broker)
+    tracker = DialogueStateTracker.from_events("s1", [
+        UserUttered(f"手机{PHONE} 身份证{ID_CARD}"), SlotSet("phone_last4", "0002")])
+    await store.save(tracker)
+    published = json.dumps(broker.bodies, ensure_ascii=False)
+    assert broker.bodies, "nothing was published: the test would prove nothing"
+    assert PHONE not in published and ID_CARD not in published
+    assert '"0002"' not in published

@@ -25,12 +25,15 @@ REDIS_URL = os.environ.get("WECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(autouse=True)
-def no_wechat_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_wechat_environment(monkeypatch: pytest.MonkeyPatch,
+                          tmp_path_factory: pytest.TempPathFactory) -> None:
     """The channel reads WECHAT_* variables (docs/wechat.md): none from the developer's
     shell may leak into a test (WECHAT_TEST_REDIS_URL has been read already)."""
     for name in list(os.environ):
         if name.upper().startswith("WECHAT_"):
             monkeypatch.delenv(name)
+    # Generated secrets (the default token) go to a directory of the test's own.
+    monkeypatch.setenv("LOCAL_SECRETS_DIR", str(tmp_path_factory.mktemp("secrets")))
 
 
 @pytest.fixture()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from actions.local_secrets import secret_file
 from addons.channels.wechat import DEFAULT_MENU, WeChatConfig, WeChatInput
 from tests.wechat.client import AES_KEY, APP_ID
 
@@ -36,8 +37,10 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def test_nothing_set_gives_the_documented_defaults(environment: Any) -> None:
     config = WeChatConfig.from_credentials(None)
-    assert (config.token, config.app_id, config.app_secret, config.encoding_aes_key) == (
-        "dev-wechat-token", "", "", "")
+    # No known token: one generated for this machine (var/secrets/wechat_token, 0600).
+    assert config.token == secret_file("wechat_token").read_text().strip()
+    assert len(config.token) >= 32
+    assert (config.app_id, config.app_secret, config.encoding_aes_key) == ("", "", "")
     assert (config.mode, config.api_base, config.redis_url) == (
         "plaintext", "https://api.weixin.qq.com", "")
     assert config.reply_timeout_s == 4.0
@@ -76,7 +79,8 @@ def test_values_are_converted_and_trimmed(environment: Any) -> None:
                 WECHAT_REPLY_TIMEOUT_S="", WECHAT_TOKEN="")  # empty variables count as unset
     config = WeChatConfig.from_credentials({"max_reply_bytes": "1500", "dedup_ttl_s": "60"})
     assert (config.mode, config.encoding_aes_key) == ("safe", AES_KEY)
-    assert (config.reply_timeout_s, config.token) == (4.0, "dev-wechat-token")
+    assert config.reply_timeout_s == 4.0
+    assert config.token == secret_file("wechat_token").read_text().strip()
     assert (config.max_reply_bytes, config.dedup_ttl_s) == (1500, 60.0)
 
 
@@ -122,3 +126,9 @@ def test_unknown_credentials_keys_are_reported(
         config = WeChatConfig.from_credentials({"reply_timeout": 3})
     assert config.reply_timeout_s == 4.0
     assert "reply_timeout" in caplog.text
+
+
+def test_the_published_example_token_is_refused(environment: Any) -> None:
+    environment(WECHAT_TOKEN="dev-wechat-token")
+    with pytest.raises(ValueError, match="published example token"):
+        WeChatConfig.from_credentials(None)

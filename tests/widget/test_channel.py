@@ -50,9 +50,11 @@ class RecordingServer(AsyncServer):
                            namespace: str | None = None) -> None:
         self.sessions[sid] = session
 
-    def connect_client(self, eio_sid: str) -> str:
-        """A client connected to the default namespace; its socket id."""
-        return self.manager.connect(eio_sid, "/")
+    async def connect_client(self, eio_sid: str) -> str:
+        """A client connected to the default namespace; its socket id (the manager's
+        connect is a coroutine since python-socketio 5.10)."""
+        result = self.manager.connect(eio_sid, "/")
+        return await result if inspect.isawaitable(result) else result
 
     def events_to(self, eio_sid: str) -> list[tuple[str, Any]]:
         """(event, data) of every packet delivered to one client."""
@@ -103,7 +105,7 @@ async def test_session_request_joins_the_room_with_either_enter_room(
     server = server_class()
     channel = make_channel(server)
     channel.blueprint(_ignore)
-    sid = server.connect_client("eio-1")
+    sid = await server.connect_client("eio-1")
 
     session_id = await channel.handle_session_request(sid, {"secret": SECRET})
 
@@ -120,7 +122,7 @@ async def test_rasa_3_6_style_unawaited_join_misses_the_room_with_a_coroutine() 
     # What Rasa 3.6's own channel does with python-socketio >= 5.10: the room is never
     # joined, so replies go nowhere. The subclass exists to avoid exactly this.
     server = CoroutineJoinServer()
-    sid = server.connect_client("eio-1")
+    sid = await server.connect_client("eio-1")
     pending = server.enter_room(sid, "room-1")
     pending.close()
     assert "room-1" not in server.manager.get_rooms(sid, "/")
@@ -142,7 +144,7 @@ async def test_bad_session_requests_are_refused(data: Any) -> None:
     server = RecordingServer()
     channel = make_channel(server)
     channel.blueprint(_ignore)
-    sid = server.connect_client("eio-1")
+    sid = await server.connect_client("eio-1")
     assert await channel.handle_session_request(sid, data) is None
     assert server.manager.get_rooms(sid, "/") == [sid]
     assert [event for event, _ in server.events_to("eio-1")] == ["session_rejected"]
@@ -176,7 +178,7 @@ async def test_an_emit_on_one_replica_reaches_a_client_of_another() -> None:
     receiver = RecordingServer(
         client_manager=AsyncRedisManager(REDIS_URL, channel=channel_name))
     receiver.manager.initialize()  # starts listening on the Redis channel
-    sid = receiver.connect_client("eio-b")
+    sid = await receiver.connect_client("eio-b")
     await enter_room(receiver, sid, "session-1")
     try:
         for _ in range(100):  # the listener subscribes asynchronously
@@ -219,7 +221,7 @@ class TurnRecorder:
 
 
 async def _joined(channel: WidgetInput, server: RecordingServer, eio_sid: str) -> str:
-    sid = server.connect_client(eio_sid)
+    sid = await server.connect_client(eio_sid)
     await channel.handle_session_request(sid, {"secret": SECRET})
     return sid
 
@@ -280,7 +282,7 @@ async def test_a_socket_without_a_session_cannot_send() -> None:
     channel = make_channel(server, app)
     turns = TurnRecorder(app)
     channel.blueprint(turns)
-    sid = server.connect_client("eio-1")
+    sid = await server.connect_client("eio-1")
     ack = await channel.handle_user_message(
         sid, {"message": "你好", "message_id": "m-000000004",
               "session_id": session_id_for(SECRET)}, turns)
