@@ -22,7 +22,7 @@ from actions.db.models import (
     HandoffStatus,
     utcnow,
 )
-from actions.privacy import mask_merchant_id, mask_phone
+from actions.privacy import SEALED_PREFIX, mask_merchant_id, mask_personal_data
 from console.transcript import mask_text
 
 REASON_LABELS = {
@@ -72,6 +72,15 @@ def agent_summary(session: Session, agent: Agent) -> dict[str, Any]:
     }
 
 
+def _contact_phone(value: str | None) -> str | None:
+    """A ticket's call-back number, masked like every phone (sealed ones stay sealed)."""
+    if not value:
+        return None
+    if value.startswith(SEALED_PREFIX):
+        return "已加密保存"
+    return mask_personal_data(value)
+
+
 def handoff_summary(handoff: Handoff, names: dict[int, str],
                     now: dt.datetime) -> dict[str, Any]:
     since = handoff.claimed_at if handoff.status == HandoffStatus.agent else handoff.queued_at
@@ -94,7 +103,7 @@ def handoff_summary(handoff: Handoff, names: dict[int, str],
         "agent_id": handoff.agent_id,
         "agent": names.get(handoff.agent_id) if handoff.agent_id else None,
         "contact_method": handoff.contact_method,
-        "contact_phone": mask_phone(handoff.contact_phone) if handoff.contact_phone else None,
+        "contact_phone": _contact_phone(handoff.contact_phone),
         "resolution": handoff.resolution,
         "satisfaction": handoff.satisfaction,
     }

@@ -113,13 +113,15 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
 
 def queue_handoff(db_url: str, sender: str, channel: str = "wechat",
                   reason: str = "merchant_asked", problem: str = "收款码被限制了，钱能提出来吗",
-                  snapshot: dict[str, Any] | None = SNAPSHOT, ticket: bool = False) -> int:
+                  snapshot: dict[str, Any] | None = SNAPSHOT, ticket: bool = False,
+                  contact_phone: str | None = None) -> int:
     with Session(get_engine(db_url)) as session, session.begin():
         return handoffs.queue(
             session, channel, sender, reason, problem,
             merchant_id="1900000002" if snapshot else None,
             account_snapshot=json.dumps(snapshot, ensure_ascii=False) if snapshot else None,
-            ticket=ticket).id
+            ticket=ticket, contact_method="phone" if contact_phone else None,
+            contact_phone=contact_phone).id
 
 
 def set_presence(db_url: str, agent_id: int, presence: AgentPresence) -> None:

@@ -91,7 +91,8 @@ def test_queue_shows_waiting_with_reason_tickets_and_agents(
     add_agent(db_url, "wang", "小王")
     waiting = queue_handoff(db_url, "w1", channel="widget", reason="not_understood",
                             problem="我的身份证110101199003071234怎么登记")
-    ticket = queue_handoff(db_url, "w2", channel="widget", ticket=True)
+    ticket = queue_handoff(db_url, "w2", channel="widget", ticket=True,
+                           contact_phone="13800000002")
     sign_in(client, "wang")
     queue = client.get(f"{API}/queue").json()
     [item] = queue["waiting"]
@@ -99,6 +100,7 @@ def test_queue_shows_waiting_with_reason_tickets_and_agents(
     assert "110101199003071234" not in item["problem"] and "110101" in item["problem"]
     assert item["wait_seconds"] >= 0 and item["merchant"] == "1900****02"
     assert [t["id"] for t in queue["tickets"]] == [ticket]
+    assert queue["tickets"][0]["contact_phone"] == "138********"  # masked like every phone
     assert [a["name"] for a in queue["agents"]] == ["小王"]
     assert queue["service_hours"]["describe"]
 
@@ -296,7 +298,7 @@ def test_conversation_view_masks_and_keeps_notes_internal(
     assert merchant_line["role"] == "merchant"
     text = merchant_line["text"]
     assert "1900000002" not in text and "1900****02" in text
-    assert "13800000002" not in text and "138****0002" in text
+    assert "13800000002" not in text and "138********" in text
     assert "6222020200112233445" not in text
     assert [line["role"] for line in view["transcript"]] == ["merchant", "bot", "bot"]
     # A choice shows what the merchant typed or clicked, not the payload.

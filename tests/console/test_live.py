@@ -209,4 +209,4 @@ def test_the_ui_hears_of_a_new_waiting_merchant_and_their_messages(
             message = next(e for e in events if e["type"] == "message")
             assert message["handoff_id"] == handoff_id
             assert message["entry"]["role"] == "merchant"
-            assert message["entry"]["text"] == "我的手机138****0002"
+            assert message["entry"]["text"] == "我的手机138********"
