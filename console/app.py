@@ -297,10 +297,10 @@ def create_app(settings: Settings | None = None, *,
         return console.canned
 
     @api.get("/handoffs/{handoff_id}", summary="One conversation: transcript, account, notes")
-    def conversation(handoff_id: int) -> dict[str, Any]:
+    def conversation(handoff_id: int, me: Principal = SIGNED_IN) -> dict[str, Any]:
         try:
             with Session(console.engine) as session:
-                view = service.conversation(session, handoff_id)
+                view = service.conversation(session, handoff_id, viewer=me.agent_id)
                 handoff = service.get_handoff(session, handoff_id)
                 sender_id, channel = handoff.sender_id, handoff.channel
         except service.Refused as error:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,7 +23,7 @@ from actions.db.models import (
     HandoffStatus,
     utcnow,
 )
-from actions.privacy import SEALED_PREFIX, mask_merchant_id, mask_personal_data
+from actions.privacy import SEALED_PREFIX, mask_merchant_id, mask_personal_data, unseal
 from console.transcript import mask_text
 
 REASON_LABELS = {
@@ -48,6 +49,9 @@ class Refused(Exception):
         self.message = message
         self.status = status
 
+
+
+logger = logging.getLogger(__name__)
 
 def epoch(value: dt.datetime | None) -> float | None:
     """Naive UTC datetime → Unix seconds (what the UI and the tracker use)."""
@@ -182,7 +186,19 @@ def message_view(message: AgentMessage, names: dict[int, str]) -> dict[str, Any]
     }
 
 
-def conversation(session: Session, handoff_id: int,
+def callback_phone(handoff: Handoff, viewer: int | None) -> str | None:
+    """The whole call-back number of a ticket, for the agent who holds it only (an agent
+    must be able to call; everyone else sees it masked). Logged, without the number."""
+    if viewer is None or handoff.agent_id != viewer or handoff.status != HandoffStatus.agent:
+        return None
+    phone = unseal(handoff.contact_phone) if handoff.contact_phone else None
+    if phone:
+        logger.info("console: agent %s viewed the call-back number of handoff %s",
+                    viewer, handoff.id)
+    return phone
+
+
+def conversation(session: Session, handoff_id: int, viewer: int | None = None,
                  now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     handoff = get_handoff(session, handoff_id)
@@ -197,6 +213,7 @@ def conversation(session: Session, handoff_id: int,
     ).scalars().all()
     return {
         "handoff": handoff_summary(handoff, names, now),
+        "callback_phone": callback_phone(handoff, viewer),
         "account": account_panel(handoff),
         "notes": [{"id": n.id, "text": mask_text(n.text), "agent": names.get(n.agent_id, ""),
                    "created_at": epoch(n.created_at)} for n in notes],

@@ -304,7 +304,10 @@ function renderConversation() {
   const sub = [h.channel_label, h.status_label];
   if (h.agent) sub.push(`客服：${h.agent}`);
   sub.push(`排队于 ${clock(h.queued_at)}`);
-  if (h.contact_method === "phone" && h.contact_phone) sub.push(`留言回电：${h.contact_phone}`);
+  if (h.contact_method === "phone" && h.contact_phone) {
+    // The whole number only for the agent holding the ticket (who has to call back).
+    sub.push(`留言回电：${view.callback_phone || h.contact_phone}`);
+  }
   $("conv-sub").textContent = sub.join(" · ");
   const isMine = mine(view);
   $("claim").hidden = !(h.status === "waiting" || h.status === "ticket");

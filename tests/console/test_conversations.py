@@ -325,3 +325,19 @@ def test_canned_replies_come_from_the_assistants_faq_answers(client: TestClient,
             "utter_ask_frozen_funds"} <= canned.keys()
     assert "95017" in canned["utter_contact_support"]["text"]
     assert all(len(c["text"]) <= 600 for c in canned.values())
+
+
+def test_only_the_agent_holding_a_ticket_sees_the_whole_call_back_number(
+        db_url: str, client: TestClient, fake_rasa: FakeRasa) -> None:
+    add_agent(db_url, "wang", "小王")
+    add_agent(db_url, "li", "小李")
+    fake_rasa.user_says("oM9", "转人工，申诉一个月了还没结果")
+    ticket = queue_handoff(db_url, "oM9", ticket=True, contact_phone="13900001111")
+    sign_in(client, "li")
+    before = client.get(f"{API}/handoffs/{ticket}").json()
+    assert before["callback_phone"] is None  # nobody holds it yet
+    sign_in(client, "wang")
+    client.post(f"{API}/handoffs/{ticket}/claim")
+    held = client.get(f"{API}/handoffs/{ticket}").json()
+    assert held["callback_phone"] == "13900001111"  # the holder has to call back
+    assert held["handoff"]["contact_phone"] == "139********"  # lists stay masked

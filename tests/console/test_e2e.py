@@ -129,9 +129,9 @@ def test_wechat_merchant_and_agent_round_trip(stack: Stack, wang: AgentClient) -
     assert closed["warning"] is None
     score_question = wait_until(lambda: [t for t in cs_texts(stack, user) if "打个分" in t])
     assert score_question, stack.log_tails()
-    # WeChat numbers the score buttons ("1. 5 很满意"): the merchant's answer is recorded.
-    stack.wechat_says(user, "1")
-    assert _satisfaction(stack, handoff_id) is not None, stack.log_tails()
+    # WeChat numbers the score buttons in score order: "4" is four points.
+    stack.wechat_says(user, "4")
+    assert _satisfaction(stack, handoff_id) == 4, stack.log_tails()
     stack.wechat_says(user, "客服电话多少")
     assert "95017" in stack.last_bot_text(user)  # the bot answers again
 

@@ -56,7 +56,7 @@ async def test_person_asked_for_problem_and_offer_then_queue(talk: Talk, fresh_d
     assert "不等了" in queued.text
     row = handoff_of(fresh_db, merchant)
     assert row.status == HandoffStatus.waiting and row.reason == "merchant_asked"
-    assert "138****0002" in row.problem and "13800000002" not in row.problem
+    assert "138********" in row.problem and "0002" not in row.problem
     assert row.merchant_id is None and row.account_snapshot is None
 
 
@@ -151,6 +151,8 @@ async def test_closing_brings_the_bot_back_with_a_score(talk: Talk, fresh_db: st
     assert asked.responses == ["utter_ask_satisfaction_score"]
     assert (await merchant.say("4分")).responses == ["utter_thanks_for_score"]
     assert handoff_of(fresh_db, merchant).satisfaction == 4
+    # The buttons are numbered as the scores: "1" picks 1 point, on WeChat too.
+    assert [b["payload"] for b in asked.buttons] == ["1", "2", "3", "4", "5"]
     assert (await merchant.say("客服电话多少")).responses == ["utter_contact_support"]
 
 
