@@ -7,7 +7,8 @@ classifiers are trained on simplified text, so every message is normalized first
 1. full-width ASCII and the ideographic space become half-width;
 2. pinyin annotations in parentheses right after a Chinese character are removed
    (``(0003)`` or ``(API)`` stay: only real pinyin syllables are removed);
-3. traditional script becomes simplified (OpenCC ``t2s``);
+3. traditional script becomes simplified (OpenCC ``t2s``), and common Cantonese
+   words become their Mandarin equivalents (``點算`` -> ``怎么办``, ``唔`` -> ``不``);
 4. emoji, zero-width and control characters are dropped and whitespace is folded;
 5. repetitions are collapsed (``转人工转人工转人工`` -> ``转人工``, the same sentence
    pasted many times -> once), and a text still longer than ``max_chars`` keeps its
@@ -73,6 +74,20 @@ _MAX_SENTENCE = 120
 _converter = opencc.OpenCC("t2s")
 # Same-length fixes for common words OpenCC leaves in a variant form.
 _PHRASE_FIXES = {"随著": "随着", "帐户": "账户", "帐号": "账号", "帐单": "账单"}
+# Cantonese -> Mandarin, applied to the simplified text (longest phrases first). Single
+# characters only where they are not used in Mandarin words.
+_CANTONESE = {
+    "点算好": "怎么办", "点算": "怎么办", "点样": "怎样", "点解": "为什么", "点先": "怎么才",
+    "点做": "怎么做", "点计": "怎么算", "唔该": "麻烦", "唔系": "不是", "系咪": "是不是",
+    "系唔系": "是不是", "边度": "哪里", "边个": "谁", "几多": "多少", "几时": "什么时候",
+    "乜嘢": "什么", "咩事": "什么事", "而家": "现在", "仲未": "还没", "仲有": "还有",
+    "仲要": "还要", "仲系": "还是", "攞唔攞得返": "能不能拿回来", "攞返": "拿回",
+    "收唔到": "收不到", "俾人": "被人", "冇": "没有", "嘅": "的", "咗": "了", "唔": "不",
+    "啲": "些", "嗰": "那", "佢": "他", "喺": "在", "咩": "什么", "揾": "找", "睇": "看",
+    "攞": "拿", "俾": "给", "哋": "们",
+}
+_CANTONESE_PATTERN = re.compile(
+    "|".join(re.escape(k) for k in sorted(_CANTONESE, key=len, reverse=True)))
 
 
 def _is_pinyin(content: str) -> bool:
@@ -130,6 +145,25 @@ class NormalizedText:
             position = sum(1 for source in self.source if source < start)
             return position, position
         return inside[0], inside[-1] + 1
+
+
+def _mandarin(text: str, source: list[int]) -> tuple[str, list[int]]:
+    """Replaces Cantonese words; each new character maps to the replaced word's start."""
+    if not _CANTONESE_PATTERN.search(text):
+        return text, source
+    out: list[str] = []
+    out_source: list[int] = []
+    position = 0
+    for match in _CANTONESE_PATTERN.finditer(text):
+        out.extend(text[position:match.start()])
+        out_source.extend(source[position:match.start()])
+        replacement = _CANTONESE[match.group(0)]
+        out.extend(replacement)
+        out_source.extend([source[match.start()]] * len(replacement))
+        position = match.end()
+    out.extend(text[position:])
+    out_source.extend(source[position:])
+    return "".join(out), out_source
 
 
 def _unit_collapses(unit: str) -> bool:
@@ -300,6 +334,7 @@ def normalize(text: str) -> NormalizedText:
 
     for variant, standard in _PHRASE_FIXES.items():
         simplified = simplified.replace(variant, standard)
+    simplified, kept_source = _mandarin(simplified, kept_source)
 
     # Fold whitespace runs into one space and strip both ends.
     out_chars: list[str] = []

@@ -169,3 +169,25 @@ def test_collapse_keeps_entity_offsets() -> None:
     assert message.get("text") == "转人工 商户号1900000002"
     entity = message.get("entities")[0]
     assert message.get("text")[entity["start"]:entity["end"]] == "1900000002"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("收款碼被風控了，點算", "收款码被风控了,怎么办"),
+        ("我嘅收款碼突然收唔到錢", "我的收款码突然收不到钱"),
+        ("點解我個商戶號俾人凍結咗", "为什么我个商户号被人冻结了"),
+        ("申訴入口喺邊度", "申诉入口在哪里"),
+        ("仲裁", "仲裁"),  # a Mandarin word that merely contains a Cantonese character
+    ],
+)
+def test_cantonese_becomes_mandarin(raw: str, expected: str) -> None:
+    assert normalize(raw).text == expected
+
+
+def test_cantonese_replacement_keeps_offsets() -> None:
+    raw = "點算 商戶號1900000002"
+    result = normalize(raw)
+    assert result.text == "怎么办 商户号1900000002"
+    start = result.text.index("1900")
+    assert result.original_span(start, start + 10, len(raw)) == (raw.index("1900"), len(raw))
