@@ -80,6 +80,19 @@ def load_holdout(path: Path = HOLDOUT) -> list[Example]:
     return load_examples(path)
 
 
+# The topics actions/guidance.py offers as "did you mean" choices (two likeliest first).
+TOPICS = frozenset({
+    "report_account_abnormal", "ask_abnormal_reason", "check_account_status", "contact_support",
+    "ask_appeal_process", "submit_appeal", "check_appeal_status", "ask_unfreeze_time",
+    "ask_frozen_funds", "ask_risk_prevention", "ask_remote_collection", "ask_website_payment",
+    "ask_miniprogram_payment", "ask_fee_rate", "request_human",
+})
+
+
+def top_topics(ranking: Sequence[dict], n: int = 2) -> list[str]:
+    return [str(r.get("name")) for r in ranking if r.get("name") in TOPICS][:n]
+
+
 def classified_intent(parsed: dict) -> str:
     """The classifier's intent, as `rasa test nlu` scores it: a fallback is undone."""
     intent = (parsed.get("intent") or {}).get("name") or ""
@@ -139,6 +152,12 @@ def score(
     if OUT_OF_SCOPE in per_intent:
         flat[f"{prefix}_oos_recall"] = per_intent[OUT_OF_SCOPE]["recall"]
         flat[f"{prefix}_oos_precision"] = per_intent[OUT_OF_SCOPE]["precision"]
+    # What a second miss shows: the two likeliest topics the app offers as choices.
+    topical = [i for i, t in enumerate(truth) if t in TOPICS]
+    if topical:
+        flat[f"{prefix}_top2_topics"] = round(sum(
+            truth[i] in top_topics(parsed[i].get("intent_ranking") or [])
+            for i in topical) / len(topical), 4)
     confusions = Counter(
         f"{t} -> {p}" for t, p in zip(truth, predicted, strict=True) if t != p)
     details: dict[str, Any] = {

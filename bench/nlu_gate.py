@@ -30,7 +30,17 @@ import numpy as np
 import yaml
 
 from addons.nlu import embedding_intent_classifier as gated
-from bench.nlu import FALLBACK, HOLDOUT, OUT_OF_SCOPE, REALISTIC, SCRIPTS, Example, load_examples
+from bench.nlu import (
+    FALLBACK,
+    HOLDOUT,
+    OUT_OF_SCOPE,
+    REALISTIC,
+    SCRIPTS,
+    TOPICS,
+    Example,
+    load_examples,
+    top_topics,
+)
 from bench.procs import PROJECT_ROOT
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -136,6 +146,9 @@ def scores(examples: Sequence[Example], rankings: Sequence[Ranking],
         if idx:
             result[f"acc_{script}"] = round(
                 sum(truth[i] == predicted[i] for i in idx) / len(idx), 4)
+    topical = [i for i, t in enumerate(truth) if t in TOPICS]
+    result["top2_topics"] = round(
+        sum(truth[i] in top_topics(rankings[i]) for i in topical) / max(1, len(topical)), 4)
     oos = [i for i, t in enumerate(truth) if t == OUT_OF_SCOPE]
     if oos:
         result["oos_recall"] = round(sum(predicted[i] == OUT_OF_SCOPE for i in oos) / len(oos), 4)
@@ -249,8 +262,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"p50 {result['embed_ms_p50']} ms, p95 {result['embed_ms_p95']} ms per message.",
         "",
         "| variant | holdout acc | served | slow | realistic acc | served | fallback | slow "
-        "| oos recall | simpl. | trad. | pinyin |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| oos recall | simpl. | trad. | pinyin | top-2 topics |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["variants"]:
         h, r = row["holdout"], row["realistic"]
@@ -259,7 +272,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {h['slow_path_share']:.3f} | {r['acc']:.3f} | {r['acc_served']:.3f} "
             f"| {r['fallback_rate']:.3f} | {r['slow_path_share']:.3f} "
             f"| {r.get('oos_recall', 0):.3f} | {r.get('acc_simplified', 0):.3f} "
-            f"| {r.get('acc_traditional', 0):.3f} | {r.get('acc_pinyin', 0):.3f} |")
+            f"| {r.get('acc_traditional', 0):.3f} | {r.get('acc_pinyin', 0):.3f} "
+            f"| {r['top2_topics']:.3f} |")
     return "\n".join(lines) + "\n"
 
 

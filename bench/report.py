@@ -229,6 +229,8 @@ def markdown(r: Results, details: dict[str, Any], concurrency: int) -> str:
     for script in ("simplified", "traditional", "pinyin"):
         lines.append(f"| realistic, {script} | {_fmt(r.get(f'realistic_n_{script}'))} "
                      f"| {_fmt(r.get(f'realistic_acc_{script}'))} |")
+    lines.append(f"| realistic, truth among the two likeliest topics (in-scope lines) | | "
+                 f"{_fmt(r.get('realistic_top2_topics'))} |")
     lines.append(f"| realistic, share on the embedding (slow) path | "
                  f"{_fmt(r.get('realistic_n'))} | {_fmt(r.get('realistic_slow_path_share'))} |")
     lines.append(f"| 5-fold cross-validation on data/nlu | | {_fmt(r.get('cv_intent_acc'))}"

@@ -58,8 +58,12 @@ def summary_lines(flat: dict[str, Any], details: dict[str, Any]) -> list[str]:
             f"(n={flat[f'{prefix}_n']}, macro F1 {flat[f'{prefix}_macro_f1']:.3f}, "
             f"served {flat[f'{prefix}_acc_served']:.3f}, "
             f"fallback {flat[f'{prefix}_fallback_rate']:.3f}, "
-            f"slow path {flat[f'{prefix}_slow_path_share']:.3f})")
+            f"slow path {flat[f'{prefix}_slow_path_share']:.3f}, "
+            f"truth in the two likeliest topics {flat.get(f'{prefix}_top2_topics', 0):.3f})")
         lines.append(f"  by script: {scripts}")
+        if f"{prefix}_parse_p50_ms" in flat:
+            lines.append(f"  in-process parse p50 {flat[f'{prefix}_parse_p50_ms']} ms, "
+                         f"p95 {flat[f'{prefix}_parse_p95_ms']} ms")
         if f"{prefix}_oos_recall" in flat:
             lines.append(f"  out_of_scope recall {flat[f'{prefix}_oos_recall']:.3f}, "
                          f"precision {flat[f'{prefix}_oos_precision']:.3f}")
@@ -84,6 +88,10 @@ def main() -> int:
     logging.disable(logging.WARNING)
 
     flat, details = evaluate_files(parser_of(Path(args.model)))
+    for prefix in ("holdout", "realistic"):
+        times = sorted(details[f"{prefix}_parse_ms"])
+        flat[f"{prefix}_parse_p50_ms"] = round(times[len(times) // 2], 1)
+        flat[f"{prefix}_parse_p95_ms"] = round(times[int(len(times) * 0.95)], 1)
     report = {
         "numbers": flat,
         "holdout": details["holdout_report"],

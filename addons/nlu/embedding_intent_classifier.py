@@ -54,6 +54,9 @@ PATH_DENSE = "dense"
 WEIGHTS_FILE = "logistic_regression.npz"
 META_FILE = "meta.json"
 RANKING_LENGTH = 10
+# Texts per engine call while training (the engine shares each layer's weights
+# across the texts of a call).
+BATCH = 32
 
 _encoders: dict[str, Any] = {}
 _encoders_lock = threading.Lock()
@@ -177,8 +180,11 @@ class GatedEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
             "C": 100.0,
             "variant": "original",
             # OpenMP threads of the embedding engine while serving and while training.
-            "threads": 2,
-            "training_threads": 2,
+            # One: on a shared 2-core machine a second thread often waits for a core at
+            # every barrier (measured up to 10x slower under load); one thread is
+            # steady at ~20-30 ms per message.
+            "threads": 1,
+            "training_threads": 1,
             "random_seed": 7,
         }
 
@@ -222,18 +228,21 @@ class GatedEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
     def embed(self, texts: list[str], threads: int | None = None) -> np.ndarray:
         model = encoder(self._config["variant"])
         set_openmp_threads(int(threads if threads is not None else self._config["threads"]))
-        # One text per call: the engine then splits each matrix product across the
-        # threads, measured ~2x faster here than its batch call (which splits the texts).
-        vectors = [model.query(embedding_text(text, self.max_chars) or text) for text in texts]
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+        prepared = [embedding_text(text, self.max_chars) or text for text in texts]
+        vectors = [np.asarray(model.query(prepared[i:i + BATCH]), dtype=np.float32)
+                   for i in range(0, len(prepared), BATCH)]
+        return np.vstack(vectors).reshape(len(texts), -1)
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [e for e in training_data.intent_examples if e.get(TEXT)]
-        labels = [str(e.get(INTENT)) for e in examples]
+        # Only what can reach the embedding path at run time, each text once.
+        pairs = sorted({(str(e.get(TEXT)), str(e.get(INTENT)))
+                        for e in training_data.intent_examples
+                        if e.get(TEXT) and worth_embedding(str(e.get(TEXT)), self.min_chars)})
+        labels = [intent for _, intent in pairs]
         if len(set(labels)) < 2:
             logger.warning("Fewer than two intents: the embedding classifier stays off.")
             return self._resource
-        features = self.embed([str(e.get(TEXT)) for e in examples],
+        features = self.embed([text for text, _ in pairs],
                               threads=int(self._config["training_threads"]))
         self._model = LinearModel.fit(features, labels, float(self._config["C"]),
                                       int(self._config["random_seed"]))
