@@ -132,7 +132,7 @@ def score(
         f"{prefix}_acc_served": round(served_accuracy, 4),
         f"{prefix}_fallback_rate": round(served.count(FALLBACK) / max(1, len(served)), 4),
         f"{prefix}_slow_path_share": round(
-            sum(path != "diet" for path in paths) / max(1, len(paths)), 4),
+            sum(path == "dense" for path in paths) / max(1, len(paths)), 4),
     }
     for script in SCRIPTS:
         indexes = [i for i, e in enumerate(examples) if e.script == script]

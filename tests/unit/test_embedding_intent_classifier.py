@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -15,6 +18,7 @@ from addons.nlu.embedding_intent_classifier import (
     PATH_DENSE,
     PATH_FAST,
     PATH_KEY,
+    PATH_UNKNOWN,
     GatedEmbeddingIntentClassifier,
     combine,
     embedding_text,
@@ -136,3 +140,31 @@ def test_emoji_only_stays_on_the_fast_path(trained: tuple[LocalModelStorage, Res
     component.process([message])
     assert message.get(PATH_KEY) == PATH_FAST
     assert message.get("intent")["confidence"] == 0.3
+
+
+def with_token_features(message: Message, values: list[float]) -> Message:
+    # One token; the sentence feature sees the spaces between tokens, which are known.
+    message.add_features(Features(scipy.sparse.coo_matrix([values]), FEATURE_TYPE_SEQUENCE,
+                                  TEXT, "CountVectorsFeaturizer"))
+    message.add_features(Features(scipy.sparse.coo_matrix([[1.0, 0.0, 0.0]]),
+                                  FEATURE_TYPE_SENTENCE, TEXT, "CountVectorsFeaturizer"))
+    return message
+
+
+def test_text_without_any_known_ngram_falls_back(
+    trained: tuple[LocalModelStorage, Resource],
+) -> None:
+    component = load(trained)
+    message = with_token_features(diet_message("😀😀", "affirm", 0.76), [0.0, 0.0, 0.0])
+    component.process([message])
+    assert message.get(PATH_KEY) == PATH_UNKNOWN
+    assert message.get("intent") == {"name": "affirm", "confidence": 0.0}
+    assert all(r["confidence"] == 0.0 for r in message.get("intent_ranking"))
+
+
+def test_known_ngrams_keep_diets_answer(trained: tuple[LocalModelStorage, Resource]) -> None:
+    component = load(trained)
+    message = with_token_features(diet_message("好", "affirm", 0.98), [0.0, 1.0, 0.0])
+    component.process([message])
+    assert message.get(PATH_KEY) == PATH_FAST
+    assert message.get("intent")["confidence"] == 0.98
