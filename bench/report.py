@@ -85,6 +85,17 @@ def targets(concurrency: int) -> list[Target]:
         Target("pinyin-annotated within 3 points of simplified",
                lambda r: r.get("holdout_acc_pinyin"),
                _minus("holdout_acc_simplified", 0.03), higher_is_better=True),
+        Target("realistic intent accuracy ≥ 0.85",
+               lambda r: r.get("realistic_acc"), lambda r: 0.85, higher_is_better=True),
+        Target("realistic out_of_scope (near-domain) recall ≥ 0.85",
+               lambda r: r.get("realistic_oos_recall"), lambda r: 0.85,
+               higher_is_better=True),
+        Target("realistic: traditional within 3 points of simplified",
+               lambda r: r.get("realistic_acc_traditional"),
+               _minus("realistic_acc_simplified", 0.03), higher_is_better=True),
+        Target("realistic: pinyin-annotated within 3 points of simplified",
+               lambda r: r.get("realistic_acc_pinyin"),
+               _minus("realistic_acc_simplified", 0.03), higher_is_better=True),
         Target("full training ≤ 180 s", lambda r: r.get("train_s"), lambda r: 180.0),
         Target("memory ≤ 1.3× baseline (MB RSS)",
                lambda r: r.get("rss_mb"), _times("baseline_rss_mb", 1.3)),
@@ -204,6 +215,24 @@ def markdown(r: Results, details: dict[str, Any], concurrency: int) -> str:
     for script in ("simplified", "traditional", "pinyin"):
         lines.append(f"| held-out, {script} | {_fmt(r.get(f'holdout_n_{script}'))} "
                      f"| {_fmt(r.get(f'holdout_acc_{script}'))} |")
+    lines.append(f"| held-out, share on the embedding (slow) path | {_fmt(r.get('holdout_n'))} "
+                 f"| {_fmt(r.get('holdout_slow_path_share'))} |")
+    lines.append(f"| realistic, all | {_fmt(r.get('realistic_n'))} "
+                 f"| {_fmt(r.get('realistic_acc'))} "
+                 f"(macro F1 {_fmt(r.get('realistic_macro_f1'))}) |")
+    lines.append(f"| realistic as served (a fallback counts as a miss) | "
+                 f"{_fmt(r.get('realistic_n'))} | {_fmt(r.get('realistic_acc_served'))} "
+                 f"(fallback rate {_fmt(r.get('realistic_fallback_rate'))}) |")
+    lines.append(f"| realistic, out_of_scope recall (near-domain) | | "
+                 f"{_fmt(r.get('realistic_oos_recall'))} "
+                 f"(precision {_fmt(r.get('realistic_oos_precision'))}) |")
+    for script in ("simplified", "traditional", "pinyin"):
+        lines.append(f"| realistic, {script} | {_fmt(r.get(f'realistic_n_{script}'))} "
+                     f"| {_fmt(r.get(f'realistic_acc_{script}'))} |")
+    lines.append(f"| realistic, truth among the two likeliest topics (in-scope lines) | | "
+                 f"{_fmt(r.get('realistic_top2_topics'))} |")
+    lines.append(f"| realistic, share on the embedding (slow) path | "
+                 f"{_fmt(r.get('realistic_n'))} | {_fmt(r.get('realistic_slow_path_share'))} |")
     lines.append(f"| 5-fold cross-validation on data/nlu | | {_fmt(r.get('cv_intent_acc'))}"
                  f" (macro F1 {_fmt(r.get('cv_intent_macro_f1'))}) |")
     for bot in ("assistant", "baseline"):

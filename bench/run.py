@@ -122,13 +122,18 @@ def benchmark_bot(
         flat["parse_p95_ms"] = round(float(np.percentile(parse_ms, 95)), 1)
 
         if holdout:
-            log(f"{name}: held-out NLU set through /model/parse")
-            holdout_flat, holdout_details = nlu.evaluate_holdout(bot.base_url, bot.token)
-            flat.update(holdout_flat)
-            details["holdout_misclassified"] = holdout_details["misclassified"]
-            details["holdout_parse_p50_ms"] = round(
-                float(np.percentile(holdout_details["parse_ms"], 50)), 1)
-            log(f"{name}: held-out accuracy {holdout_flat['holdout_acc']}")
+            log(f"{name}: held-out and realistic NLU sets through /model/parse")
+            nlu_flat, nlu_details = nlu.evaluate_served(bot.base_url, bot.token)
+            flat.update(nlu_flat)
+            # Realistic lines stay out of the details: aggregate numbers only.
+            details["holdout_misclassified"] = nlu_details["holdout_misclassified"]
+            for prefix in ("holdout", "realistic"):
+                details[f"{prefix}_report"] = nlu_details[f"{prefix}_report"]
+                times = nlu_details[f"{prefix}_parse_ms"]
+                details[f"{prefix}_parse_p50_ms"] = round(float(np.percentile(times, 50)), 1)
+                flat[f"{prefix}_parse_p95_ms"] = round(float(np.percentile(times, 95)), 1)
+            log(f"{name}: held-out accuracy {nlu_flat['holdout_acc']}, "
+                f"realistic {nlu_flat['realistic_acc']}")
     return flat, details
 
 

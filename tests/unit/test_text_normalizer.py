@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from addons.nlu.text_normalizer import TextNormalizer, normalize
+from addons.nlu.text_normalizer import (
+    TextNormalizer,
+    condense,
+    informative_selection,
+    normalize,
+)
 
 SEED = "在現(xiàn)代商業(yè)活動(dòng)中,隨著網(wǎng)絡(luò)和移動(dòng)設(shè)備的迅猛發(fā)展"
 
@@ -81,7 +86,7 @@ def test_component_keeps_entity_offsets_and_bounds_length() -> None:
     entity = message.get("entities")[0]
     assert message.get("text")[entity["start"]:entity["end"]] == "1900000002"
 
-    long_message = Message.build(text="很长" * 100)
+    long_message = Message.build(text="".join(chr(0x4E00 + i * 37) for i in range(100)))
     component.process([long_message])
     assert len(long_message.get("text")) == 20
 
@@ -90,3 +95,99 @@ def test_component_leaves_emoji_only_text_for_the_fallback() -> None:
     message = Message.build(text=" 😀😀 ")
     TextNormalizer({"max_chars": 600}).process([message])
     assert message.get("text") == "😀😀"
+
+
+def condensed(text: str, max_chars: int = 600) -> str:
+    return condense(normalize(text), max_chars).text
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("转人工转人工转人工转人工", "转人工"),
+        ("转人工 转人工,转人工!转人工", "转人工"),
+        ("人工人工人工", "人工"),
+        ("急急急急急 收款码被限制了！！！！", "急急 收款码被限制了!"),
+        ("帮帮我,帮帮我,帮帮我,我的码被冻结了", "帮帮我,我的码被冻结了"),
+        ("ok ok ok", "ok"),
+        ("谢谢", "谢谢"),  # two copies are no repetition
+        ("多谢多谢", "多谢多谢"),
+    ],
+)
+def test_repeated_units_collapse(raw: str, expected: str) -> None:
+    assert condensed(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["商户号1900000002 手机尾号0000", "1900000002 1900000002 1900000002", "666666", "AP20261120001"],
+)
+def test_digits_never_collapse(raw: str) -> None:
+    assert condensed(raw) == raw
+
+
+def test_repeated_sentences_are_kept_once() -> None:
+    raw = "我的码被冻结了。其他都正常。我的码被冻结了。到底怎么办"
+    assert condensed(raw) == "我的码被冻结了。其他都正常。到底怎么办"
+
+
+def test_a_phrase_pasted_thousands_of_times_keeps_the_question() -> None:
+    raw = "我要退款!" * 1000 + "请问冻结的钱多久能提出来?"
+    assert len(raw) > 5000
+    assert condensed(raw) == "我要退款!请问冻结的钱多久能提出来?"
+    raw = "急急急急急急急急" * 600 + "客服电话多少"
+    assert condensed(raw) == "急急客服电话多少"
+
+
+def test_long_text_without_repeats_keeps_the_informative_sentences() -> None:
+    # 5,000 characters of varied filler with one real question in the middle.
+    filler = "".join(chr(0x4E00 + (i * 7919) % 20000) + ("。" if i % 40 == 39 else "")
+                     for i in range(4900))
+    question = "我的微信收款码被限制了,多久能解冻?"
+    raw = filler[:2500] + "。" + question + filler[2500:]
+    result = condensed(raw, 200)
+    assert len(result) <= 200
+    assert question in result
+
+
+def test_informative_selection_keeps_order_and_budget() -> None:
+    text = "我是开饭店的。" + "今天天气不错。" * 3 + "为什么收款码被限制了?" + "我很着急。"
+    spans = informative_selection(text, 20)
+    kept = "".join(text[a:b] for a, b in spans)
+    assert "为什么收款码被限制了?" in kept
+    assert len(kept) <= 20
+    assert [a for a, _ in spans] == sorted(a for a, _ in spans)
+
+
+def test_collapse_keeps_entity_offsets() -> None:
+    component = TextNormalizer({"max_chars": 600})
+    text = "转人工转人工转人工 商户号１９００００００02"
+    message = Message.build(text=text)
+    message.set("entities", [{"start": text.index("１"), "end": len(text),
+                              "value": "1900000002", "entity": "merchant_id"}])
+    component.process([message])
+    assert message.get("text") == "转人工 商户号1900000002"
+    entity = message.get("entities")[0]
+    assert message.get("text")[entity["start"]:entity["end"]] == "1900000002"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("收款碼被風控了，點算", "收款码被风控了,怎么办"),
+        ("我嘅收款碼突然收唔到錢", "我的收款码突然收不到钱"),
+        ("點解我個商戶號俾人凍結咗", "为什么我个商户号被人冻结了"),
+        ("申訴入口喺邊度", "申诉入口在哪里"),
+        ("仲裁", "仲裁"),  # a Mandarin word that merely contains a Cantonese character
+    ],
+)
+def test_cantonese_becomes_mandarin(raw: str, expected: str) -> None:
+    assert normalize(raw).text == expected
+
+
+def test_cantonese_replacement_keeps_offsets() -> None:
+    raw = "點算 商戶號1900000002"
+    result = normalize(raw)
+    assert result.text == "怎么办 商户号1900000002"
+    start = result.text.index("1900")
+    assert result.original_span(start, start + 10, len(raw)) == (raw.index("1900"), len(raw))
