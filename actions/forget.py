@@ -8,12 +8,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from actions.common import DatabaseUnavailable, run_in_session, sender_key, utter_busy
 from actions.db import repository
-from actions.db.models import Handoff
+from actions.db.models import AgentMessage, Handoff, HandoffNote
 
 # Read by the tracker store (addons.stores.tracker_store): delete instead of saving.
 FORGET_SLOT = "forget_me"
@@ -21,7 +21,13 @@ FORGET_SLOT = "forget_me"
 
 def forget(session: Session, channel: str, sender_id: str) -> None:
     repository.unbind(session, channel, sender_id)
-    # Handoff statistics stay; what the merchant said in them does not.
+    # Handoff statistics stay; what was said in them (by the merchant, to the merchant
+    # and about the merchant in agents' notes) does not.
+    theirs = select(Handoff.id).where(Handoff.channel == channel,
+                                      Handoff.sender_id == sender_id).scalar_subquery()
+    for table in (AgentMessage, HandoffNote):
+        session.execute(delete(table).where(table.handoff_id.in_(theirs))
+                        .execution_options(synchronize_session=False))
     session.execute(
         update(Handoff)
         .where(Handoff.channel == channel, Handoff.sender_id == sender_id)

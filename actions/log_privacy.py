@@ -41,6 +41,8 @@ def install() -> None:
         if record.exc_info and not record.exc_text:
             # Formatted now, masked, and kept: handlers reuse exc_text as it is.
             record.exc_text = mask_personal_data(_FORMATTER.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = mask_personal_data(record.stack_info)
         return record
 
     setattr(factory, _MARK, True)

@@ -133,6 +133,9 @@ def classify(said: Said, parsed: Any, free_text: bool = False, can_skip: bool = 
         return Move.CORRECT
     if HUMAN.search(said.text) or (said.intent == "request_human" and said.confidence >= LIKELY):
         return Move.HUMAN
+    if can_skip and free_text and len(said.text) <= SHORT:
+        # "真不知道怎么写" parses as a (very short) description; it is not one.
+        return Move.SKIP
     if parsed is not None and not (free_text and is_digression(said, free_text=True)):
         return Move.ANSWER
     if can_skip:

@@ -183,3 +183,26 @@ def test_bad_working_hours_are_refused() -> None:
         ServiceHours.from_env({"HANDOFF_HOURS": "9-21"})
     with pytest.raises(ValueError, match="HANDOFF_DAYS"):
         ServiceHours.from_env({"HANDOFF_DAYS": "0-8"})
+
+
+def test_forgetting_a_merchant_deletes_what_was_said_in_their_handoffs(db_url: str) -> None:
+    """"删除我的记录" also removes agents' replies and notes about that merchant; other
+    merchants' handoffs keep theirs."""
+    from actions.db.models import AgentMessage, HandoffNote
+    from actions.forget import forget
+
+    agent = add_agent(db_url, "li")
+    mine, other = queue(db_url, "forget-me"), queue(db_url, "someone-else")
+    with Session(get_engine(db_url)) as session, session.begin():
+        for handoff_id in (mine, other):
+            session.add(AgentMessage(handoff_id=handoff_id, agent_id=agent, text="您好"))
+            session.add(HandoffNote(handoff_id=handoff_id, agent_id=agent, text="商户很着急"))
+    with Session(get_engine(db_url)) as session, session.begin():
+        forget(session, "widget", "forget-me")
+    with Session(get_engine(db_url)) as session:
+        left = {(row.handoff_id, type(row).__name__)
+                for table in (AgentMessage, HandoffNote)
+                for row in session.query(table).all()}
+        assert left == {(other, "AgentMessage"), (other, "HandoffNote")}
+        forgotten = session.get(Handoff, mine)
+        assert forgotten is not None and forgotten.problem is None  # statistics stay

@@ -161,6 +161,13 @@ async def test_a_traceback_in_the_logs_is_masked(caplog: pytest.LogCaptureFixtur
     assert "bad contact" in caplog.text and PHONE not in caplog.text
 
 
+def test_a_logged_stack_is_masked(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR)
+    logging.getLogger("tests").error("failed", stack_info=True)  # call back 13800000002
+    assert "Stack (most recent call last)" in caplog.text
+    assert "13800000002" not in caplog.text and "call back" in caplog.text
+
+
 async def test_events_streamed_to_the_broker_are_masked(tmp_path: Path) -> None:
     """What the agent console and a RabbitMQ queue receive is masked the same way."""
     import json

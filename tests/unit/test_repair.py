@@ -52,3 +52,11 @@ def test_a_story_is_a_description_unless_asked_as_a_question() -> None:
 def test_a_short_report_of_the_problem_is_a_description() -> None:
     report = said("说不清楚，就是收不了钱", "report_account_abnormal", 0.99)
     assert classify(report, report.text, free_text=True) == Move.ANSWER
+
+
+def test_a_short_dont_know_in_free_text_is_a_skip_even_when_it_parses() -> None:
+    """"真不知道怎么写" is long enough to parse as a description; it is not one."""
+    dont_know = said("真不知道怎么写", "deny", 0.6)
+    assert classify(dont_know, dont_know.text, free_text=True, can_skip=True) == Move.SKIP
+    story = said("原因不清楚，外地客户扫码买水果就被限制收款了", "report_account_abnormal")
+    assert classify(story, story.text, free_text=True, can_skip=True) == Move.ANSWER
