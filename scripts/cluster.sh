@@ -13,6 +13,7 @@
 # changed, waits until everything is healthy and prints a summary. Settings come from
 # the environment at `up` (defaults below), e.g. CLUSTER_RATE_PER_IP=1000r/s.
 set -euo pipefail
+export SQLALCHEMY_WARN_20=0 SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 RUN="$ROOT/var/cluster"
@@ -207,7 +208,6 @@ common_env() {
     # WeChat MsgId claims / choices / access token, per-sender rate limits.
     export WIDGET_REDIS_URL="$CHANNEL_REDIS_URL" WECHAT_REDIS_URL="$CHANNEL_REDIS_URL"
     export REST_REDIS_URL="$CHANNEL_REDIS_URL"
-    [ -n "$REST_SHARED_SECRET" ] || unset REST_SHARED_SECRET
 }
 
 launch() {  # name, command...
@@ -292,7 +292,7 @@ stop_one() {  # name [signal]
 
 fingerprint() {  # the model fingerprint a replica reports
     curl -fsS --max-time 3 "$(health_url "$1")" 2>/dev/null \
-        | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("fingerprint",{}).get("stable_fingerprint","?"))' \
+        | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("model_id") or "?")' \
         2>/dev/null || echo "?"
 }
 
