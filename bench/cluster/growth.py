@@ -196,7 +196,7 @@ def building_blocks(dsn: str, senders: dict[int, str]) -> dict[str, Any]:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from rasa.shared.core.domain import Domain
-    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
     domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
     out: dict[str, Any] = {}
@@ -217,8 +217,16 @@ def building_blocks(dsn: str, senders: dict[int, str]) -> dict[str, Any]:
             started = time.perf_counter()
             tracker.past_states(domain)
             states.append((time.perf_counter() - started) * 1000)
+        # What rasa POSTs to the action server at every custom action: the whole tracker
+        # (RemoteAction: tracker.current_state(EventVerbosity.ALL)) plus the domain.
+        started = time.perf_counter()
+        action_body = json.dumps({"tracker": tracker.current_state(EventVerbosity.ALL),
+                                  "domain": domain.as_dict()})
+        dump_ms = (time.perf_counter() - started) * 1000
         out[str(turns)] = {
             "events": len(rows), "sql_fetch_ms": round(sql_ms, 2),
+            "action_request_kb": round(len(action_body.encode()) / 1024, 1),
+            "action_request_dump_ms": round(dump_ms, 2),
             "json_decode_ms": round(min(decode), 2),
             "tracker_from_dict_ms": round(min(replay), 2),
             "past_states_ms": round(min(states), 2),
@@ -323,6 +331,7 @@ def run_growth(cluster: Cluster, replica: str = "rasa1", bulk: int = BULK_CONVER
             details[f"len{turns}"] = measure_turns(url, headers, sender)
             flat[f"turn_p50_ms_len{turns}"] = details[f"len{turns}"]["p50_ms"]
             flat[f"turn_p95_ms_len{turns}"] = details[f"len{turns}"]["p95_ms"]
+            flat[f"turn_unexpected_len{turns}"] = details[f"len{turns}"]["unexpected"]
             details[f"len{turns}"]["events_before"] = len(rows)
             details[f"len{turns}"]["query"] = explain(dsn, stored)
 

@@ -26,11 +26,17 @@ def _v(value: Any) -> str:
 
 def _steps_table(steps: list[dict[str, Any]]) -> list[str]:
     lines = ["| users | turns/s | p50 ms | p95 ms | p99 ms | errors | busy | unexpected |"
-             " turns |", "|---|---|---|---|---|---|---|---|---|"]
+             " turns | CPU cores: rasa1 / rasa2 / actions / PG / RabbitMQ / other / total |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for s in steps:
+        c = s.get("cpu_cores") or {}
+        actions = round(c.get("actions1", 0) + c.get("actions2", 0), 2)
+        cores = (f"{c.get('rasa1', 0)} / {c.get('rasa2', 0)} / {actions} / "
+                 f"{c.get('postgresql', 0)} / {c.get('rabbitmq', 0)} / {c.get('other', 0)} / "
+                 f"{c.get('total', '–')}") if c else "–"
         lines.append(f"| {s['users']} | {_v(s['turns_per_s'])} | {_v(s['p50_ms'])} | "
                      f"{_v(s['p95_ms'])} | {_v(s['p99_ms'])} | {s['errors']} | {s['busy']} | "
-                     f"{s['unexpected']} | {s['turns']} |")
+                     f"{s['unexpected']} | {s['turns']} | {cores} |")
     return lines
 
 
@@ -133,8 +139,9 @@ def write_markdown(r: dict[str, Any], d: dict[str, Any]) -> None:
             f"{g.get('turns_measured')} plain FAQ questions, one after the other, straight "
             f"to {g.get('replica')} with nothing else running; the history is written into "
             "`events` beforehand (copies of a real FAQ conversation's events).", "",
-            "| conversation before the turn | p50 ms | p95 ms | retrieval query ms |",
-            "|---|---|---|---|",
+            "| conversation before the turn | p50 ms | p95 ms | retrieval query ms | "
+            "answers off-script |",
+            "|---|---|---|---|---|",
         ]
         for key, title in (("len0", "new"), ("len10", "10 turns"), ("len100", "100 turns"),
                            ("len500", "500 turns"),
@@ -143,7 +150,8 @@ def write_markdown(r: dict[str, Any], d: dict[str, Any]) -> None:
             if key in g:
                 q = g[key].get("query") or g[key].get("query_with_index") or {}
                 out.append(f"| {title} | {_v(g[key].get('p50_ms'))} | {_v(g[key].get('p95_ms'))}"
-                           f" | {_v(q.get('ms'))} |")
+                           f" | {_v(q.get('ms'))} | {_v(g[key].get('unexpected'))} of "
+                           f"{_v(g[key].get('n'))} |")
         out.append("")
         blocks = g.get("building_blocks") or {}
         if blocks:
@@ -151,11 +159,11 @@ def write_markdown(r: dict[str, Any], d: dict[str, Any]) -> None:
                     "replay twice — the event broker's diff re-reads the tracker — and "
                     "`past_states` once per policy and prediction):", "",
                     "| turns | events | SQL fetch ms | JSON decode ms | from_dict ms | "
-                    "past_states ms |", "|---|---|---|---|---|---|"]
+                    "past_states ms | action request KB |", "|---|---|---|---|---|---|---|"]
             for turns, b in blocks.items():
                 out.append(f"| {turns} | {b['events']} | {b['sql_fetch_ms']} | "
                            f"{b['json_decode_ms']} | {b['tracker_from_dict_ms']} | "
-                           f"{b['past_states_ms']} |")
+                           f"{b['past_states_ms']} | {_v(b.get('action_request_kb'))} |")
             out.append("")
         bulk = g.get("bulk") or {}
         if bulk:

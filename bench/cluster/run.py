@@ -23,6 +23,7 @@ import argparse
 import time
 from typing import Any
 
+from bench.cluster import cpu
 from bench.cluster.common import (
     Cluster,
     log,
@@ -31,7 +32,7 @@ from bench.cluster.common import (
 )
 from bench.cluster.drive import start_locust, summarize
 
-DEFAULT_STEPS = (1, 2, 4, 8, 12, 16, 24, 32)
+DEFAULT_STEPS = (1, 2, 3, 4, 6, 8, 12, 16)
 P99_LIMIT_MS = 1000.0
 PROCESSES = ("rasa1", "rasa2", "actions1", "actions2")
 
@@ -41,15 +42,18 @@ def series(cluster: Cluster, label: str, steps: list[int], step_s: float
     """Rising concurrency until p99 passes the limit (that step included)."""
     results = []
     for users in steps:
+        cpu_before, started = cpu.snapshot(), time.monotonic()
         locust = start_locust(cluster.base_url, users, step_s, run_id=f"{label}-u{users}")
         records = locust.wait(timeout=step_s + 120)
+        cores = cpu.usage(cpu_before, cpu.snapshot(), time.monotonic() - started)
         summary = summarize(records, warmup_s=3.0)
         summary["users"] = users
+        summary["cpu_cores"] = cores
         results.append(summary)
         log(f"{label} users={users}: {summary['turns_per_s']} turns/s, "
             f"p50 {summary['p50_ms']} p95 {summary['p95_ms']} p99 {summary['p99_ms']} ms, "
             f"errors {summary['errors']}, busy {summary['busy']}, "
-            f"unexpected {summary['unexpected']}")
+            f"unexpected {summary['unexpected']}; cores {cores}")
         if summary["turns"] == 0:
             log(f"no answered turn: {locust.output()}")
             break
