@@ -120,7 +120,9 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         """Rasa's engine, plus pre-ping and connect / statement timeouts."""
         url = self.engine.url
         self.engine.dispose()
-        engine_kwargs = create_engine_kwargs(url)  # pool sizes: SQL_POOL_SIZE & co.
+        # Pool sizes from SQL_POOL_SIZE / SQL_MAX_OVERFLOW. As a string: Rasa checks a URL
+        # object's drivername for exactly "postgresql" and would miss "+psycopg2".
+        engine_kwargs = create_engine_kwargs(url.render_as_string(hide_password=False))
         connect_args = dict(engine_kwargs.pop("connect_args", {}))
         options = " ".join(filter(None, [
             connect_args.get("options", ""),
