@@ -234,6 +234,59 @@ def building_blocks(dsn: str, senders: dict[int, str]) -> dict[str, Any]:
     return out
 
 
+def save_costs(dsn: str, senders: dict[int, str], repeat: int = 3) -> dict[str, Any]:
+    """PrivateSQLTrackerStore.save of one more turn, with an event broker configured
+    (rasa's stream_events re-reads the whole tracker to find the new events) and
+    without one (what streaming the events save() already computed would cost)."""
+    import asyncio
+
+    from rasa.core.brokers.broker import EventBroker
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+    from sqlalchemy.engine import make_url
+
+    from addons.stores.tracker_store import PrivateSQLTrackerStore
+
+    class CountingBroker(EventBroker):
+        def __init__(self) -> None:
+            self.published = 0
+
+        def publish(self, event: dict[str, Any]) -> None:
+            self.published += 1
+
+    url = make_url(dsn)
+    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
+    kwargs = {"dialect": "postgresql", "host": url.host, "port": url.port or 5432,
+              "db": url.database, "username": url.username, "password": url.password}
+    stores = {"with_broker": PrivateSQLTrackerStore(domain, event_broker=CountingBroker(),
+                                                    **kwargs),
+              "without_broker": PrivateSQLTrackerStore(domain, **kwargs)}
+    out: dict[str, Any] = {}
+
+    async def one(store: Any, sender: str) -> tuple[float, float]:
+        started = time.perf_counter()
+        tracker = await store.retrieve(sender)
+        retrieve_ms = (time.perf_counter() - started) * 1000
+        tracker.update(UserUttered("客服电话多少", {"name": "ask_hotline", "confidence": 1.0}))
+        tracker.update(ActionExecuted("utter_hotline"))
+        tracker.update(BotUttered("95017"))
+        tracker.update(ActionExecuted("action_listen"))
+        started = time.perf_counter()
+        await store.save(tracker)
+        return retrieve_ms, (time.perf_counter() - started) * 1000
+
+    for turns, sender in senders.items():
+        row: dict[str, float] = {}
+        for name, store in stores.items():
+            results = [asyncio.run(one(store, sender)) for _ in range(repeat)]
+            row["retrieve_ms"] = round(min(r[0] for r in results), 1)
+            row[f"save_{name}_ms"] = round(min(r[1] for r in results), 1)
+        out[str(turns)] = row
+    for store in stores.values():
+        store.engine.dispose()
+    return out
+
+
 # ------------------------------------------------------------------------- bulk load
 
 def bulk_copy(dsn: str, prefix_rows: list[tuple], unit: list[tuple], run: str,
@@ -348,6 +401,10 @@ def run_growth(cluster: Cluster, replica: str = "rasa1", bulk: int = BULK_CONVER
         details["len500_expired_session"]["query"] = explain(dsn, stored)
 
         details["building_blocks"] = building_blocks(dsn, {0: REST_PREFIX + fresh, **senders})
+        details["save_costs"] = save_costs(dsn, senders)
+        for turns, row in details["save_costs"].items():
+            flat[f"save_ms_len{turns}_with_broker"] = row["save_with_broker_ms"]
+            flat[f"save_ms_len{turns}_without_broker"] = row["save_without_broker_ms"]
 
         # 100,000 stored conversations.
         if bulk:

@@ -165,6 +165,18 @@ def write_markdown(r: dict[str, Any], d: dict[str, Any]) -> None:
                            f"{b['json_decode_ms']} | {b['tracker_from_dict_ms']} | "
                            f"{b['past_states_ms']} | {_v(b.get('action_request_kb'))} |")
             out.append("")
+        saves = g.get("save_costs") or {}
+        if saves:
+            out += ["Saving one more turn (`PrivateSQLTrackerStore.save`, in one process): with "
+                    "an event broker configured rasa's `stream_events` first re-reads the "
+                    "whole tracker to find the new events; without a broker that read is "
+                    "skipped (what streaming the events `save` already computed would cost):",
+                    "", "| turns | retrieve ms | save with broker ms | save without broker ms |",
+                    "|---|---|---|---|"]
+            for turns, row in saves.items():
+                out.append(f"| {turns} | {row['retrieve_ms']} | {row['save_with_broker_ms']} | "
+                           f"{row['save_without_broker_ms']} |")
+            out.append("")
         bulk = g.get("bulk") or {}
         if bulk:
             w = g.get("len10_100k", {})
