@@ -26,7 +26,8 @@ Figures per scenario F:
                      empty answers, and explicit busy answers: fault_F_busy of them)
   fault_F_lost_turns a sent message with no stored user event whose client got neither
                      an HTTP error status nor a busy answer (a normal answer, an empty
-                     one, or no answer at all), over the whole scenario
+                     one, or no answer at all: timeout/reset), over the whole scenario;
+                     fault_F_lost_silent: those whose client got a normal 200 answer
   fault_F_duplicated_turns  user events stored more often than the client sent them
   fault_F_recovery_s from the end of the fault (kill scenarios: the kill itself; the
                      others: the restore command) until the end of the last turn that
@@ -248,6 +249,7 @@ def figures(cluster: Cluster, fault: Fault, records: list[dict[str, Any]], t_fau
                                     for r in during),
         f"fault_{name}_busy": sum(r["outcome"] == "busy" for r in during),
         f"fault_{name}_lost_turns": comparison["lost"],
+        f"fault_{name}_lost_silent": comparison["lost_silent"],
         f"fault_{name}_duplicated_turns": comparison["duplicated"],
         f"fault_{name}_recovery_s": round(recovery, 1),
         f"fault_{name}_restart_s": restart_s,
@@ -395,6 +397,7 @@ def race_scenario(cluster: Cluster, pairs: int = 24) -> tuple[dict[str, Any], di
         "fault_same_sender_race_errors": sum(r["outcome"] != "ok" for r in results),
         "fault_same_sender_race_busy": sum(r["outcome"] == "busy" for r in results),
         "fault_same_sender_race_lost_turns": comparison["lost"],
+        "fault_same_sender_race_lost_silent": comparison["lost_silent"],
         "fault_same_sender_race_duplicated_turns": comparison["duplicated"],
         "fault_same_sender_race_interleaved_turns": interleaved,
         "fault_same_sender_race_recovery_s": 0.0,

@@ -255,7 +255,7 @@ def compare_sender(sent: list[dict[str, Any]], stored: list[str]) -> dict[str, i
         matched_b.update(range(block.b, block.b + block.size))
     # Stored, but not where the order says: matched by text out of order.
     spare = Counter(b[j] for j in range(len(b)) if j not in matched_b)
-    lost = unstored_explicit = stored_without_answer = out_of_order = 0
+    lost = lost_silent = unstored_explicit = stored_without_answer = out_of_order = 0
     for index, item in enumerate(sent):
         stored_here = index in matched_a
         if not stored_here and spare[a[index]] > 0:
@@ -269,9 +269,12 @@ def compare_sender(sent: list[dict[str, Any]], stored: list[str]) -> dict[str, i
             unstored_explicit += 1
         else:
             lost += 1
+            # The client was answered as if all went well (or with nothing), the turn is
+            # not on record: the worst kind (no timeout or error told anyone).
+            lost_silent += item["outcome"] in ("ok", "empty")
     # What is still spare was stored more often than it was sent.
     duplicated = sum(spare.values())
-    return {"sent": len(sent), "stored": len(b), "lost": lost,
+    return {"sent": len(sent), "stored": len(b), "lost": lost, "lost_silent": lost_silent,
             "unstored_explicit": unstored_explicit, "duplicated": duplicated,
             "out_of_order": out_of_order, "stored_without_answer": stored_without_answer}
 
@@ -295,7 +298,7 @@ def compare_all(dsn: str, sent_by_sender: dict[str, list[dict[str, Any]]],
     """compare_sender over every sender; totals plus a few examples of problems."""
     senders = list(sent_by_sender)
     stored = stored_user_events(dsn, [REST_PREFIX + s for s in senders])
-    totals = {"senders": len(senders), "sent": 0, "stored": 0, "lost": 0,
+    totals = {"senders": len(senders), "sent": 0, "stored": 0, "lost": 0, "lost_silent": 0,
               "unstored_explicit": 0, "duplicated": 0, "out_of_order": 0,
               "stored_without_answer": 0}
     examples: list[dict[str, Any]] = []

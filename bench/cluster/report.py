@@ -97,12 +97,14 @@ def write_markdown(r: dict[str, Any], d: dict[str, Any]) -> None:
             "process was healthy again; *errors*: of those, turns without a normal answer "
             "(HTTP errors, no answer, empty answers and explicit busy answers — *busy* of "
             "them); *lost*: a sent message with no stored `user` event whose client got "
-            "neither an HTTP error nor a busy answer; *duplicated*: stored more often than "
+            "neither an HTTP error nor a busy answer (timeouts included); *silent*: of "
+            "those, the client got a normal 200 answer; *duplicated*: stored more often than "
             "sent (both over the whole scenario, every sender checked against "
             "PostgreSQL); *recovery*: from the end of the fault (kills: the kill; the "
             "others: the restore command) to the end of the last failed turn; *restart*: "
             "restore command to healthy.", "",
-            "| fault | requests | errors | busy | lost | duplicated | recovery s | restart s |",
+            "| fault | requests | errors | busy | lost (silent) | duplicated | recovery s | "
+            "restart s |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for key, title in FAULTS:
@@ -111,7 +113,8 @@ def write_markdown(r: dict[str, Any], d: dict[str, Any]) -> None:
             out.append(
                 f"| {title} | {_v(r.get(f'fault_{key}_requests'))} | "
                 f"{_v(r.get(f'fault_{key}_errors'))} | {_v(r.get(f'fault_{key}_busy'))} | "
-                f"{_v(r.get(f'fault_{key}_lost_turns'))} | "
+                f"{_v(r.get(f'fault_{key}_lost_turns'))} "
+                f"({_v(r.get(f'fault_{key}_lost_silent'))}) | "
                 f"{_v(r.get(f'fault_{key}_duplicated_turns'))} | "
                 f"{_v(r.get(f'fault_{key}_recovery_s'))} | {_v(r.get(f'fault_{key}_restart_s'))} |")
         out.append("")
