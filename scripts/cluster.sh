@@ -11,7 +11,8 @@
 # settings every other command and script reads), creates and migrates the databases,
 # renders nginx's config, starts what is not running, reloads nginx when its config
 # changed, waits until everything is healthy and prints a summary. Settings come from
-# the environment at `up` (defaults below), e.g. CLUSTER_RATE_PER_IP=1000r/s.
+# the environment at `up` (defaults below), e.g. CLUSTER_RATE_PER_IP=1000r/s; on a
+# running cluster, what the caller does not set keeps its value from var/cluster/env.
 set -euo pipefail
 export SQLALCHEMY_WARN_20=0 SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
 cd "$(dirname "$0")/.."
@@ -326,7 +327,22 @@ summary() {
 EOF
 }
 
+any_alive() {
+    local name
+    for name in "${SERVICES[@]}"; do alive "$name" && return 0; done
+    return 1
+}
+
 up() {
+    # On a running cluster `up` changes only what the caller sets: the other settings
+    # stay as var/cluster/env has them (a load test's raised rate limit survives a
+    # plain `make cluster`). From nothing, the defaults apply.
+    if [ -f "$ENV_FILE" ] && any_alive; then
+        local key value
+        while IFS='=' read -r key value; do
+            declare -p "$key" >/dev/null 2>&1 || export "$key=$value"
+        done < "$ENV_FILE"
+    fi
     defaults
     ensure_services
     ensure_nginx
