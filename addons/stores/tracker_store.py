@@ -137,7 +137,9 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         if forget_requested(tracker):
             await self.delete(tracker.sender_id)
             return
-        await self.stream_events(tracker)
+        # Rasa's stream_events() would first re-read and rebuild the whole tracker to
+        # find the new events; the events stored below are exactly those. They go to
+        # the broker once they are stored: a failed write publishes nothing.
         with self.session_scope() as session:
             new_events = list(self._additional_events(session, tracker))
             secrets = typed_secrets(new_events)
@@ -153,6 +155,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                     data=json.dumps(data),
                 ))
             session.commit()
+        if self.event_broker is not None:
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
     async def _stream_new_events(self, event_broker: EventBroker, new_events: list[Event],
                                  sender_id: str) -> None:
