@@ -170,15 +170,18 @@ def write_markdown(r: dict[str, Any], d: dict[str, Any]) -> None:
             out.append("")
         saves = g.get("save_costs") or {}
         if saves:
-            out += ["Saving one more turn (`PrivateSQLTrackerStore.save`, in one process): with "
-                    "an event broker configured rasa's `stream_events` first re-reads the "
-                    "whole tracker to find the new events; without a broker that read is "
-                    "skipped (what streaming the events `save` already computed would cost):",
-                    "", "| turns | retrieve ms | save with broker ms | save without broker ms |",
-                    "|---|---|---|---|"]
+            out += ["Saving one more turn (in one process): rasa's `SQLTrackerStore.save` with "
+                    "an event broker (its `stream_events` re-reads and rebuilds the whole "
+                    "tracker to find the new events — what the replicas did before commit "
+                    "8a3f039), `PrivateSQLTrackerStore.save` with a broker (publishes the "
+                    "events it stored) and without one:", "",
+                    "| turns | retrieve ms | rasa save + stream_events ms | "
+                    "PrivateSQLTrackerStore save ms | without broker ms |",
+                    "|---|---|---|---|---|"]
             for turns, row in saves.items():
-                out.append(f"| {turns} | {row['retrieve_ms']} | {row['save_with_broker_ms']} | "
-                           f"{row['save_without_broker_ms']} |")
+                out.append(f"| {turns} | {row['retrieve_ms']} | "
+                           f"{_v(row.get('save_rasa_with_broker_ms'))} | "
+                           f"{row['save_with_broker_ms']} | {row['save_without_broker_ms']} |")
             out.append("")
         bulk = g.get("bulk") or {}
         if bulk:

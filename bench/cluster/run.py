@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import uuid
 from typing import Any
 
 from bench.cluster import cpu
@@ -41,9 +42,10 @@ def series(cluster: Cluster, label: str, steps: list[int], step_s: float
            ) -> list[dict[str, Any]]:
     """Rising concurrency until p99 passes the limit (that step included)."""
     results = []
+    run = uuid.uuid4().hex[:5]  # sender ids never meet a conversation of an earlier run
     for users in steps:
         cpu_before, started = cpu.snapshot(), time.monotonic()
-        locust = start_locust(cluster.base_url, users, step_s, run_id=f"{label}-u{users}")
+        locust = start_locust(cluster.base_url, users, step_s, run_id=f"{label}-u{users}-{run}")
         records = locust.wait(timeout=step_s + 120)
         cores = cpu.usage(cpu_before, cpu.snapshot(), time.monotonic() - started)
         summary = summarize(records, warmup_s=3.0)
@@ -89,7 +91,7 @@ def flatten(prefix: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
 
 def warm_up(cluster: Cluster) -> None:
     """A few conversations on each replica (first-request costs), not measured."""
-    locust = start_locust(cluster.base_url, 2, 12, run_id="warmup")
+    locust = start_locust(cluster.base_url, 2, 12, run_id=f"warmup-{uuid.uuid4().hex[:5]}")
     records = locust.wait(timeout=90)
     summary = summarize(records, warmup_s=0)
     log(f"warm-up: {summary['turns']} turns, errors {summary['errors']}")
