@@ -12,9 +12,10 @@ a WeChat OpenID could have continued that merchant's conversation as "wechat". H
   value in the ``X-Rest-Secret`` header is refused (401), compared in constant time;
 - a message over ``MAX_MESSAGE_CHARS`` (413) or a sender over its rate limit (429) gets
   a polite answer in the usual response shape and does not reach the bot;
-- when the conversation store is down (``TrackerStoreUnavailable``) the answer is 503
-  with a polite "busy, try again" message in the usual shape, never a reply computed on
-  an empty conversation.
+- when the turn fails — the conversation store is down (``TrackerStoreUnavailable``),
+  the lock store is down (``LockError``) or anything else — the answer is 503 with a
+  polite "busy, try again" message in the usual shape: never a reply computed on an
+  empty conversation, never Rasa's silent ``200 []``.
 
 Mounted at the usual ``/webhooks/rest/webhook``.
 """
@@ -30,6 +31,7 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
+from rasa.core.lock_store import LockError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -46,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "rest:"
 SECRET_HEADER = "X-Rest-Secret"
-# Set while a request's turn found the conversation store down (one request per task).
+# Set while a request's turn failed (one request per task).
 _store_down: ContextVar[bool] = ContextVar("rest_store_down", default=False)
 
 
@@ -82,13 +84,21 @@ class RestInput(RasaRestInput):
         async def turn(message: UserMessage) -> None:
             try:
                 await on_new_message(message)
-            except TrackerStoreUnavailable:
-                _store_down.set(True)
-                # Whatever the turn said before the store failed is not on record.
-                messages = getattr(message.output_channel, "messages", None)
-                if isinstance(messages, list):
-                    messages[:] = [{"recipient_id": message.sender_id,
-                                    "text": STORE_DOWN_TEXT}]
+            except (TrackerStoreUnavailable, LockError) as error:
+                detail = str(error).strip().splitlines()
+                logger.error("rest: turn refused (%s: %s)", type(error).__name__,
+                             detail[-1] if detail else "")
+                busy(message)
+            except Exception:  # noqa: BLE001 - rasa would answer 200 with nothing at all
+                logger.exception("rest: the turn failed")
+                busy(message)
+
+        def busy(message: UserMessage) -> None:
+            _store_down.set(True)
+            # Whatever the turn said before it failed is not on record: not sent either.
+            messages = getattr(message.output_channel, "messages", None)
+            if isinstance(messages, list):
+                messages[:] = [{"recipient_id": message.sender_id, "text": STORE_DOWN_TEXT}]
 
         webhook = super().blueprint(turn)
 

@@ -1,13 +1,16 @@
-"""The Redis lock store of endpoints.scaled.yml serialises one sender across replicas."""
+"""The Redis lock store of endpoints.scaled.yml serialises one sender across replicas,
+with ticket updates that stay correct when replicas change one lock at the same time."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 
 import pytest
-from rasa.core.lock_store import LockStore, RedisLockStore
+from rasa.core.lock_store import LockStore
 
+from addons.stores.lock_store import AtomicRedisLockStore
 from tests.scaled.conftest import TEST_REDIS_DB, read_scaled_endpoints, require
 
 pytestmark = pytest.mark.redis
@@ -21,7 +24,7 @@ def lock_config(scaled_env: None):  # type: ignore[no-untyped-def]
 
 def test_the_lock_store_is_redis_in_its_own_database(lock_config) -> None:  # type: ignore[no-untyped-def]
     store = LockStore.create(lock_config)
-    assert isinstance(store, RedisLockStore)
+    assert isinstance(store, AtomicRedisLockStore)
     assert store.red.connection_pool.connection_kwargs["db"] == TEST_REDIS_DB
     assert store.key_prefix.startswith("msa:")
 
@@ -46,3 +49,53 @@ async def test_two_replicas_take_turns_for_one_sender(lock_config) -> None:  # t
     assert order.index("c in") < order.index("a out")
     for store in (replica_a, replica_b):
         assert not store.red.exists(store.key_prefix + sender)
+
+
+def at_once(count: int, work) -> list:  # type: ignore[no-untyped-def, type-arg]
+    """Runs ``work(i)`` in ``count`` threads released together; their results."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = work(index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_tickets_taken_at_the_same_moment_are_all_different(lock_config) -> None:  # type: ignore[no-untyped-def]
+    # Rasa's RedisLockStore hands several of these threads ticket 0 (each reads "no
+    # lock" before any writes): their turns would run at the same time.
+    replicas = [LockStore.create(lock_config) for _ in range(12)]
+    for round_ in range(3):
+        sender = f"scaled-test-{uuid.uuid4().hex}"
+        tickets = at_once(12, lambda i, s=sender: replicas[i].issue_ticket(s, 60))
+        assert sorted(tickets) == list(range(12)), (round_, tickets)
+        lock = replicas[0].get_lock(sender)
+        assert lock is not None and len(lock.tickets) == 12
+        assert 0 < replicas[0].red.ttl(replicas[0].key_prefix + sender) <= 60 + 61
+        replicas[0].delete_lock(sender)
+
+
+def test_a_release_never_deletes_a_ticket_taken_meanwhile(lock_config) -> None:  # type: ignore[no-untyped-def]
+    replicas = [LockStore.create(lock_config) for _ in range(8)]
+    for _ in range(5):
+        sender = f"scaled-test-{uuid.uuid4().hex}"
+        first = replicas[0].issue_ticket(sender, 60)
+
+        def work(index: int, sender: str = sender, first: int = first) -> int | None:
+            if index == 0:
+                replicas[0].cleanup(sender, first)
+                return None
+            return replicas[index].issue_ticket(sender, 60)
+
+        issued = [t for t in at_once(8, work) if t is not None]
+        lock = replicas[0].get_lock(sender)
+        assert lock is not None
+        assert sorted(t.number for t in lock.tickets) == sorted(issued)
+        replicas[0].delete_lock(sender)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage, register
+from rasa.core.lock_store import LockError
 from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -78,6 +79,20 @@ async def test_rest_answers_503_with_a_polite_text_when_the_store_is_down() -> N
         # Said before the store failed at the end of the turn: not on record, not sent.
         await message.output_channel.send_text_message(message.sender_id, "一半的回答")
         raise TrackerStoreUnavailable("tracker store save failed")
+
+    async with await rest_app(turn) as client:
+        answer = await client.post("/webhooks/rest/webhook",
+                                   json={"sender": "m1", "message": "收款被限制了"})
+    assert answer.status_code == 503
+    assert answer.json() == [{"recipient_id": "rest:m1", "text": STORE_DOWN_TEXT}]
+
+
+@pytest.mark.parametrize("error", [LockError("Error while acquiring lock. Error:\nredis down"),
+                                   RuntimeError("anything else")])
+async def test_rest_answers_503_when_the_turn_fails_otherwise(error: Exception) -> None:
+    # Rasa's own REST channel answers these with 200 and an empty list.
+    async def turn(message: UserMessage) -> None:
+        raise error
 
     async with await rest_app(turn) as client:
         answer = await client.post("/webhooks/rest/webhook",
