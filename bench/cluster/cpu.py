@@ -59,10 +59,20 @@ def classify(cmd: str, comm: str) -> str:
     return "other"
 
 
+def children_s() -> float:
+    """CPU seconds of this process's finished children (Locust runs as one and exits
+    before the second snapshot, so /proc no longer shows it)."""
+    import resource
+
+    usage_ = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage_.ru_utime + usage_.ru_stime
+
+
 def usage(before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]],
-          seconds: float) -> dict[str, float]:
-    """Cores used per group between two snapshots (2.0 = both cores busy)."""
-    totals: dict[str, float] = {}
+          seconds: float, children_cpu_s: float = 0.0) -> dict[str, float]:
+    """Cores used per group between two snapshots (2.0 = both cores busy);
+    ``children_cpu_s``: CPU seconds of finished children (Locust), counted as "locust"."""
+    totals: dict[str, float] = {"locust": children_cpu_s} if children_cpu_s else {}
     for pid, (group, ticks) in after.items():
         previous = before.get(pid, (group, 0))[1]
         delta = max(0, ticks - previous)

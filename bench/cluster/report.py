@@ -26,13 +26,15 @@ def _v(value: Any) -> str:
 
 def _steps_table(steps: list[dict[str, Any]]) -> list[str]:
     lines = ["| users | turns/s | p50 ms | p95 ms | p99 ms | errors | busy | unexpected |"
-             " turns | CPU cores: rasa1 / rasa2 / actions / PG / RabbitMQ / other / total |",
+             " turns | CPU cores: rasa1 / rasa2 / actions / PG / RabbitMQ / console / locust / "
+             "other / total |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for s in steps:
         c = s.get("cpu_cores") or {}
         actions = round(c.get("actions1", 0) + c.get("actions2", 0), 2)
         cores = (f"{c.get('rasa1', 0)} / {c.get('rasa2', 0)} / {actions} / "
-                 f"{c.get('postgresql', 0)} / {c.get('rabbitmq', 0)} / {c.get('other', 0)} / "
+                 f"{c.get('postgresql', 0)} / {c.get('rabbitmq', 0)} / {c.get('console', 0)} / "
+                 f"{c.get('locust', '–')} / {c.get('other', 0)} / "
                  f"{c.get('total', '–')}") if c else "–"
         lines.append(f"| {s['users']} | {_v(s['turns_per_s'])} | {_v(s['p50_ms'])} | "
                      f"{_v(s['p95_ms'])} | {_v(s['p99_ms'])} | {s['errors']} | {s['busy']} | "

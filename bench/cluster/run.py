@@ -44,10 +44,11 @@ def series(cluster: Cluster, label: str, steps: list[int], step_s: float
     results = []
     run = uuid.uuid4().hex[:5]  # sender ids never meet a conversation of an earlier run
     for users in steps:
-        cpu_before, started = cpu.snapshot(), time.monotonic()
+        cpu_before, started, children = cpu.snapshot(), time.monotonic(), cpu.children_s()
         locust = start_locust(cluster.base_url, users, step_s, run_id=f"{label}-u{users}-{run}")
         records = locust.wait(timeout=step_s + 120)
-        cores = cpu.usage(cpu_before, cpu.snapshot(), time.monotonic() - started)
+        cores = cpu.usage(cpu_before, cpu.snapshot(), time.monotonic() - started,
+                          cpu.children_s() - children)
         summary = summarize(records, warmup_s=3.0)
         summary["users"] = users
         summary["cpu_cores"] = cores
