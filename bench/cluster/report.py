@@ -87,6 +87,18 @@ def write_markdown(r: dict[str, Any], d: dict[str, Any]) -> None:
             f"{_v(r.get('users_p99_over_1s_2_replicas'))} | |",
             "",
         ]
+        if d.get("load_run_note"):
+            out += [f"*{d['load_run_note']}.*", ""]
+        rep = d.get("load_repeat_75086e9")
+        if rep:
+            f = rep.get("flat", {})
+            out += [f"Repeat ({rep.get('note')}): 1 replica {_v(f.get('turns_per_s_1_replica'))} "
+                    f"turns/s (p99 {_v(f.get('p99_ms_1_replica'))} ms at "
+                    f"{_v(f.get('users_1_replica'))} users), 2 replicas "
+                    f"{_v(f.get('turns_per_s_2_replicas'))} (p99 {_v(f.get('p99_ms_2_replicas'))} ms "
+                    f"at {_v(f.get('users_2_replicas'))} users), ratio {_v(f.get('scaling_ratio'))}, "
+                    f"errors {_v(f.get('errors_all_steps_1_replica'))} / "
+                    f"{_v(f.get('errors_all_steps_2_replicas'))}.", ""]
         for key, title in (("load_2_replicas", "Two replicas"), ("load_1_replica",
                                                                    "One replica (rasa2 killed)")):
             if d.get(key):
@@ -120,6 +132,21 @@ def write_markdown(r: dict[str, Any], d: dict[str, Any]) -> None:
                 f"{_v(r.get(f'fault_{key}_duplicated_turns'))} | "
                 f"{_v(r.get(f'fault_{key}_recovery_s'))} | {_v(r.get(f'fault_{key}_restart_s'))} |")
         out.append("")
+        before = d.get("chaos_before_75086e9")
+        if before:
+            out += [f"Before 75086e9 ({before.get('note')}):", "",
+                    "| fault | requests | errors | busy | lost (silent) | duplicated |",
+                    "|---|---|---|---|---|---|"]
+            for key, title in FAULTS:
+                if f"fault_{key}_requests" in before:
+                    out.append(
+                        f"| {title} | {_v(before.get(f'fault_{key}_requests'))} | "
+                        f"{_v(before.get(f'fault_{key}_errors'))} | "
+                        f"{_v(before.get(f'fault_{key}_busy'))} | "
+                        f"{_v(before.get(f'fault_{key}_lost_turns'))} "
+                        f"({_v(before.get(f'fault_{key}_lost_silent'))}) | "
+                        f"{_v(before.get(f'fault_{key}_duplicated_turns'))} |")
+            out.append("")
         for key, _title in FAULTS:
             det = d.get(f"chaos_{key}")
             if not det:
@@ -161,8 +188,9 @@ def write_markdown(r: dict[str, Any], d: dict[str, Any]) -> None:
         blocks = g.get("building_blocks") or {}
         if blocks:
             out += ["Building blocks in one process (per call; a turn pays the fetch and the "
-                    "replay twice — the event broker's diff re-reads the tracker — and "
-                    "`past_states` once per policy and prediction):", "",
+                    "replay once — twice before 8a3f039, when rasa's `stream_events` re-read "
+                    "the tracker for the event broker — `past_states` once per policy and "
+                    "prediction, the action request once per custom action):", "",
                     "| turns | events | SQL fetch ms | JSON decode ms | from_dict ms | "
                     "past_states ms | action request KB |", "|---|---|---|---|---|---|---|"]
             for turns, b in blocks.items():
