@@ -77,5 +77,14 @@ purge: setup
 bench: db
 	$(PY) -m bench.run
 
+# The scaled assistant on this machine (docs/deploy.md): nginx on :8080 in front of two
+# rasa replicas and two action servers, the agent console, PostgreSQL, Redis, RabbitMQ.
+.PHONY: cluster cluster-down
+cluster: setup train
+	@bash scripts/cluster.sh up
+
+cluster-down:
+	@bash scripts/cluster.sh down
+
 clean:
 	rm -rf models results var/*.db

@@ -1,12 +1,15 @@
 """Code that runs inside the rasa server: NLU components and input channels.
 
-Importing the package (the rasa server does, to load the pipeline's components)
-also installs the faster action-response validation and the masking of personal data
-in every log line.
+Importing the package (the rasa server does, to load the pipeline's components and
+the tracker store) also installs the faster action-response validation, the masking of
+personal data in every log line, and the tracker store wrapper that refuses a turn
+instead of falling back to memory when the store fails (addons/stores/tracker_store.py).
 """
 
 from actions import log_privacy
 from addons import action_result_validation
+from addons.stores import tracker_store
 
 action_result_validation.install()
 log_privacy.install()
+tracker_store.install()

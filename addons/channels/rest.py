@@ -11,7 +11,11 @@ a WeChat OpenID could have continued that merchant's conversation as "wechat". H
 - with ``REST_SHARED_SECRET`` set (do set it in production), a request without the same
   value in the ``X-Rest-Secret`` header is refused (401), compared in constant time;
 - a message over ``MAX_MESSAGE_CHARS`` (413) or a sender over its rate limit (429) gets
-  a polite answer in the usual response shape and does not reach the bot.
+  a polite answer in the usual response shape and does not reach the bot;
+- when the turn fails — the conversation store is down (``TrackerStoreUnavailable``),
+  the lock store is down (``LockError``) or anything else — the answer is 503 with a
+  polite "busy, try again" message in the usual shape: never a reply computed on an
+  empty conversation, never Rasa's silent ``200 []``.
 
 Mounted at the usual ``/webhooks/rest/webhook``.
 """
@@ -22,12 +26,15 @@ import hmac
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
+from rasa.core.lock_store import LockError
 from sanic import Blueprint, response
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from addons.channels.rate_limit import (
     MAX_MESSAGE_CHARS,
@@ -35,11 +42,14 @@ from addons.channels.rate_limit import (
     TOO_LONG_TEXT,
     RateLimiter,
 )
+from addons.stores.tracker_store import STORE_DOWN_TEXT, TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "rest:"
 SECRET_HEADER = "X-Rest-Secret"
+# Set while a request's turn failed (one request per task).
+_store_down: ContextVar[bool] = ContextVar("rest_store_down", default=False)
 
 
 class RestInput(RasaRestInput):
@@ -71,10 +81,35 @@ class RestInput(RasaRestInput):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        webhook = super().blueprint(on_new_message)
+        async def turn(message: UserMessage) -> None:
+            try:
+                await on_new_message(message)
+            except (TrackerStoreUnavailable, LockError) as error:
+                detail = str(error).strip().splitlines()
+                logger.error("rest: turn refused (%s: %s)", type(error).__name__,
+                             detail[-1] if detail else "")
+                busy(message)
+            except Exception:  # noqa: BLE001 - rasa would answer 200 with nothing at all
+                logger.exception("rest: the turn failed")
+                busy(message)
+
+        def busy(message: UserMessage) -> None:
+            _store_down.set(True)
+            # Whatever the turn said before it failed is not on record: not sent either.
+            messages = getattr(message.output_channel, "messages", None)
+            if isinstance(messages, list):
+                messages[:] = [{"recipient_id": message.sender_id, "text": STORE_DOWN_TEXT}]
+
+        webhook = super().blueprint(turn)
+
+        @webhook.middleware("response")
+        async def store_down_status(request: Request, answer: HTTPResponse) -> None:
+            if _store_down.get():
+                answer.status = 503
 
         @webhook.middleware("request")
         async def guard(request: Request) -> Any:
+            _store_down.set(False)
             if request.method != "POST":
                 return None
             if not self.authorized(request):

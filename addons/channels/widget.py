@@ -9,6 +9,9 @@ Rasa 3.6's socket.io channel, subclassed where it falls short:
   so a reload, a second tab or a reconnect continue the same conversation.
 - An optional Redis client manager (``WIDGET_REDIS_URL``): an emit on one replica reaches
   a browser connected to another (agents' messages, proactive messages).
+- An optional replica name (``WIDGET_NODE_ID``): every engine.io session id this
+  replica issues starts with ``<node>.``, so a load balancer can send the later polls
+  and the WebSocket upgrade of a connection back to it (deploy/nginx/).
 - Allowed origins are checked (same origin only unless configured; never ``*`` by
   default).
 
@@ -65,6 +68,7 @@ WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
 BUNDLE = WIDGET_DIR / "dist" / "widget.js"
 DEMO_PAGE = WIDGET_DIR / "demo.html"
 
+NODE_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 SECRET = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -88,6 +92,7 @@ ENV_VARS: dict[str, str] = {
     "redis_url": "WIDGET_REDIS_URL",
     "welcome": "WIDGET_WELCOME",
     "max_message_chars": "WIDGET_MAX_MESSAGE_CHARS",
+    "node_id": "WIDGET_NODE_ID",
 }
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -121,6 +126,8 @@ class WidgetConfig:
     # Empty: only pages served by the rasa server itself (the demo page) may connect.
     allowed_origins: list[str] = field(default_factory=list)
     redis_url: str = ""
+    # This replica's name in engine.io session ids ("" = plain ids).
+    node_id: str = ""
     welcome: str = DEFAULT_WELCOME
     topics: list[dict[str, str]] = field(default_factory=lambda: list(DEFAULT_TOPICS))
     max_message_chars: int = 500
@@ -142,6 +149,9 @@ class WidgetConfig:
             for t in (self.topics or []) if isinstance(t, Mapping) and t.get("title")
             and t.get("payload")
         ]
+        self.node_id = str(self.node_id or "")
+        if self.node_id and not NODE_ID.match(self.node_id):
+            raise ValueError("node_id: letters, digits, '_' and '-' only, at most 32")
         self.max_message_chars = int(self.max_message_chars)
         if not 1 <= self.max_message_chars <= 5000:
             raise ValueError("max_message_chars must be between 1 and 5000")
@@ -180,6 +190,29 @@ def create_client_manager(redis_url: str) -> AsyncManager | None:
     if not redis_url:
         return None
     return AsyncRedisManager(redis_url)
+
+
+class WidgetServer(AsyncServer):
+    """python-socketio's server whose engine.io session ids start with ``node_id.``."""
+
+    def __init__(self, node_id: str = "", **kwargs: Any) -> None:
+        self.node_id = node_id
+        super().__init__(**kwargs)
+
+    def _engineio_server_class(self) -> type:
+        base = super()._engineio_server_class()
+        if not self.node_id:
+            return base
+        if not callable(getattr(base, "generate_id", None)):
+            raise RuntimeError("engineio.AsyncServer.generate_id is gone: WIDGET_NODE_ID "
+                               "cannot mark session ids (addons/channels/widget.py)")
+        prefix = f"{self.node_id}."
+
+        class NodeEngineIOServer(base):  # type: ignore[misc, valid-type]
+            def generate_id(self) -> str:
+                return prefix + super().generate_id()
+
+        return NodeEngineIOServer
 
 
 async def enter_room(sio: Any, sid: str, room: str, namespace: str | None = None) -> None:
@@ -331,10 +364,12 @@ class WidgetInput(SocketIOInput):
         # None: engine.io accepts the server's own origin only (the demo page).
         origins = self.config.allowed_origins or None
         # A silent network drop is noticed within ping_interval + ping_timeout (20 s).
-        server = AsyncServer(async_mode="sanic", cors_allowed_origins=origins,
-                             client_manager=manager, ping_interval=10, ping_timeout=10)
-        logger.info("widget channel: origins %s, client manager %s",
-                    origins or "same origin only", type(server.manager).__name__)
+        server = WidgetServer(node_id=self.config.node_id, async_mode="sanic",
+                              cors_allowed_origins=origins, client_manager=manager,
+                              ping_interval=10, ping_timeout=10)
+        logger.info("widget channel: origins %s, client manager %s, node %s",
+                    origins or "same origin only", type(server.manager).__name__,
+                    self.config.node_id or "-")
         return server
 
     def get_output_channel(self) -> WidgetOutput | None:  # type: ignore[override]

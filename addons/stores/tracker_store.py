@@ -14,18 +14,40 @@
 
 Configured in endpoints.yml as ``type: addons.stores.tracker_store.PrivateSQLTrackerStore``
 with the usual SQL keys.
+
+A database that fails is never papered over. Rasa's agent wraps every tracker store in
+``FailSafeTrackerStore``: a failed read returns no tracker (the turn runs on a brand-new
+conversation), a failed write goes to an in-memory store that nothing ever reads again
+(history lost, memory grows). ``install()`` swaps that wrapper for
+``NoFallbackTrackerStore``, which raises ``TrackerStoreUnavailable`` instead: the
+channels answer "busy, try again shortly" (REST: 503, WeChat and the widget: their
+error text), nothing is kept in memory, and once the database is back the conversation
+continues with its history. On PostgreSQL the store also pings pooled connections before
+use (a restarted server costs no failed turn) and bounds connect and statement time, so a
+hung database cannot freeze a replica's event loop.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+from collections.abc import Iterable
 from typing import Any
 
+import sqlalchemy as sa
+from rasa.core.agent import Agent
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.brokers.sql import SQLEventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import (
+    FailSafeTrackerStore,
+    InMemoryTrackerStore,
+    SQLTrackerStore,
+    TrackerStore,
+    create_engine_kwargs,
+)
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -34,6 +56,12 @@ from actions.forget import FORGET_SLOT
 from actions.privacy import SEALED_PREFIX, mask_personal_data
 
 logger = logging.getLogger(__name__)
+
+# What a merchant reads when the conversation store is unreachable.
+STORE_DOWN_TEXT = "系统有点忙，刚才这条消息没有处理，请过一会儿再发一次。着急的话可以拨打微信支付客服 95017。"
+# PostgreSQL: give up connecting / on one statement after this long (seconds).
+CONNECT_TIMEOUT_S = int(os.environ.get("TRACKER_DB_CONNECT_TIMEOUT_S", "3"))
+STATEMENT_TIMEOUT_S = float(os.environ.get("TRACKER_DB_STATEMENT_TIMEOUT_S", "5"))
 
 
 # The slot that holds the second factor of the identity check (actions/verification.py).
@@ -78,12 +106,40 @@ def forget_requested(tracker: DialogueStateTracker) -> bool:
     return False
 
 
+class TrackerStoreUnavailable(RuntimeError):
+    """The conversation store failed: the turn must not run (or be stored) without it."""
+
+
 class PrivateSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "postgresql":
+            self._bound_postgresql_engine()
+
+    def _bound_postgresql_engine(self) -> None:
+        """Rasa's engine, plus pre-ping and connect / statement timeouts."""
+        url = self.engine.url
+        self.engine.dispose()
+        # Pool sizes from SQL_POOL_SIZE / SQL_MAX_OVERFLOW. As a string: Rasa checks a URL
+        # object's drivername for exactly "postgresql" and would miss "+psycopg2".
+        engine_kwargs = create_engine_kwargs(url.render_as_string(hide_password=False))
+        connect_args = dict(engine_kwargs.pop("connect_args", {}))
+        options = " ".join(filter(None, [
+            connect_args.get("options", ""),
+            f"-c statement_timeout={int(STATEMENT_TIMEOUT_S * 1000)}",
+        ]))
+        connect_args.update(connect_timeout=CONNECT_TIMEOUT_S, options=options)
+        self.engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args,
+                                       **engine_kwargs)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         if forget_requested(tracker):
             await self.delete(tracker.sender_id)
             return
-        await self.stream_events(tracker)
+        # Rasa's stream_events() would first re-read and rebuild the whole tracker to
+        # find the new events; the events stored below are exactly those. They go to
+        # the broker once they are stored: a failed write publishes nothing.
         with self.session_scope() as session:
             new_events = list(self._additional_events(session, tracker))
             secrets = typed_secrets(new_events)
@@ -99,6 +155,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                     data=json.dumps(data),
                 ))
             session.commit()
+        if self.event_broker is not None:
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
     async def _stream_new_events(self, event_broker: EventBroker, new_events: list[Event],
                                  sender_id: str) -> None:
@@ -123,3 +181,73 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         logger.info("tracker store: deleted the conversation of one sender (%d events)",
                     deleted)
         return int(deleted)
+
+
+class NoFallbackTrackerStore(FailSafeTrackerStore):
+    """Rasa's ``FailSafeTrackerStore`` without the fallback: every failure of the real
+    store raises ``TrackerStoreUnavailable`` (logged once here)."""
+
+    def _unavailable(self, operation: str, error: Exception) -> TrackerStoreUnavailable:
+        logger.error("tracker store %s failed (%s: %s): the turn is refused, nothing is "
+                     "kept in memory", operation, type(error).__name__, error)
+        return TrackerStoreUnavailable(f"tracker store {operation} failed")
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        try:
+            return await self._tracker_store.retrieve(sender_id)
+        except Exception as error:
+            raise self._unavailable("retrieve", error) from error
+
+    async def retrieve_full_tracker(self, sender_id: str) -> DialogueStateTracker | None:
+        try:
+            return await self._tracker_store.retrieve_full_tracker(sender_id)
+        except Exception as error:
+            raise self._unavailable("retrieve_full_tracker", error) from error
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        try:
+            await self._tracker_store.save(tracker)
+        except Exception as error:
+            raise self._unavailable("save", error) from error
+
+    async def keys(self) -> Iterable[str]:
+        try:
+            return await self._tracker_store.keys()
+        except Exception as error:
+            raise self._unavailable("keys", error) from error
+
+    @property
+    def fallback_tracker_store(self) -> TrackerStore:
+        raise RuntimeError("NoFallbackTrackerStore has no fallback store by design")
+
+
+# FailSafeTrackerStore's own methods that NoFallbackTrackerStore knowingly leaves alone
+# (they log, or manage the domain); any other method Rasa adds there may hide a fallback.
+_REVIEWED = {"domain", "fallback_tracker_store", "on_tracker_store_error",
+             "on_tracker_store_retrieve_error"}
+
+
+def create_tracker_store(store: TrackerStore | None, domain: Domain) -> TrackerStore:
+    """``Agent._create_tracker_store`` without the in-memory fallback."""
+    if store is not None:
+        store.domain = domain
+    else:
+        store = InMemoryTrackerStore(domain)
+    return NoFallbackTrackerStore(store)
+
+
+def install() -> None:
+    """Makes every agent use ``NoFallbackTrackerStore``; refuses to start when the Rasa
+    internals it replaces changed (the fallback could silently come back)."""
+    if not callable(getattr(Agent, "_create_tracker_store", None)):
+        raise RuntimeError(
+            "rasa.core.agent.Agent._create_tracker_store is gone: "
+            "addons/stores/tracker_store.py no longer disables the in-memory fallback")
+    public = {name for name, value in vars(FailSafeTrackerStore).items()
+              if not name.startswith("_") and (callable(value) or isinstance(value, property))}
+    unreviewed = public - _REVIEWED - set(vars(NoFallbackTrackerStore))
+    if unreviewed:
+        raise RuntimeError(
+            f"rasa's FailSafeTrackerStore has new methods {sorted(unreviewed)}: review "
+            "NoFallbackTrackerStore (addons/stores/tracker_store.py) before starting")
+    Agent._create_tracker_store = staticmethod(create_tracker_store)  # type: ignore[method-assign]
