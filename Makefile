@@ -86,5 +86,18 @@ cluster: setup train
 cluster-down:
 	@bash scripts/cluster.sh down
 
+# Load (one and two replicas) and growth figures, then the faults under load; each writes
+# bench/results/cluster.json and .md. chaos stops this machine's PostgreSQL, Redis and
+# RabbitMQ in turn (always restarted): run it on a machine nothing else uses them.
+.PHONY: bench-setup bench-cluster chaos
+bench-setup: setup
+	@$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
+
+bench-cluster: bench-setup cluster
+	$(PY) -m bench.cluster.run
+
+chaos: bench-setup cluster
+	$(PY) -m bench.cluster.chaos
+
 clean:
 	rm -rf models results var/*.db

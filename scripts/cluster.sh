@@ -229,7 +229,11 @@ start_one() {
             launch nginx "$(nginx_bin)" -e stderr -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" ;;
         actions1|actions2)
             local port; [ "$name" = actions1 ] && port="$ACTIONS1_PORT" || port="$ACTIONS2_PORT"
-            SANIC_HOST=127.0.0.1 launch "$name" "$RASA" run actions --actions actions --port "$port" ;;
+            # Rasa posts the whole tracker to the action server: a long conversation passes
+            # 1 MB (measured: ~100 KB per 50 turns), so its body limit matches the internal
+            # nginx port's 32 MB, not the public 1 MB.
+            SANIC_HOST=127.0.0.1 SANIC_REQUEST_MAX_SIZE=33554432 \
+                launch "$name" "$RASA" run actions --actions actions --port "$port" ;;
         rasa1|rasa2)
             local port; [ "$name" = rasa1 ] && port="$RASA1_PORT" || port="$RASA2_PORT"
             local cors=()
