@@ -26,7 +26,7 @@ setup:
 	@bash scripts/build_widget.sh
 
 db: setup
-	@$(PY) -m actions.db init
+	@$(PY) -m core.db init
 
 train: setup
 	@bash scripts/train_if_changed.sh
@@ -47,7 +47,8 @@ shell: db train
 	  status=$$?; exit $$status
 
 lint: setup
-	$(VENV)/bin/ruff check actions addons tests scripts bench console
+	$(VENV)/bin/ruff check core actions addons console tests scripts bench
+	$(VENV)/bin/lint-imports --no-cache
 
 validate: setup
 	$(RASA) data validate

@@ -1,5 +1,5 @@
 """Custom actions of the merchant-support assistant (run by `rasa run actions`)."""
 
-from actions import log_privacy
+from core import log_privacy
 
 log_privacy.install()

@@ -13,11 +13,11 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
-from actions.db import repository
-from actions.db.models import AccountStatus, Appeal, AppealStatus
 from actions.forms import FORM_STOP, SWITCH_TO
-from actions.privacy import mask_merchant_id
 from actions.verification import load_identity
+from core.db import repository
+from core.db.models import AccountStatus, Appeal, AppealStatus
+from core.privacy import mask_merchant_id
 
 KNOWN_REASONS = {"remote_qr_collection", "instant_withdrawal", "high_frequency"}
 

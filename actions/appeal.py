@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 
 from actions.account import APPEAL_CATEGORY_LABELS, APPEAL_STATUS_LABELS, answer_account
 from actions.ask import AskForSlot
-from actions.choices import pick
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
-from actions.db import repository
 from actions.forms import FORM_STOP, MISSES, SWITCH_TO, Answer, RepairingForm
-from actions.privacy import (
+from actions.repair import Said
+from core.choices import pick
+from core.db import repository
+from core.privacy import (
     MOBILE_PHONE,
     SEALED_PREFIX,
     mask_phone,
@@ -26,7 +27,6 @@ from actions.privacy import (
     seal,
     unseal,
 )
-from actions.repair import Said
 
 # The options in the order the question lists them, and the words merchants use.
 CATEGORY_OPTIONS = ["remote_qr_collection", "instant_withdrawal", "high_frequency", "other"]
@@ -108,7 +108,7 @@ class ValidateAppealForm(RepairingForm):
         return {MISSES: 1.0}
 
     async def parse_appeal_contact(self, said: Said, tracker: Tracker) -> Answer | None:
-        # Sealed: the tracker store keeps it until filing, unreadable (actions.privacy).
+        # Sealed: the tracker store keeps it until filing, unreadable (core.privacy).
         if said.text.startswith(SEALED_PREFIX):
             return Answer(said.text)  # kept from before a pause
         match = MOBILE_PHONE.search(said.text)

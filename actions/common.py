@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actions.db.session import get_engine
+from core.db.session import get_engine
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
-from actions.db import repository
+from core.db import repository
 
 # Paying someone to unfreeze, handing over passwords or SMS codes, private "consultants".
 SCAM_SIGNAL = re.compile(

@@ -27,16 +27,16 @@ from sqlalchemy.orm import Session
 
 from actions.account import account_snapshot, load_account
 from actions.ask import AskForSlot
-from actions.choices import pick
 from actions.common import DatabaseUnavailable, run_in_session, sender_key, utter_busy
-from actions.db import handoffs, repository
-from actions.db.models import HandoffStatus, utcnow
 from actions.forms import FORM_STOP, PAUSED_FORM, SWITCH_TO, Answer, RepairingForm
-from actions.privacy import MOBILE_PHONE, mask_personal_data
 from actions.remote_collection import parse_yes_no
 from actions.repair import HUMAN, Said
-from actions.service_hours import ServiceHours
 from actions.waiting import stop_waiting
+from core.choices import pick
+from core.db import handoffs, repository
+from core.db.models import HandoffStatus, utcnow
+from core.privacy import MOBILE_PHONE, mask_personal_data
+from core.service_hours import ServiceHours
 
 HANDOFF_SLOTS = ["handoff_problem", "handoff_verify", "handoff_contact"]
 # What is left of "转人工，我的钱冻结了" once the request for a person is taken out.

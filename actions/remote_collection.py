@@ -17,10 +17,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.choices import pick
 from actions.forms import FORM_STOP, SWITCH_TO, Answer, RepairingForm
 from actions.guidance import bound_reason, warn_if_scam
 from actions.repair import SKIP, Said
+from core.choices import pick
 
 ADVISOR_SLOTS = ["payer_location", "has_website_icp", "has_miniprogram", "urgency",
                  "monthly_volume"]

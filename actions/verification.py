@@ -13,10 +13,10 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
-from actions.db import repository
 from actions.forms import REPAIR_STATE, Answer, RepairingForm
-from actions.privacy import MOBILE_PHONE, mask_merchant_id
 from actions.repair import Said
+from core.db import repository
+from core.privacy import MOBILE_PHONE, mask_merchant_id
 
 logger = logging.getLogger(__name__)
 

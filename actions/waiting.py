@@ -6,7 +6,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DatabaseUnavailable, run_in_session, sender_key, utter_busy
-from actions.db import handoffs
+from core.db import handoffs
 
 
 async def stop_waiting(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:

@@ -6,9 +6,9 @@ personal data in every log line, and the tracker store wrapper that refuses a tu
 instead of falling back to memory when the store fails (addons/stores/tracker_store.py).
 """
 
-from actions import log_privacy
 from addons import action_result_validation
 from addons.stores import tracker_store
+from core import log_privacy
 
 action_result_validation.install()
 log_privacy.install()

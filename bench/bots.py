@@ -75,7 +75,7 @@ def starter_model_of(project: Path) -> Path:
 
 def fresh_merchant_db(workdir: Path) -> str:
     url = f"sqlite:///{workdir / 'merchant.db'}"
-    run_timed([PYTHON, "-m", "actions.db", "init", "--url", url], PROJECT_ROOT, base_env(),
+    run_timed([PYTHON, "-m", "core.db", "init", "--url", url], PROJECT_ROOT, base_env(),
               workdir / "merchant-db.log", timeout=300)
     return url
 

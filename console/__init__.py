@@ -1,6 +1,6 @@
 """The agent console: a small FastAPI service where support agents take over
 conversations that the assistant handed off (see README, "Agent console")."""
 
-from actions.log_privacy import install as _mask_personal_data_in_logs
+from core.log_privacy import install as _mask_personal_data_in_logs
 
 _mask_personal_data_in_logs()

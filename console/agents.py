@@ -15,10 +15,10 @@ import sys
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.db.migrate import upgrade
-from actions.db.models import Agent, AgentPresence, AgentSession, utcnow
-from actions.db.session import database_url, get_engine
 from console import security
+from core.db.migrate import upgrade
+from core.db.models import Agent, AgentPresence, AgentSession, utcnow
+from core.db.session import database_url, get_engine
 
 
 def _password(args: argparse.Namespace) -> str:

@@ -31,9 +31,6 @@ from pydantic import BaseModel, Field, constr
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from actions.db.models import Agent, AgentPresence, AgentSession, utcnow
-from actions.db.session import get_engine
-from actions.service_hours import ServiceHours
 from console import live, security, service
 from console.canned import load_canned
 from console.config import Settings
@@ -41,6 +38,9 @@ from console.delivery import MAX_CHARS, NO_PUSH_CHANNELS, Delivery
 from console.events import EventSource, make_event_source
 from console.rasa_client import RasaClient, RasaError
 from console.transcript import transcript
+from core.db.models import Agent, AgentPresence, AgentSession, utcnow
+from core.db.session import get_engine
+from core.service_hours import ServiceHours
 
 logger = logging.getLogger(__name__)
 
@@ -429,7 +429,7 @@ def create_app(settings: Settings | None = None, *,
 
 
 def _message(console: Console, message_id: int) -> dict[str, Any]:
-    from actions.db.models import AgentMessage
+    from core.db.models import AgentMessage
 
     with Session(console.engine) as session:
         names = dict(session.execute(select(Agent.id, Agent.display_name)).all())

@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from actions.db.session import PROJECT_ROOT, database_url
-from actions.local_secrets import local_secret
+from core.db.session import PROJECT_ROOT, database_url
+from core.local_secrets import local_secret
 
 
 def _bool(value: str | None, default: bool) -> bool:

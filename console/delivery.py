@@ -23,11 +23,11 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from actions.db import handoffs
-from actions.db.models import Agent, AgentMessage, DeliveryStatus, Handoff, utcnow
 from console import service
 from console.rasa_client import RasaClient, RasaError
 from console.transcript import has_agent_message, last_user_time
+from core.db import handoffs
+from core.db.models import Agent, AgentMessage, DeliveryStatus, Handoff, utcnow
 
 WINDOW_CLOSED = "超过48小时，微信不允许再主动发消息"
 NO_PUSH_CHANNELS = {"rest"}  # appended to the tracker; the integration fetches it

@@ -22,8 +22,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from actions.db import handoffs
-from actions.db.models import (
+from console import service
+from console.events import EventSource
+from console.transcript import entry
+from core.db import handoffs
+from core.db.models import (
     Agent,
     AgentMessage,
     AgentPresence,
@@ -32,9 +35,6 @@ from actions.db.models import (
     HandoffStatus,
     utcnow,
 )
-from console import service
-from console.events import EventSource
-from console.transcript import entry
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """What the console reads and changes in the database: only its own tables (agents,
-agent_sessions, handoffs, handoff_notes, agent_messages), through actions.db.handoffs
+agent_sessions, handoffs, handoff_notes, agent_messages), through core.db.handoffs
 and the models. Every function takes an open Session; the caller owns the transaction."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions.db import handoffs
-from actions.db.models import (
+from console.transcript import mask_text
+from core.db import handoffs
+from core.db.models import (
     Agent,
     AgentMessage,
     AgentPresence,
@@ -23,8 +24,7 @@ from actions.db.models import (
     HandoffStatus,
     utcnow,
 )
-from actions.privacy import SEALED_PREFIX, mask_merchant_id, mask_personal_data, unseal
-from console.transcript import mask_text
+from core.privacy import SEALED_PREFIX, mask_merchant_id, mask_personal_data, unseal
 
 REASON_LABELS = {
     "merchant_asked": "商户要求转人工",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from actions.privacy import mask_merchant_id, mask_personal_data
+from core.privacy import mask_merchant_id, mask_personal_data
 
 # A 10-digit merchant id typed by the merchant (the bot's own answers mask it already).
 MERCHANT_ID = re.compile(r"(?<!\d)(19\d{8})(?!\d)")

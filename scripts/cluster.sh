@@ -137,11 +137,11 @@ prepare() {
     [ -x "$RASA" ] || die ".venv is missing: run make setup"
     [ -f models/current.tar.gz ] || die "no trained model: run make train"
     # Secrets made once, before two replicas could race to make them.
-    RASA_TOKEN="$("$PY" -c 'from actions.local_secrets import local_secret as s
+    RASA_TOKEN="$("$PY" -c 'from core.local_secrets import local_secret as s
 print(s("rasa_token", "RASA_TOKEN"))')"
     case "$RASA_TOKEN" in change-me-local-token|e2e-token)
         die "RASA_TOKEN is a published example token; choose your own";; esac
-    "$PY" -c 'from actions.local_secrets import local_secret as s; s("wechat_token", "WECHAT_TOKEN")'
+    "$PY" -c 'from core.local_secrets import local_secret as s; s("wechat_token", "WECHAT_TOKEN")'
     say "databases: cluster_tracker, cluster_merchant"
     PG_ADMIN_URL="$PG_ADMIN_URL" TRACKER_DB_URL="$TRACKER_DB_URL" MERCHANT_DB_URL="$MERCHANT_DB_URL" \
         "$PY" - <<'PY'
@@ -166,7 +166,7 @@ engine = create_engine(os.environ["TRACKER_DB_URL"])
 SQLTrackerStore.Base.metadata.create_all(engine)
 engine.dispose()
 PY
-    MERCHANT_DB_URL="$MERCHANT_DB_URL" "$PY" -m actions.db init
+    MERCHANT_DB_URL="$MERCHANT_DB_URL" "$PY" -m core.db init
 }
 
 render_nginx() {

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from actions.local_secrets import local_secret, secret_file  # noqa: E402
+from core.local_secrets import local_secret, secret_file  # noqa: E402
 
 # Example tokens from this project's earlier docs: never accepted.
 KNOWN_TOKENS = {"change-me-local-token", "e2e-token"}

@@ -33,7 +33,7 @@ DEFAULT_URL = "http://localhost:5005/webhooks/wechat/webhook"
 def default_token() -> str:
     """WECHAT_TOKEN, else the token make run generated for this machine."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from actions.local_secrets import local_secret
+    from core.local_secrets import local_secret
 
     return local_secret("wechat_token", "WECHAT_TOKEN")
 ACCOUNT = "gh_0123456789ab"  # the official account's own id (ToUserName)

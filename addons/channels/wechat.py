@@ -34,8 +34,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from wechatpy.messages import BaseMessage
 
-from actions.choices import parse_choice_number
-from actions.local_secrets import local_secret
 from addons.channels.rate_limit import (
     MAX_MESSAGE_CHARS,
     RATE_LIMITED_TEXT,
@@ -59,6 +57,8 @@ from addons.channels.wechat_store import (
     KeyValueStore,
     create_store,
 )
+from core.choices import parse_choice_number
+from core.local_secrets import local_secret
 
 logger = logging.getLogger(__name__)
 

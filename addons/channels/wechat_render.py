@@ -2,7 +2,7 @@
 
 WeChat text messages have no buttons, so a bot message's buttons become numbered lines
 and the user answers with the number, read by the parser every channel and form shares
-(``actions.choices``).
+(``core.choices``).
 
 WeChat accepts about 2048 bytes of UTF-8 in one text message (passive reply and
 customer-service message alike; longer content is cut or refused). ``MAX_TEXT_BYTES``
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.choices import pick
+from core.choices import pick
 
 MAX_TEXT_BYTES = 2000
 

@@ -29,9 +29,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actions.db import handoffs
-from actions.db.models import HandoffStatus
-from actions.db.session import get_engine
+from core.db import handoffs
+from core.db.models import HandoffStatus
+from core.db.session import get_engine
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@
   broker: phone, ID-card and bank-card numbers that merchants type never reach the
   tracker database, the broker, or the agent console. The actions still get the
   unmasked text in the turn it was typed (Rasa hands them the in-memory tracker); a
-  value an action needs in a later turn is sealed (``actions.privacy.seal``) and left
+  value an action needs in a later turn is sealed (``core.privacy.seal``) and left
   alone here, because only the action server can open it.
 - A merchant who confirms "删除我的记录" gets the conversation deleted: the action sets
   the ``forget_me`` slot, and this store deletes every stored event of the sender
@@ -52,8 +52,8 @@ from rasa.shared.core.events import Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from actions.forget import FORGET_SLOT
-from actions.privacy import SEALED_PREFIX, mask_personal_data
+from core.db.forget import FORGET_SLOT
+from core.privacy import SEALED_PREFIX, mask_personal_data
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from actions.account import ActionAfterVerification
 from actions.appeal import ActionSubmitAppeal
-from actions.db.models import Appeal
-from actions.db.session import get_engine
 from actions.verification import ValidateVerifyForm
+from core.db.models import Appeal
+from core.db.session import get_engine
 from tests.actions.conftest import RunAction, make_tracker
 
 DEAD_URL = "postgresql+psycopg2://nobody@127.0.0.1:9/none"  # port 9: nothing listens
@@ -93,9 +93,9 @@ async def test_slow_postgres_answers_busy_within_the_statement_timeout(
 ) -> None:
     """A look-up blocked by a lock longer than MERCHANT_DB_TIMEOUT_S: PostgreSQL's
     statement_timeout ends it and the merchant hears "busy"."""
-    from actions.db import session as db_session
-    from actions.db.migrate import upgrade
-    from actions.db.seed import seed_demo_data
+    from core.db import session as db_session
+    from core.db.migrate import upgrade
+    from core.db.seed import seed_demo_data
 
     upgrade(postgres_url)
     seed_demo_data(db_session.get_engine(postgres_url))
@@ -121,9 +121,9 @@ async def test_locked_sqlite_database_times_out_politely(
     """A writer holding the lock longer than the timeout makes the look-up "busy"."""
     from sqlalchemy.orm import Session
 
-    from actions.db import session as db_session
-    from actions.db.migrate import upgrade
-    from actions.db.seed import seed_demo_data
+    from core.db import session as db_session
+    from core.db.migrate import upgrade
+    from core.db.seed import seed_demo_data
 
     upgrade(sqlite_url)
     seed_demo_data(db_session.get_engine(sqlite_url))

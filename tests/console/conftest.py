@@ -13,12 +13,12 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from actions.db import handoffs
-from actions.db.models import Agent, AgentPresence
-from actions.db.session import get_engine
 from console import agents, security
 from console.app import create_app
 from console.config import Settings
+from core.db import handoffs
+from core.db.models import Agent, AgentPresence
+from core.db.session import get_engine
 from tests.console.fake_rasa import TOKEN, FakeRasa
 
 PASSWORD = "correct horse battery"

@@ -16,9 +16,9 @@ from typing import Any
 import requests
 import yaml
 
-from actions.db.migrate import upgrade
-from actions.db.seed import seed_demo_data
-from actions.db.session import get_engine
+from core.db.migrate import upgrade
+from core.db.seed import seed_demo_data
+from core.db.session import get_engine
 from tests.conftest import PROJECT_ROOT
 from tests.e2e.servers import VENV_BIN, Servers, _stop, _wait, free_port, running_servers
 from tests.wechat.client import TOKEN as WECHAT_TOKEN

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.db.models import Agent, AgentPresence, AgentSession, utcnow
-from actions.db.session import get_engine
 from console import security
+from core.db.models import Agent, AgentPresence, AgentSession, utcnow
+from core.db.session import get_engine
 from tests.conftest import PROJECT_ROOT
 from tests.console.conftest import PASSWORD, Sleeps, add_agent, sign_in
 

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.db.models import AgentMessage, AgentPresence, Handoff, HandoffStatus
-from actions.db.session import get_engine
 from console.delivery import WINDOW_CLOSED
+from core.db.models import AgentMessage, AgentPresence, Handoff, HandoffStatus
+from core.db.session import get_engine
 from tests.console.conftest import (
     add_agent,
     queue_handoff,

@@ -3,7 +3,7 @@ event broker), the action server, and the console as its own process.
 
 Where the lead engineer's merchant side (转人工 → queue, the silent bot, the
 satisfaction question) is not in the tree yet, the handoff row is queued the way
-actions.db.handoffs.queue does it, and the checks that need the merchant side are
+core.db.handoffs.queue does it, and the checks that need the merchant side are
 skipped with a loud reason.
 """
 
@@ -20,9 +20,9 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.db.models import Handoff, HandoffStatus
-from actions.db.session import get_engine
 from console.delivery import WINDOW_CLOSED
+from core.db.models import Handoff, HandoffStatus
+from core.db.session import get_engine
 from tests.console.agent_client import AgentClient
 from tests.console.conftest import add_agent, queue_handoff
 from tests.console.servers import Stack, merchant_side_on_main, running_stack, wait_until

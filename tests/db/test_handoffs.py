@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy.orm import Session
 
-from actions.db import handoffs
-from actions.db.models import Agent, AgentPresence, Handoff, HandoffStatus, utcnow
-from actions.db.session import get_engine
-from actions.service_hours import ServiceHours
+from core.db import handoffs
+from core.db.models import Agent, AgentPresence, Handoff, HandoffStatus, utcnow
+from core.db.session import get_engine
+from core.service_hours import ServiceHours
 
 
 def add_agent(url: str, name: str, max_open: int = 3,
@@ -188,8 +188,8 @@ def test_bad_working_hours_are_refused() -> None:
 def test_forgetting_a_merchant_deletes_what_was_said_in_their_handoffs(db_url: str) -> None:
     """"删除我的记录" also removes agents' replies and notes about that merchant; other
     merchants' handoffs keep theirs."""
-    from actions.db.models import AgentMessage, HandoffNote
-    from actions.forget import forget
+    from core.db.forget import forget
+    from core.db.models import AgentMessage, HandoffNote
 
     agent = add_agent(db_url, "li")
     mine, other = queue(db_url, "forget-me"), queue(db_url, "someone-else")

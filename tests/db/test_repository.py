@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
-from actions.db import repository
-from actions.db.migrate import upgrade
-from actions.db.models import AccountStatus, Appeal, AppealStatus, Merchant, utcnow
-from actions.db.seed import seed_demo_data
-from actions.db.session import get_engine
+from core.db import repository
+from core.db.migrate import upgrade
+from core.db.models import AccountStatus, Appeal, AppealStatus, Merchant, utcnow
+from core.db.seed import seed_demo_data
+from core.db.session import get_engine
 
 
 def test_migration_creates_every_table(db_url: str) -> None:
@@ -141,7 +141,7 @@ def test_guessing_one_merchant_id_from_many_senders_is_limited(db_url: str) -> N
 def test_downgrade_and_upgrade_round_trip(db_url: str) -> None:
     from alembic import command
 
-    from actions.db.migrate import alembic_config
+    from core.db.migrate import alembic_config
 
     command.downgrade(alembic_config(db_url), "0001")
     columns = {c["name"] for c in inspect(get_engine(db_url)).get_columns("verification_attempts")}
@@ -254,7 +254,7 @@ def test_taken_appeal_id_is_retried_with_the_next_number(
 def test_migration_closes_open_duplicates_before_the_index(db_url: str) -> None:
     from alembic import command
 
-    from actions.db.migrate import alembic_config
+    from core.db.migrate import alembic_config
 
     command.downgrade(alembic_config(db_url), "0002")
     engine = get_engine(db_url)
@@ -295,7 +295,7 @@ def test_guessing_one_merchant_id_is_also_limited_per_day(db_url: str) -> None:
 
 
 def test_a_binding_expires(db_url: str) -> None:
-    from actions.db.models import IdentityBinding
+    from core.db.models import IdentityBinding
 
     engine = get_engine(db_url)
     with Session(engine) as session, session.begin():

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rasa.utils.log_utils import configure_structlog
 
-from actions.db.migrate import upgrade
-from actions.db.seed import seed_demo_data
-from actions.db.session import get_engine
+from core.db.migrate import upgrade
+from core.db.seed import seed_demo_data
+from core.db.session import get_engine
 from tests.conversation import Conversation, InProcessActionEndpoint, load_agent
 from tests.e2e.servers import MODEL
 

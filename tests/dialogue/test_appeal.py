@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions.db.models import Appeal
-from actions.db.session import get_engine
+from core.db.models import Appeal
+from core.db.session import get_engine
 from tests.dialogue.conftest import Talk
 
 pytestmark = pytest.mark.dialogue

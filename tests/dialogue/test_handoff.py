@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.db import handoffs
-from actions.db.models import Agent, AgentPresence, Handoff, HandoffStatus
-from actions.db.session import get_engine
+from core.db import handoffs
+from core.db.models import Agent, AgentPresence, Handoff, HandoffStatus
+from core.db.session import get_engine
 from tests.conversation import Conversation
 from tests.dialogue.conftest import Talk
 

@@ -106,7 +106,7 @@ async def test_appeal_status_only_for_the_owner(talk: Talk) -> None:
 
 
 async def test_rotating_senders_cannot_guess_one_merchant(talk: Talk) -> None:
-    from actions.db.repository import MAX_FAILED_PER_MERCHANT
+    from core.db.repository import MAX_FAILED_PER_MERCHANT
 
     for n in range(MAX_FAILED_PER_MERCHANT):
         guesser = talk()
@@ -123,7 +123,7 @@ async def test_rotating_senders_cannot_guess_one_merchant(talk: Talk) -> None:
 
 
 async def test_bound_owner_keeps_access_while_the_merchant_id_is_paused(talk: Talk) -> None:
-    from actions.db.repository import MAX_FAILED_PER_MERCHANT
+    from core.db.repository import MAX_FAILED_PER_MERCHANT
 
     owner = talk()
     await owner.say("查账户")
@@ -146,7 +146,7 @@ async def test_validation_opens_two_transactions_per_turn(talk: Talk,
     required_slots several times a turn: it must not touch the database)."""
     from sqlalchemy import event
 
-    from actions.db.session import get_engine
+    from core.db.session import get_engine
 
     merchant = talk()
     await merchant.say("查下我的账户")

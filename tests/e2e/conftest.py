@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from actions.db.migrate import upgrade
-from actions.db.seed import seed_demo_data
-from actions.db.session import get_engine
+from core.db.migrate import upgrade
+from core.db.seed import seed_demo_data
+from core.db.session import get_engine
 from tests.e2e.servers import Servers, running_servers
 
 

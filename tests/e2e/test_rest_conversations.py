@@ -106,7 +106,7 @@ def test_text_that_reaches_the_database_is_stored_literally(servers: Servers) ->
     from sqlalchemy import create_engine, select
     from sqlalchemy.orm import Session
 
-    from actions.db.models import Appeal
+    from core.db.models import Appeal
 
     payload = "外地客户扫码'); DROP TABLE appeals; -- <b>{{7*7}}</b>"
     user = sender()

@@ -13,10 +13,10 @@ import pytest
 import requests
 from sqlalchemy.orm import Session
 
-from actions.db import repository
-from actions.db.migrate import upgrade
-from actions.db.seed import seed_demo_data
-from actions.db.session import get_engine
+from core.db import repository
+from core.db.migrate import upgrade
+from core.db.seed import seed_demo_data
+from core.db.session import get_engine
 from tests.e2e.servers import Servers, running_servers
 from tests.wechat.client import TOKEN, wechat_send
 from tests.wechat.servers import credentials

@@ -44,7 +44,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                LOCAL_SECRETS_DIR=str(workdir / "secrets"),
                RASA_CORS_ORIGINS="https://help.example.com",
                MERCHANT_DB_URL=f"sqlite:///{workdir / 'merchant.db'}")
-    subprocess.run([sys.executable, "-m", "actions.db", "init"], cwd=PROJECT_ROOT, env=env,
+    subprocess.run([sys.executable, "-m", "core.db", "init"], cwd=PROJECT_ROOT, env=env,
                    check=True, capture_output=True)
     output = workdir / "serve.log"
     process = subprocess.Popen([str(PROJECT_ROOT / ".venv/bin/python"), "scripts/serve.py"],

@@ -10,8 +10,8 @@ import re
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from actions.db import repository
-from actions.db.session import get_engine
+from core.db import repository
+from core.db.session import get_engine
 
 
 def statements(db_url: str, merchant_id: str, last4: str, sender: str) -> list[str]:

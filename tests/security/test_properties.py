@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actions.privacy import mask_personal_data
 from addons.channels.wechat import WeChatConfig, WeChatInput
 from addons.nlu.text_normalizer import normalize
+from core.privacy import mask_personal_data
 from tests.wechat.client import TOKEN, wechat_send
 
 # Chinese, traditional, pinyin-annotated, full-width, emoji, controls and the rest.

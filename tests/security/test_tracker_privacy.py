@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.utils.log_utils import configure_structlog
 
-from actions.db.migrate import upgrade
-from actions.db.seed import seed_demo_data
-from actions.db.session import get_engine
 from addons.stores.tracker_store import PrivateSQLTrackerStore
+from core.db.migrate import upgrade
+from core.db.seed import seed_demo_data
+from core.db.session import get_engine
 from tests.conftest import PROJECT_ROOT
 from tests.conversation import Conversation, InProcessActionEndpoint, load_agent
 from tests.e2e.servers import MODEL

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.privacy import mask_merchant_id, mask_personal_data, mask_phone
+from core.privacy import mask_merchant_id, mask_personal_data, mask_phone
 
 
 @pytest.mark.parametrize(

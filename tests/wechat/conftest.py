@@ -12,11 +12,11 @@ import aiohttp
 import pytest
 import redis
 
-from actions.db.migrate import upgrade
-from actions.db.seed import seed_demo_data
-from actions.db.session import get_engine
 from addons.channels.wechat import WeChatConfig, WeChatInput
 from addons.channels.wechat_store import MemoryStore, RedisStore
+from core.db.migrate import upgrade
+from core.db.seed import seed_demo_data
+from core.db.session import get_engine
 from tests.wechat.client import APP_ID, TOKEN, openid, wechat_send
 from tests.wechat.fake_wechat import FakeWeChat
 from tests.wechat.servers import WeChatServers, running_wechat_servers

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from actions.local_secrets import secret_file
 from addons.channels.wechat import DEFAULT_MENU, WeChatConfig, WeChatInput
+from core.local_secrets import secret_file
 from tests.wechat.client import AES_KEY, APP_ID
 
 ENVIRONMENT = {

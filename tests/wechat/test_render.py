@@ -1,5 +1,5 @@
 """Rendering bot messages for WeChat: numbered choices (read by the shared parser in
-``actions.choices``), splitting, XML safety."""
+``core.choices``), splitting, XML safety."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 from defusedxml.ElementTree import fromstring
 from wechatpy.replies import create_reply
 
-from actions.choices import parse_choice_number, pick
 from addons.channels.wechat_render import (
     MAX_TEXT_BYTES,
     cdata_safe,
@@ -16,6 +15,7 @@ from addons.channels.wechat_render import (
     split_text,
     utf8_len,
 )
+from core.choices import parse_choice_number, pick
 
 GREET = [{
     "text": "你好，我是收款账户助手。",
@@ -86,7 +86,7 @@ def test_typed_numbers_pick_their_choice(typed: str, number: int) -> None:
 
 
 def test_channel_and_forms_share_one_parser() -> None:
-    # Whatever actions.choices reads as a number, WeChat maps to the same choice.
+    # Whatever core.choices reads as a number, WeChat maps to the same choice.
     options = [f"/option_{n}" for n in range(1, 13)]
     for typed in ("第十二个", "十一", "选第十个", "12"):
         assert choice_to_message(typed, options) == pick(typed, options)

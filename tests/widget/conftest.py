@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from actions.db.migrate import upgrade
-from actions.db.seed import seed_demo_data
-from actions.db.session import get_engine
+from core.db.migrate import upgrade
+from core.db.seed import seed_demo_data
+from core.db.session import get_engine
 from tests.conftest import PROJECT_ROOT
 from tests.e2e.servers import Servers, free_port, running_servers
 

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from actions.db.models import (
+from core.db.models import (
     AccountState,
     Appeal,
     AppealStatus,

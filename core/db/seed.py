@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from actions.db.models import AccountState, AccountStatus, Appeal, AppealStatus, Merchant
+from core.db.models import AccountState, AccountStatus, Appeal, AppealStatus, Merchant
 
 DEMO_MERCHANTS = [
     # id, name, business type, bound phone, status, reason, can collect, can withdraw

@@ -8,7 +8,7 @@ from functools import cache
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import make_url
 
-from actions.local_secrets import local_secret
+from core.local_secrets import local_secret
 
 
 def mask_merchant_id(merchant_id: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from actions.db.session import database_url, get_engine
+from core.db.session import database_url, get_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from actions.db.models import (
+from core.db.models import (
     Agent,
     AgentPresence,
     Handoff,

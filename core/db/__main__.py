@@ -1,17 +1,17 @@
-"""`python -m actions.db init`: migrate the merchant database and load the demo data."""
+"""`python -m core.db init`: migrate the merchant database and load the demo data."""
 
 from __future__ import annotations
 
 import argparse
 
-from actions.db.migrate import upgrade
-from actions.db.seed import seed_demo_data
-from actions.db.session import database_url, get_engine
-from actions.privacy import mask_url
+from core.db.migrate import upgrade
+from core.db.seed import seed_demo_data
+from core.db.session import database_url, get_engine
+from core.privacy import mask_url
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m actions.db")
+    parser = argparse.ArgumentParser(prog="python -m core.db")
     parser.add_argument("command", choices=["migrate", "seed", "init"])
     parser.add_argument("--url", default=None, help="database URL (default: MERCHANT_DB_URL)")
     args = parser.parse_args()

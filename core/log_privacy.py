@@ -12,7 +12,7 @@ import logging
 import re
 from typing import Any
 
-from actions.privacy import mask_personal_data
+from core.privacy import mask_personal_data
 
 _MARK = "_masks_personal_data"
 _FORMATTER = logging.Formatter()

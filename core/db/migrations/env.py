@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from actions.db.models import Base
+from core.db.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
