@@ -20,12 +20,8 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu.embedding_intent_classifier import (
-    BATCH,
-    embedding_text,
-    encoder,
-    set_openmp_threads,
-)
+from addons.nlu.embedding_intent_classifier import BATCH, embedding_text
+from core.embeddings import encoder, set_openmp_threads
 
 
 @DefaultV1Recipe.register(

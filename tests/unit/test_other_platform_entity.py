@@ -8,7 +8,7 @@ import jieba
 import pytest
 
 from addons.nlu.spacy_entity_ruler import build_pipeline, read_patterns
-from addons.nlu.text_normalizer import normalize
+from core.text import normalize
 
 LEXICON = Path(__file__).resolve().parents[2] / "data" / "lexicon"
 VALUES = {"alipay", "bank", "douyin", "kuaishou", "taobao", "pinduoduo", "meituan", "jd", "qq",

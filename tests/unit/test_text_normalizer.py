@@ -3,12 +3,8 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from addons.nlu.text_normalizer import (
-    TextNormalizer,
-    condense,
-    informative_selection,
-    normalize,
-)
+from addons.nlu.text_normalizer import TextNormalizer
+from core.text import condense, informative_selection, normalize
 
 SEED = "在現(xiàn)代商業(yè)活動(dòng)中,隨著網(wǎng)絡(luò)和移動(dòng)設(shè)備的迅猛發(fā)展"
 
