@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
+from actions.knowledge import answer_entry, chosen_entry_id, knowledge_of, suggest
 from core.db import repository
 
 # Paying someone to unfreeze, handing over passwords or SMS codes, private "consultants".
@@ -122,9 +123,12 @@ COACHED_REASONS = ("remote_qr_collection", "instant_withdrawal", "high_frequency
 
 
 async def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
-    """The answer to a known question, with the warning and, for a verified merchant
-    asking how to appeal, the materials for their own reason. False if not a question."""
-    if not answer_question(dispatcher, tracker):
+    """The answer to a known question: its knowledge entry (actions.knowledge), else the
+    intent's own response; for a verified merchant asking how to appeal, also the
+    materials for their own reason. False if the message is not a question."""
+    entry_id = chosen_entry_id(tracker)
+    if not (entry_id and await answer_entry(dispatcher, tracker, entry_id)) \
+            and not answer_question(dispatcher, tracker):
         return False
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     if intent == "ask_appeal_process":
@@ -177,6 +181,10 @@ class ActionFallback(Action):
         stage = max(1, misses_in_a_row(tracker))
         if stage >= 3:
             dispatcher.utter_message(response="utter_fallback_person")
+            return []
+        knowledge = knowledge_of(tracker)
+        if knowledge.get("decision") == "suggest" and \
+                await suggest(dispatcher, list(knowledge.get("suggestions") or [])):
             return []
         ranking = tracker.latest_message.get("intent_ranking") or []
         candidates = [item["name"] for item in ranking if item.get("name") in INTENT_TITLES][:2]

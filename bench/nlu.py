@@ -94,7 +94,12 @@ def top_topics(ranking: Sequence[dict], n: int = 2) -> list[str]:
 
 
 def classified_intent(parsed: dict) -> str:
-    """The classifier's intent, as `rasa test nlu` scores it: a fallback is undone."""
+    """The classifier's intent, as `rasa test nlu` scores it: a fallback is undone, and
+    so is the knowledge matcher's answer or suggestion (it keeps the classifier's intent;
+    the answer-level check, scripts/check_knowledge.py, scores what it did)."""
+    knowledge = parsed.get("knowledge") or {}
+    if knowledge.get("decision") in ("answer", "suggest") and knowledge.get("intent"):
+        return str(knowledge["intent"])
     intent = (parsed.get("intent") or {}).get("name") or ""
     ranking = parsed.get("intent_ranking") or []
     if intent == FALLBACK and len(ranking) >= 2:

@@ -13,8 +13,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import declarative_base, relationship
@@ -268,3 +270,71 @@ class AgentMessage(Base):
     error = Column(Text)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     sent_at = Column(DateTime)
+
+
+# --- knowledge base (core.knowledge) ------------------------------------------------
+
+
+class KnowledgeRevisionStatus(str, enum.Enum):
+    draft = "draft"  # saved, not answered yet
+    published = "published"  # the entry's current answer
+    superseded = "superseded"  # published once; a rollback can bring it back
+    retired = "retired"  # the entry is no longer answered
+
+
+class KnowledgeEntry(Base):
+    """One standard question of the knowledge base; its content lives in revisions."""
+
+    __tablename__ = "knowledge_entries"
+
+    id = Column(String(64), primary_key=True)
+    # The revision answered now; NULL: not answered (never published, or retired).
+    published_revision_id = Column(Integer, ForeignKey("knowledge_revisions.id",
+                                                       use_alter=True,
+                                                       name="fk_knowledge_entries_published"))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class KnowledgeRevision(Base):
+    """A version of an entry's content (standard and similar questions, answer, variants,
+    scope, tags, source) as JSON; revisions are never edited, only added."""
+
+    __tablename__ = "knowledge_revisions"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    entry_id = Column(String(64), ForeignKey("knowledge_entries.id"), nullable=False)
+    number = Column(Integer, nullable=False)
+    content = Column(Text, nullable=False)
+    content_hash = Column(String(64), nullable=False)
+    status = Column(Enum(KnowledgeRevisionStatus, name="knowledge_revision_status",
+                         native_enum=False), nullable=False)
+    # "seed" for revisions loaded from data/knowledge; an agent's username otherwise.
+    author = Column(String(40), nullable=False)
+    note = Column(Text)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    published_at = Column(DateTime)
+
+    __table_args__ = (UniqueConstraint("entry_id", "number", name="uq_knowledge_revision"),)
+
+
+class KnowledgeVector(Base):
+    """The e5 vector of one normalized question text, computed once when an entry that
+    uses it is saved (shared by every entry and revision with the same text)."""
+
+    __tablename__ = "knowledge_vectors"
+
+    text_hash = Column(String(64), primary_key=True)
+    model = Column(String(40), primary_key=True)
+    vector = Column(LargeBinary, nullable=False)
+
+
+class KnowledgeVersion(Base):
+    """One row: bumped by every publish, retirement or rollback, so that each process's
+    index knows with one cheap read whether it must reload."""
+
+    __tablename__ = "knowledge_version"
+
+    id = Column(Integer, primary_key=True)
+    version = Column(Integer, nullable=False)
+    changed_at = Column(DateTime, nullable=False, default=utcnow)

@@ -1,0 +1,214 @@
+"""Answers from the knowledge base.
+
+The rasa server's knowledge matcher (``addons.nlu.knowledge_matcher``) decides which entry
+a message gets; this action says it: the variant for the verified merchant's own case
+when the entry has one, never the same entry twice in a session (a follow-up gets a more
+specific entry, or a short acknowledgement with the next steps), and "你是想问：" choices
+when the matcher was unsure. Entries are read from the merchant database at every answer,
+so a published edit is answered at once; with the database down, from the reviewed files.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
+
+from actions.common import DatabaseUnavailable, run_in_session, sender_key
+from core.dates import is_overdue
+from core.db import repository
+from core.db.models import utcnow
+from core.knowledge import store
+from core.knowledge.decision import INTENT_ENTRIES, SUGGEST
+from core.knowledge.entries import Entry, KnowledgeError, load_directory
+
+logger = logging.getLogger(__name__)
+
+KB_ENTITY = "kb_entry"
+KB_METADATA = "knowledge_entry"
+# out_of_scope with another platform or a bank: the entry that says where it belongs.
+ELSEWHERE_ENTRIES = {
+    "alipay": "redirect_alipay", "bank": "redirect_bank", "unionpay": "redirect_unionpay",
+    "douyin": "redirect_douyin", "kuaishou": "redirect_kuaishou", "taobao": "redirect_taobao",
+    "pinduoduo": "redirect_pinduoduo", "meituan": "redirect_meituan", "jd": "redirect_jd",
+    "qq": "redirect_qq_wallet",
+}
+MAX_TITLE = 24
+
+
+def knowledge_of(tracker: Tracker) -> dict[str, Any]:
+    return (tracker.latest_message or {}).get("knowledge") or {}
+
+
+def _entity(tracker: Tracker, name: str) -> str | None:
+    entities = (tracker.latest_message or {}).get("entities") or []
+    return next((str(e.get("value")) for e in entities if e.get("entity") == name), None)
+
+
+def chosen_entry_id(tracker: Tracker) -> str | None:
+    """The entry this message gets: a chosen "did you mean" button, the matcher's answer,
+    the informational intent's own entry, or where another platform's question belongs."""
+    chosen = _entity(tracker, KB_ENTITY)
+    if chosen:
+        return chosen
+    knowledge = knowledge_of(tracker)
+    if knowledge.get("decision") == "answer" and knowledge.get("entry_id"):
+        return str(knowledge["entry_id"])
+    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    if intent == "out_of_scope":
+        return ELSEWHERE_ENTRIES.get(_entity(tracker, "other_platform") or "")
+    return INTENT_ENTRIES.get(intent or "")
+
+
+@cache
+def _file_entries() -> dict[str, Entry]:
+    return {entry.id: entry for entry in load_directory()}
+
+
+async def load_entries(ids: list[str]) -> dict[str, Entry]:
+    """The published entries ``ids`` from the database, else from the reviewed files."""
+    def work(session: Session) -> tuple[int, dict[str, Entry]]:
+        return store.version(session), store.published_entries(session, ids)
+
+    try:
+        version, found = await run_in_session(work)
+        if version > 0:  # the database holds the knowledge base: retired means retired
+            return found
+    except (DatabaseUnavailable, KnowledgeError):
+        pass
+    try:
+        files = _file_entries()
+    except KnowledgeError as error:
+        logger.error("knowledge files unusable: %s", error)
+        return {}
+    return {i: files[i] for i in ids if i in files}
+
+
+async def merchant_facts(tracker: Tracker) -> dict[str, Any]:
+    """What a variant may depend on, for a verified sender; {} for anyone else."""
+    channel, sender_id = sender_key(tracker)
+
+    def work(session: Session) -> dict[str, Any]:
+        merchant_id = repository.bound_merchant_id(session, channel, sender_id)
+        if not merchant_id:
+            return {}
+        facts: dict[str, Any] = {"verified": True}
+        state = repository.current_state(session, merchant_id)
+        if state is not None:
+            facts.update(state=state.status.value, reason=state.reason_code,
+                         can_collect=bool(state.can_collect),
+                         can_withdraw=bool(state.can_withdraw))
+        appeal = repository.latest_appeal(session, merchant_id)
+        if appeal is None:
+            facts["appeal"] = "none"
+        elif appeal.status.is_open:
+            facts["appeal"] = "overdue" if is_overdue(appeal.created_at, utcnow()) else "open"
+        else:
+            facts["appeal"] = appeal.status.value
+        return facts
+
+    try:
+        return await run_in_session(work)
+    except DatabaseUnavailable:
+        return {}
+
+
+def answered_entries(tracker: Tracker) -> list[str]:
+    """Entries answered in this session, oldest first."""
+    answered: list[str] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") == "bot":
+            entry_id = (event.get("metadata") or {}).get(KB_METADATA)
+            if entry_id:
+                answered.append(str(entry_id))
+    return answered[::-1]
+
+
+def title(entry: Entry) -> str:
+    text = entry.question
+    return text if len(text) <= MAX_TITLE else text[:MAX_TITLE - 1] + "…"
+
+
+def choice_buttons(entries: list[Entry], with_none: bool = True) -> list[dict[str, str]]:
+    buttons = [{"title": f"{n} {title(e)}", "payload": f'/knowledge{{"{KB_ENTITY}":"{e.id}"}}'}
+               for n, e in enumerate(entries, start=1)]
+    if with_none:
+        buttons.append({"title": f"{len(buttons) + 1} 都不是，转人工", "payload": "/request_human"})
+    return buttons
+
+
+async def suggest(dispatcher: CollectingDispatcher, ids: list[str]) -> bool:
+    """"你是想问：" with the likeliest entries as choices; False if none can be shown."""
+    entries = await load_entries(ids)
+    shown = [entries[i] for i in ids if i in entries]
+    if not shown:
+        return False
+    dispatcher.utter_message(response="utter_kb_did_you_mean", buttons=choice_buttons(shown))
+    return True
+
+
+async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
+                       entry_id: str) -> bool:
+    """Says the entry (or, if it was said already in this session, what helps next);
+    False if the entry does not exist."""
+    answered = answered_entries(tracker)
+    if entry_id in answered:
+        return await _answer_again(dispatcher, tracker, entry_id, answered)
+    entries = await load_entries([entry_id])
+    entry = entries.get(entry_id)
+    if entry is None:
+        return False
+    facts = await merchant_facts(tracker) if entry.variants else {}
+    dispatcher.utter_message(text=entry.answer_for(facts), **{KB_METADATA: entry.id})
+    return True
+
+
+async def _answer_again(dispatcher: CollectingDispatcher, tracker: Tracker, entry_id: str,
+                        answered: list[str]) -> bool:
+    """The same entry again: the next likeliest entry not said yet if it matched well,
+    else its follow-ups as choices, else a short acknowledgement with the ways on."""
+    knowledge = knowledge_of(tracker)
+    others = [str(c["id"]) for c in knowledge.get("candidates") or []
+              if c.get("id") != entry_id and float(c.get("score") or 0) >= SUGGEST
+              and c.get("id") not in answered]
+    entries = await load_entries([entry_id, *others])
+    if others and others[0] in entries:
+        entry = entries[others[0]]
+        facts = await merchant_facts(tracker) if entry.variants else {}
+        dispatcher.utter_message(text=entry.answer_for(facts), **{KB_METADATA: entry.id})
+        return True
+    entry = entries.get(entry_id)
+    follow_ups = [i for i in (entry.follow_ups if entry else []) if i not in answered]
+    more = await load_entries(follow_ups) if follow_ups else {}
+    shown = [more[i] for i in follow_ups if i in more][:3]
+    if shown:
+        dispatcher.utter_message(response="utter_kb_repeat_more", buttons=choice_buttons(shown))
+    else:
+        dispatcher.utter_message(response="utter_kb_repeat")
+    return True
+
+
+class ActionAnswerKnowledge(Action):
+    """Answers a message the knowledge matcher (or a "did you mean" choice) picked."""
+
+    def name(self) -> str:
+        return "action_answer_knowledge"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        from actions.guidance import warn_if_scam
+
+        warn_if_scam(dispatcher, tracker)
+        entry_id = chosen_entry_id(tracker)
+        if not entry_id or not await answer_entry(dispatcher, tracker, entry_id):
+            dispatcher.utter_message(response="utter_ask_rephrase")
+        return []
+

@@ -1,0 +1,131 @@
+"""The in-memory index of published entries and how a message is scored against it.
+
+Each entry is represented by its questions (standard + similar). A message gets two
+signals per entry, each the best over the entry's questions:
+
+- dense: cosine similarity of e5 vectors, rescaled so that ``DENSE_FLOOR`` (what
+  unrelated Chinese sentences reach with e5-small) is 0 and 1.0 is 1;
+- lexical: BM25 over ``core.knowledge.tokens`` divided by the score an ideal match would
+  get (every query token present once in a question of average length), so it reads as
+  "how much of the message this question covers", comparable across messages. Tokens
+  the index has never seen count in that ideal: unknown words lower the score.
+
+The fused score is ``DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical``. BM25 is
+written here (30 lines) rather than taken from rank_bm25 because the normalization
+needs its inner terms. Thresholds live in ``core.knowledge.decision``."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.knowledge.entries import Entry
+from core.knowledge.tokens import tokens
+
+DENSE_FLOOR = 0.75
+DENSE_WEIGHT = 0.4
+
+
+@dataclass(frozen=True)
+class Candidate:
+    entry_id: str
+    score: float
+    dense: float
+    lexical: float
+    question: str  # the entry's question that matched best
+
+
+class Bm25:
+    def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
+        self.k1, self.b = k1, b
+        self.count = len(documents)
+        self.lengths = np.array([len(d) for d in documents], dtype=np.float32)
+        self.average = float(self.lengths.mean()) if self.count else 1.0
+        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for index, document in enumerate(documents):
+            for token, frequency in Counter(document).items():
+                self.postings[token].append((index, frequency))
+        self.unknown_idf = self._idf(0)
+
+    def _idf(self, document_frequency: int) -> float:
+        return math.log(1 + (self.count - document_frequency + 0.5) / (document_frequency + 0.5))
+
+    def idf(self, token: str) -> float:
+        return self._idf(len(self.postings.get(token, ())))
+
+    def scores(self, query: Sequence[str]) -> np.ndarray:
+        result = np.zeros(self.count, dtype=np.float32)
+        for token in set(query):
+            postings = self.postings.get(token)
+            if not postings:
+                continue
+            idf = self.idf(token)
+            for index, frequency in postings:
+                norm = self.k1 * (1 - self.b + self.b * self.lengths[index] / self.average)
+                result[index] += idf * frequency * (self.k1 + 1) / (frequency + norm)
+        return result
+
+    def ideal(self, query: Sequence[str]) -> float:
+        """The score of a document of average length holding each query token once."""
+        return sum(self.idf(token) for token in set(query))
+
+
+class KnowledgeIndex:
+    """Published entries, their question vectors and the BM25 index over their tokens."""
+
+    def __init__(self, entries: Sequence[Entry], vectors: np.ndarray | None,
+                 version: int = 0, source: str = "database") -> None:
+        self.entries = {entry.id: entry for entry in entries}
+        self.version = version
+        self.source = source
+        self.questions: list[str] = []
+        self.owner: list[int] = []
+        self.order = [entry.id for entry in entries]
+        for position, entry in enumerate(entries):
+            for question in entry.questions:
+                self.questions.append(question)
+                self.owner.append(position)
+        self.owner_array = np.array(self.owner, dtype=np.int64)
+        self.bm25 = Bm25([tokens(q) for q in self.questions])
+        if vectors is not None and len(vectors) != len(self.questions):
+            raise ValueError("one vector per question is needed")
+        self.vectors = vectors
+
+    @property
+    def has_vectors(self) -> bool:
+        return self.vectors is not None and len(self.questions) > 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def search(self, text: str, vector: np.ndarray | None = None, limit: int = 5,
+               normalized: bool = False) -> list[Candidate]:
+        if not self.questions:
+            return []
+        query = tokens(text, normalized=normalized)
+        ideal = self.bm25.ideal(query)
+        lexical_raw = self.bm25.scores(query) / ideal if ideal > 0 else np.zeros(len(self.questions))
+        lexical_raw = np.clip(lexical_raw, 0.0, 1.0)
+        if vector is not None and self.has_vectors:
+            cosine = self.vectors @ vector.astype(np.float32)
+            dense_raw = np.clip((cosine - DENSE_FLOOR) / (1 - DENSE_FLOOR), 0.0, 1.0)
+            fused_raw = DENSE_WEIGHT * dense_raw + (1 - DENSE_WEIGHT) * lexical_raw
+        else:
+            dense_raw = np.zeros(len(self.questions), dtype=np.float32)
+            fused_raw = lexical_raw
+        fused = np.full(len(self.order), -np.inf, dtype=np.float32)
+        np.maximum.at(fused, self.owner_array, fused_raw.astype(np.float32))
+        result = []
+        for position in np.argsort(-fused)[:limit]:
+            rows = np.flatnonzero(self.owner_array == position)
+            best = rows[int(np.argmax(fused_raw[rows]))]
+            result.append(Candidate(entry_id=self.order[position],
+                                    score=round(float(fused[position]), 4),
+                                    dense=round(float(dense_raw[best]), 4),
+                                    lexical=round(float(lexical_raw[best]), 4),
+                                    question=self.questions[best]))
+        return result
