@@ -17,13 +17,11 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -31,36 +29,29 @@ from pydantic import BaseModel, Field, constr
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from console import live, security, service
-from console.canned import load_canned
+from console import knowledge, live, security, service
 from console.config import Settings
-from console.delivery import MAX_CHARS, NO_PUSH_CHANNELS, Delivery
+from console.delivery import MAX_CHARS, NO_PUSH_CHANNELS
+from console.deps import (
+    COOKIE,
+    SIGNED_IN,
+    Console,
+    Principal,
+    authenticated,
+    same_origin,
+)
 from console.events import EventSource, make_event_source
-from console.rasa_client import RasaClient, RasaError
+from console.rasa_client import RasaError
 from console.transcript import transcript
 from core.db.models import Agent, AgentPresence, AgentSession, utcnow
-from core.db.session import get_engine
-from core.service_hours import ServiceHours
 
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-COOKIE = "console_session"
-CSRF_HEADER = "X-CSRF-Token"
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 LOGIN_FAILED = "用户名或密码不对"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; media-src 'self' data:; frame-ancestors 'none'; "
        "base-uri 'none'; form-action 'self'")
-
-
-@dataclass(frozen=True)
-class Principal:
-    agent_id: int
-    name: str
-    username: str
-    csrf_token: str
-    session_hash: str
 
 
 # --- request bodies --------------------------------------------------------------------
@@ -99,73 +90,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class Console:
-    """Everything a request needs, built once per app (no module-level state)."""
-
-    def __init__(self, settings: Settings, rasa_transport: httpx.BaseTransport | None = None,
-                 event_source: EventSource | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self.settings = settings
-        self.engine = get_engine(settings.db_url)
-        self.rasa = RasaClient(settings.rasa_url, settings.rasa_token,
-                               settings.rasa_timeout_s, transport=rasa_transport)
-        self.delivery = Delivery(self.engine, self.rasa, settings.wechat_window_hours)
-        self.hub = live.Hub()
-        self.watcher = live.Watcher(self.engine, self.hub, settings.poll_s)
-        self.event_source = event_source
-        self.sleep = sleep
-        self.policy = security.LoginPolicy(
-            settings.lock_after, dt.timedelta(minutes=settings.lock_minutes),
-            settings.slowdown_base_s, settings.slowdown_max_s)
-        self.unknown = security.UnknownUserStrikes()
-        self.hours = ServiceHours.from_env()
-        self.canned = load_canned(settings.domain_path)
-
-    def hours_view(self) -> dict[str, Any]:
-        return {"describe": self.hours.describe(), "open_now": self.hours.is_open(utcnow())}
-
-
-def console_of(request: Request) -> Console:
-    return request.app.state.console
-
-
 # --- authentication ----------------------------------------------------------------------
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin is None
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
-    return urlsplit(origin).netloc == host
-
-
-def authenticated(request: Request) -> Principal:
-    """The signed-in agent (401 otherwise); CSRF checked on state-changing requests."""
-    console = console_of(request)
-    token = request.cookies.get(COOKIE)
-    if not token:
-        raise HTTPException(401, "请先登录")
-    digest = security.token_hash(token)
-    now = utcnow()
-    with Session(console.engine) as session, session.begin():
-        row = session.get(AgentSession, digest)
-        if row is None or row.expires_at <= now:
-            raise HTTPException(401, "登录已过期，请重新登录")
-        agent = session.get(Agent, row.agent_id)
-        if agent.last_seen_at is None or agent.last_seen_at < now - dt.timedelta(seconds=10):
-            agent.last_seen_at = now
-        principal = Principal(agent.id, agent.display_name, agent.username,
-                              row.csrf_token, digest)
-    if request.method not in SAFE_METHODS:
-        if not _same_origin(request):
-            raise HTTPException(403, "请求来源不对")
-        if not security.same_token(principal.csrf_token, request.headers.get(CSRF_HEADER)):
-            raise HTTPException(403, "缺少安全校验，请刷新页面后重试")
-    return principal
-
-
-SIGNED_IN = Depends(authenticated)
-
-
 def _refused(error: service.Refused) -> HTTPException:
     return HTTPException(error.status, error.message)
 
@@ -238,7 +163,7 @@ def create_app(settings: Settings | None = None, *,
     @public.post("/login", summary="Sign in (sets the session cookie)",
                  responses={401: {"model": Problem}, 429: {"model": Problem}})
     async def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
-        if not _same_origin(request):
+        if not same_origin(request):
             raise HTTPException(403, "请求来源不对")
         result = await run_in_threadpool(_attempt_login, console, body.username, body.password)
         if result["outcome"] == "locked":
@@ -405,6 +330,7 @@ def create_app(settings: Settings | None = None, *,
 
     app.include_router(public)
     app.include_router(api)
+    app.include_router(knowledge.router)
 
     @app.get("/console/api/docs", include_in_schema=False)
     def docs() -> FileResponse:

@@ -35,7 +35,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from core.knowledge import vectors as vec
-from core.knowledge.decision import KNOWLEDGE_INTENT, decide
+from core.knowledge.decision import KNOWLEDGE_INTENT, decide, on_topic
 from core.knowledge.entries import DEFAULT_DIRECTORY
 from core.knowledge.live import LiveKnowledge
 
@@ -77,7 +77,7 @@ class KnowledgeMatcher(GraphComponent):
             "refresh_s": 1.0,
             # Messages with fewer Chinese characters or letters are ids, digits or "好".
             "min_chars": 2,
-            "candidates": 5,
+            "candidates": 8,
         }
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -113,7 +113,8 @@ class KnowledgeMatcher(GraphComponent):
         intent, confidence = original_intent(message)
         candidates = index.search(text, self._query_vector(text),
                                   limit=int(self._config["candidates"]), normalized=True)
-        decision = decide(intent, confidence, candidates, index.entries, chars=chars)
+        decision = decide(intent, confidence, candidates, index.entries, chars=chars,
+                          topical=on_topic(text))
         message.set(KNOWLEDGE_KEY, {
             **decision.as_dict(),
             "intent": intent,

@@ -10,9 +10,15 @@ signals per entry, each the best over the entry's questions:
   "how much of the message this question covers", comparable across messages. Tokens
   the index has never seen count in that ideal: unknown words lower the score.
 
-The fused score is ``DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical``. BM25 is
-written here (30 lines) rather than taken from rank_bm25 because the normalization
-needs its inner terms. Thresholds live in ``core.knowledge.decision``."""
+- classifier: a logistic regression over the question vectors (one class per entry,
+  trained when the index is built, ~1 s), the entry's probability. It generalizes from
+  an entry's similar questions better than the nearest question alone.
+
+The fused score is ``CLASSIFIER_WEIGHT * classifier + (1 - CLASSIFIER_WEIGHT) *
+(DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical)`` (weights measured by
+``bench/knowledge_tune.py``). BM25 is written here (30 lines) rather than taken from
+rank_bm25 because the normalization needs its inner terms. Thresholds live in
+``core.knowledge.decision``."""
 
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ from core.knowledge.tokens import tokens
 
 DENSE_FLOOR = 0.75
 DENSE_WEIGHT = 0.4
+CLASSIFIER_WEIGHT = 0.5
+CLASSIFIER_C = 50.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class Candidate:
     dense: float
     lexical: float
     question: str  # the entry's question that matched best
+    classifier: float = 0.0
 
 
 class Bm25:
@@ -94,6 +103,29 @@ class KnowledgeIndex:
         if vectors is not None and len(vectors) != len(self.questions):
             raise ValueError("one vector per question is needed")
         self.vectors = vectors
+        self._coef: np.ndarray | None = None
+        self._intercept: np.ndarray | None = None
+        if self.has_vectors and len(self.order) >= 2:
+            self._fit_classifier()
+
+    def _fit_classifier(self) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=CLASSIFIER_C, max_iter=3000, random_state=0)
+        model.fit(self.vectors, self.owner_array)
+        coef = np.zeros((len(self.order), self.vectors.shape[1]), dtype=np.float32)
+        intercept = np.full(len(self.order), -1e9, dtype=np.float32)
+        coef[model.classes_] = model.coef_
+        intercept[model.classes_] = model.intercept_
+        self._coef, self._intercept = coef, intercept
+
+    def classifier_probabilities(self, vector: np.ndarray) -> np.ndarray | None:
+        if self._coef is None or self._intercept is None:
+            return None
+        logits = self._coef @ vector.astype(np.float32) + self._intercept
+        logits -= logits.max()
+        exp = np.exp(logits)
+        return exp / exp.sum()
 
     @property
     def has_vectors(self) -> bool:
@@ -119,6 +151,9 @@ class KnowledgeIndex:
             fused_raw = lexical_raw
         fused = np.full(len(self.order), -np.inf, dtype=np.float32)
         np.maximum.at(fused, self.owner_array, fused_raw.astype(np.float32))
+        probabilities = self.classifier_probabilities(vector) if vector is not None else None
+        if probabilities is not None:
+            fused = CLASSIFIER_WEIGHT * probabilities + (1 - CLASSIFIER_WEIGHT) * fused
         result = []
         for position in np.argsort(-fused)[:limit]:
             rows = np.flatnonzero(self.owner_array == position)
@@ -127,5 +162,7 @@ class KnowledgeIndex:
                                     score=round(float(fused[position]), 4),
                                     dense=round(float(dense_raw[best]), 4),
                                     lexical=round(float(lexical_raw[best]), 4),
-                                    question=self.questions[best]))
+                                    question=self.questions[best],
+                                    classifier=round(float(probabilities[position]), 4)
+                                    if probabilities is not None else 0.0))
         return result

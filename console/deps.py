@@ -1,0 +1,116 @@
+"""What every console request depends on: the app's ``Console`` (settings, engine,
+clients built once per app), the signed-in agent with the CSRF check, and a database
+session per request (as in the FastAPI full-stack template's ``deps.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from console import live, security
+from console.canned import load_canned
+from console.config import Settings
+from console.delivery import Delivery
+from console.events import EventSource
+from console.rasa_client import RasaClient
+from core.db.models import Agent, AgentSession, utcnow
+from core.db.session import get_engine
+from core.service_hours import ServiceHours
+
+COOKIE = "console_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    agent_id: int
+    name: str
+    username: str
+    csrf_token: str
+    session_hash: str
+
+
+class Console:
+    """Everything a request needs, built once per app (no module-level state)."""
+
+    def __init__(self, settings: Settings, rasa_transport: httpx.BaseTransport | None = None,
+                 event_source: EventSource | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.settings = settings
+        self.engine = get_engine(settings.db_url)
+        self.rasa = RasaClient(settings.rasa_url, settings.rasa_token,
+                               settings.rasa_timeout_s, transport=rasa_transport)
+        self.delivery = Delivery(self.engine, self.rasa, settings.wechat_window_hours)
+        self.hub = live.Hub()
+        self.watcher = live.Watcher(self.engine, self.hub, settings.poll_s)
+        self.event_source = event_source
+        self.sleep = sleep
+        self.policy = security.LoginPolicy(
+            settings.lock_after, dt.timedelta(minutes=settings.lock_minutes),
+            settings.slowdown_base_s, settings.slowdown_max_s)
+        self.unknown = security.UnknownUserStrikes()
+        self.hours = ServiceHours.from_env()
+        self.canned = load_canned(settings.domain_path)
+
+    def hours_view(self) -> dict[str, Any]:
+        return {"describe": self.hours.describe(), "open_now": self.hours.is_open(utcnow())}
+
+
+def console_of(request: Request) -> Console:
+    return request.app.state.console
+
+
+# --- authentication ----------------------------------------------------------------------
+def same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+def authenticated(request: Request) -> Principal:
+    """The signed-in agent (401 otherwise); CSRF checked on state-changing requests."""
+    console = console_of(request)
+    token = request.cookies.get(COOKIE)
+    if not token:
+        raise HTTPException(401, "请先登录")
+    digest = security.token_hash(token)
+    now = utcnow()
+    with Session(console.engine) as session, session.begin():
+        row = session.get(AgentSession, digest)
+        if row is None or row.expires_at <= now:
+            raise HTTPException(401, "登录已过期，请重新登录")
+        agent = session.get(Agent, row.agent_id)
+        if agent.last_seen_at is None or agent.last_seen_at < now - dt.timedelta(seconds=10):
+            agent.last_seen_at = now
+        principal = Principal(agent.id, agent.display_name, agent.username,
+                              row.csrf_token, digest)
+    if request.method not in SAFE_METHODS:
+        if not same_origin(request):
+            raise HTTPException(403, "请求来源不对")
+        if not security.same_token(principal.csrf_token, request.headers.get(CSRF_HEADER)):
+            raise HTTPException(403, "缺少安全校验，请刷新页面后重试")
+    return principal
+
+
+SIGNED_IN = Depends(authenticated)
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back when
+    it raises."""
+    with Session(console_of(request).engine) as session, session.begin():
+        yield session
+
+
+DB = Depends(db_session)
