@@ -54,6 +54,8 @@ class Reply:
     messages: list[dict[str, Any]]
     responses: list[str | None]
     intent: str | None = None
+    #: The knowledge entries answered (``None`` for a message that is not one).
+    entries: list[str | None] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -84,7 +86,9 @@ class Conversation:
                       None)
         responses = [e.metadata.get("utter_action") for e in events
                      if isinstance(e, BotUttered)]
-        reply = Reply(output.messages, responses, intent)
+        entries = [e.metadata.get("knowledge_entry") for e in events
+                   if isinstance(e, BotUttered)]
+        reply = Reply(output.messages, responses, intent, entries)
         for message in output.messages:
             unfilled = UNFILLED.findall(message.get("text") or "")
             assert not unfilled, f"unfilled template variables {unfilled} in {message!r}"

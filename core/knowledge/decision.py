@@ -36,7 +36,7 @@ ANSWER = 0.15
 SUGGEST = 0.1
 MARGIN = 0.005
 # A task the model is this sure of stays a task unless an entry scores OVERRIDE.
-TASK_SURE = 0.8
+TASK_SURE = 0.5
 OVERRIDE = 0.4
 OVERRIDE_MIN_CHARS = 6
 FAQ_SURE = 0.6
@@ -58,6 +58,18 @@ TASK_INTENTS = frozenset({
     "check_account_status", "submit_appeal", "check_appeal_status", "ask_remote_collection",
 })
 FLOW_INTENTS = CONTROL_INTENTS | TASK_INTENTS | {"report_account_abnormal"}
+# Entries that describe a task: when the model is sure of the task, it is done instead.
+TASK_ENTRIES: Mapping[str, frozenset[str]] = {
+    "check_account_status": frozenset({"restriction_general", "how_to_find_reason",
+                                       "abnormal_reason", "restriction_types"}),
+    "submit_appeal": frozenset({"appeal_process", "appeal_merchant_assistant",
+                                "appeal_merchant_platform", "appeal_materials"}),
+    "check_appeal_status": frozenset({"appeal_where_progress", "appeal_review_time",
+                                      "appeal_overdue"}),
+    "ask_remote_collection": frozenset({"remote_collection", "aggregated_qr_remote",
+                                        "payment_link_remote", "multichannel_codes",
+                                        "reason_remote_qr"}),
+}
 # Informational intents and the entry that answers each ("my account is abnormal"
 # leads to the overview and the identity check unless an entry fits the story).
 INTENT_ENTRIES: Mapping[str, str] = {
@@ -81,7 +93,8 @@ ON_TOPIC = re.compile(
     r"帐户|帐号|微信|wechat|weixin|wx|码|二维码|扫码|费率|手续费|佣金|客服|95017|人工|小程序|"
     r"公众号|网站|备案|接口|api|sdk|jsapi|native|h5|报错|错误码|回调|营业执照|执照|法人|实名|"
     r"身份|验证码|密码|骗|诈骗|顾问|代解|支付宝|抖音|快手|淘宝|天猫|拼多多|美团|京东|银行|"
-    r"银联|云闪付|qq|游戏|香港|hk|店|摊|生意|顾客|客户|订单|交易|流水|发票|播报|额度|限额",
+    r"银联|云闪付|qq|游戏|香港|hk|店|摊|生意|顾客|客户|订单|交易|流水|发票|播报|额度|限额|"
+    r"no_auth|err_?code|return_(code|msg)|sub_mch|mch_?id|appid|统一下单|下单",
     re.IGNORECASE,
 )
 
@@ -133,7 +146,9 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
             return Decision("answer", top.entry_id, why="off-topic override")
         return Decision("keep", why="off topic")
     if intent in TASK_INTENTS and confidence >= TASK_SURE:
-        return Decision("answer", top.entry_id, why="override") if strong \
+        # An entry about the task itself never replaces doing it.
+        own_topic = top is not None and top.entry_id in TASK_ENTRIES.get(intent, ())
+        return Decision("answer", top.entry_id, why="override") if strong and not own_topic \
             else Decision("keep", why="task")
     if intent == OUT_OF_SCOPE and confidence >= OOS_SURE:
         # Weather, homework, other trades: sure it is not ours unless an entry fits well.

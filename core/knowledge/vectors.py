@@ -64,8 +64,8 @@ def from_bytes(blob: bytes) -> np.ndarray:
 class DiskCache:
     """hash -> vector in a SQLite file under var/cache (safe across processes)."""
 
-    def __init__(self, path: Path = CACHE_FILE) -> None:
-        self.path = path
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or CACHE_FILE
         self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:

@@ -1,0 +1,84 @@
+"""Which way a message goes: flow, entry, "did you mean" or the NLU's own answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.knowledge import decision as d
+from core.knowledge.entries import parse_entry
+from core.knowledge.matching import Candidate
+
+
+def make(entry_id: str, scope: str = "ours", tags: tuple[str, ...] = ()) -> object:
+    data = {"id": entry_id, "question": f"{entry_id}?", "answer": "答",
+            "similar": [f"{entry_id} {i}" for i in range(5)], "scope": scope,
+            "tags": list(tags)}
+    if scope == "redirect":
+        data["redirect"] = "bank"
+    return parse_entry(data)
+
+
+ENTRIES = {e.id: e for e in [
+    make("fee_rate", tags=("fees",)), make("fee_rate_lower", tags=("fees",)),
+    make("appeal_process", tags=("appeal",)), make("contact_support", tags=("support",)),
+    make("redirect_bank", "redirect"), make("redirect_loan_credit", "redirect"),
+    make("abnormal_reason"), make("appeal_review_time"), make("frozen_funds"),
+    make("risk_prevention"), make("website_payment"), make("miniprogram_payment"),
+    make("bot_official"),
+]}
+
+
+def c(entry_id: str, score: float) -> Candidate:
+    return Candidate(entry_id, score, 0.0, 0.0, "")
+
+
+@pytest.mark.parametrize(("intent", "conf", "cands", "kwargs", "kind", "entry"), [
+    # control moves always stay
+    ("request_human", 0.95, [c("contact_support", 0.9)], {}, "keep", None),
+    ("affirm", 0.9, [c("fee_rate", 0.5)], {}, "keep", None),
+    # a sure task stays unless an entry fits very well
+    ("check_account_status", 0.9, [c("fee_rate", 0.3)], {}, "keep", None),
+    # ... and an entry about the task itself never replaces doing it
+    ("check_account_status", 0.9, [c("abnormal_reason", 0.5)], {}, "keep", None),
+    ("check_account_status", 0.9, [c("fee_rate", 0.5)], {}, "answer", "fee_rate"),
+    ("check_account_status", 0.9, [c("fee_rate", 0.5)], {"chars": 3}, "keep", None),
+    # an entry that fits is answered, also against an unsure informational intent
+    ("ask_fee_rate", 0.4, [c("fee_rate_lower", 0.3), c("fee_rate", 0.2)], {}, "answer",
+     "fee_rate_lower"),
+    # a sure informational intent with no good match gets its own entry
+    ("ask_fee_rate", 0.9, [c("appeal_process", 0.12), c("appeal_process", 0.11)], {},
+     "answer", "fee_rate"),
+    # ... or a more specific entry of the same topic
+    ("ask_fee_rate", 0.9, [c("fee_rate_lower", 0.12), c("appeal_process", 0.119)], {},
+     "answer", "fee_rate_lower"),
+    # off topic: only a very good fit answers
+    (None, 0.0, [c("fee_rate", 0.3)], {"topical": False}, "keep", None),
+    (None, 0.0, [c("fee_rate", 0.6)], {"topical": False}, "answer", "fee_rate"),
+    # sure out of scope: a redirect entry says where it belongs
+    ("out_of_scope", 0.99, [c("redirect_loan_credit", 0.3)], {}, "answer", "redirect_loan_credit"),
+    ("out_of_scope", 0.99, [c("fee_rate", 0.3)], {}, "keep", None),
+    # a platform named in the message
+    ("out_of_scope", 0.99, [c("fee_rate", 0.3)], {"platform_entry": "redirect_bank"}, "answer",
+     "redirect_bank"),
+    # two entries just as likely: the merchant chooses
+    ("nlu_fallback", 0.3, [c("fee_rate", 0.3), c("fee_rate_lower", 0.298)], {}, "suggest", None),
+    # nothing
+    ("nlu_fallback", 0.3, [c("fee_rate", 0.05)], {}, "keep", None),
+    (None, 0.0, [], {}, "keep", None),
+])
+def test_decisions(intent, conf, cands, kwargs, kind, entry) -> None:  # type: ignore[no-untyped-def]
+    decision = d.decide(intent, conf, cands, ENTRIES, **kwargs)
+    assert decision.kind == kind, decision
+    if entry:
+        assert decision.entry_id == entry
+    if kind == "suggest":
+        assert decision.suggestions[:2] == ["fee_rate", "fee_rate_lower"]
+
+
+@pytest.mark.parametrize(("text", "topical"), [
+    ("今天天气怎么样", False), ("房贷利率是多少", False), ("孩子发烧怎么办", False),
+    ("商户号被限制了", True), ("95017打不通", True), ("支付宝的钱提不出来", True),
+    ("NO_AUTH是什么意思", True), ("jsapi 报 NO_AUTH", True), ("英语四级怎么复习", False),
+])
+def test_on_topic(text: str, topical: bool) -> None:
+    assert d.on_topic(text) is topical
