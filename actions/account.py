@@ -3,6 +3,8 @@ start of a new appeal, always for the merchant bound to this sender."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +17,9 @@ from sqlalchemy.orm import Session
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
 from actions.forms import FORM_STOP, SWITCH_TO
 from actions.verification import load_identity
-from core.db import repository
-from core.db.models import AccountStatus, Appeal, AppealStatus
+from core.dates import REVIEW_WORKING_DAYS, working_days_between
+from core.db import handoffs, repository
+from core.db.models import AccountStatus, Appeal, AppealStatus, HandoffStatus, utcnow
 from core.privacy import mask_merchant_id
 
 KNOWN_REASONS = {"remote_qr_collection", "instant_withdrawal", "high_frequency"}
@@ -56,6 +59,41 @@ def allowed_text(can_collect: bool, can_withdraw: bool) -> str:
     return "目前收款和提现都暂停了。"
 
 
+# Words that say which appeal is meant when the merchant has several.
+APPEAL_ID = re.compile(r"AP\d{11}", re.IGNORECASE)
+REJECTED_WORDS = re.compile(r"驳回|没通过|没有通过|不通过|未通过|被拒|拒了|维持原判|申诉失败|审核失败")
+OLDER_WORDS = re.compile(r"上次|上一次|上一条|上一个|之前|以前|原来|旧的|早先|第一次|前面那|那条老")
+NEWER_WORDS = re.compile(r"刚(刚|才)?(提交|交|申请|提)|新(的|提交)|这次|最新|现在这")
+# Questions about another process that also gets "rejected" (opening an account, KYC).
+OTHER_PROCESS = re.compile(r"进件|开户|入驻|注册|实名|认证|资质审核|商户申请|签约")
+# Things that start or follow the purpose of a look-up: where to read what was meant.
+PURPOSE_INTENTS = {"check_appeal_status", "submit_appeal", "check_account_status",
+                   "report_account_abnormal", "knowledge"}
+STATUS_RESPONSES = ("utter_appeal_status", "utter_appeal_status_again",
+                    "utter_appeal_status_still", "utter_appeal_status_brief",
+                    "utter_appeal_review_overdue", "utter_appeal_review_in_time")
+REJECTION_RESPONSES = ("utter_appeal_rejection_explained", "utter_appeal_rejection_again",
+                       "utter_appeal_rejection_person")
+# What the reviewers' note usually means, in the merchant's terms.
+NOTE_MEANINGS = [
+    (re.compile(r"交易真实|真实性|真实交易"),
+     "也就是说，上次的材料还没能把这些收款和真实买卖一一对上。"),
+    (re.compile(r"材料|资料|不完整|不清晰|模糊"), "也就是说，上次交的材料不够完整或看不清。"),
+    (re.compile(r"经营范围|类目|资质"), "也就是说，卖的东西和登记的经营范围或资质对不上。"),
+]
+MATERIALS = {
+    "remote_qr_collection": "和外地客户的真实订单、聊天记录、快递单号，并写明以后外地订单改用网站支付、小程序或正规收款码",
+    "instant_withdrawal": "营业执照或经营场所照片、每笔收款对应的订单或收据，以及提现资金的用途",
+    "high_frequency": "交易量上涨的原因（比如促销活动）、每笔对应的订单和发货记录、营业执照",
+    "other": "营业执照、经营场所照片、真实订单和发货记录、和客户的聊天记录",
+}
+REASON_SHORT = {
+    "remote_qr_collection": "线下收款码被外地付款人扫码",
+    "instant_withdrawal": "收款后马上提现",
+    "high_frequency": "频繁收款、提现交替",
+}
+
+
 @dataclass(frozen=True)
 class AppealView:
     id: str
@@ -63,26 +101,45 @@ class AppealView:
     status: AppealStatus
     decision_note: str | None
     created: str
+    created_at: dt.datetime | None = None
+    working_days: int = 0  # working days since it was filed
 
     @classmethod
-    def of(cls, appeal: Appeal) -> AppealView:
+    def of(cls, appeal: Appeal, now: dt.datetime | None = None) -> AppealView:
+        now = now or utcnow()
         return cls(appeal.id, appeal.category, appeal.status, appeal.decision_note,
-                   format_date(appeal.created_at))
+                   format_date(appeal.created_at), appeal.created_at,
+                   working_days_between(appeal.created_at, now))
 
-    def template_values(self) -> dict[str, Any]:
-        if self.status == AppealStatus.rejected:
+    @property
+    def overdue(self) -> bool:
+        """Open for longer than a review usually takes (core.dates, working days)."""
+        return self.status.is_open and self.working_days > REVIEW_WORKING_DAYS
+
+    def template_values(self, newer: AppealView | None = None) -> dict[str, Any]:
+        """Values for the appeal responses; ``newer``: an appeal filed after this one."""
+        if self.status == AppealStatus.rejected and newer is not None and newer.status.is_open:
+            next_step = (f"未通过原因：{self.decision_note or '未说明'}。你之后重新提交的申诉"
+                         f"{newer.id}正在审核，等它的结果就行，不用再交。")
+        elif self.status == AppealStatus.rejected:
             next_step = (f"未通过原因：{self.decision_note or '未说明'}。"
                          "可以针对原因补充材料后重新申诉，说“我要申诉”即可。")
         elif self.status == AppealStatus.approved:
             next_step = "收款功能会陆续恢复；如果仍然受限，请拨打95017。"
+        elif self.overdue:
+            next_step = (f"已经过了{self.working_days}个工作日，超过一般的1到3个工作日，"
+                         f"算是超时了。建议打95017，报商户号和申诉编号{self.id}催一下进度；"
+                         "也可以说“转人工”让客服帮你跟进。先别重复提交。")
         else:
-            next_step = "一般1到3个工作日出结果，结果以官方审核为准，请耐心等待。"
+            next_step = (f"一般1到3个工作日出结果（目前过了{self.working_days}个工作日），"
+                         "结果以官方审核为准。")
         return {
             "appeal_id": self.id,
             "appeal_category_label": APPEAL_CATEGORY_LABELS.get(self.category, "其他原因"),
             "appeal_status": APPEAL_STATUS_LABELS[self.status],
             "created": self.created,
             "decision_note": self.decision_note or "未说明",
+            "working_days": self.working_days,
             "next_step": next_step,
         }
 
@@ -97,11 +154,23 @@ class AccountView:
     can_withdraw: bool
     latest_appeal: AppealView | None
     requested_appeal: AppealView | None  # the appeal id the merchant asked about, if theirs
+    appeals: tuple[AppealView, ...] = ()  # all of the merchant's appeals, newest first
+
+    def newer_than(self, appeal: AppealView) -> AppealView | None:
+        """The newest appeal filed after ``appeal``, if any."""
+        for other in self.appeals:
+            if other.id == appeal.id:
+                return None
+            return other
+        return None
+
+    def newest(self, status: AppealStatus) -> AppealView | None:
+        return next((a for a in self.appeals if a.status == status), None)
 
 
 def account_snapshot(account: AccountView) -> dict[str, Any]:
     """What an agent sees of the merchant when taking over (masked, labels in Chinese)."""
-    appeal = account.latest_appeal
+    appeals = account.appeals or ((account.latest_appeal,) if account.latest_appeal else ())
     return {
         "merchant": mask_merchant_id(account.merchant_id),
         "state": account.status.value,
@@ -109,12 +178,13 @@ def account_snapshot(account: AccountView) -> dict[str, Any]:
         "since": account.since,
         "allowed": allowed_text(account.can_collect, account.can_withdraw),
         "reason_label": REASON_LABELS.get(account.reason_code or "", "未说明"),
-        "appeals": [] if appeal is None else [{
+        "appeals": [{
             "id": appeal.id,
             "status_label": APPEAL_STATUS_LABELS[appeal.status],
             "category_label": APPEAL_CATEGORY_LABELS.get(appeal.category, "其他原因"),
             "created": appeal.created,
-        }],
+            "overdue": appeal.overdue,
+        } for appeal in appeals[:3]],
     }
 
 
@@ -123,7 +193,8 @@ def load_account(merchant_id: str, appeal_id: str | None) -> Any:
         state = repository.current_state(session, merchant_id)
         if state is None:
             return None
-        latest = repository.latest_appeal(session, merchant_id)
+        now = utcnow()
+        appeals = tuple(AppealView.of(a, now) for a in repository.appeals_of(session, merchant_id))
         requested = repository.get_appeal(session, appeal_id) if appeal_id else None
         if requested is not None and requested.merchant_id != merchant_id:
             requested = None  # never show another merchant's appeal
@@ -134,14 +205,123 @@ def load_account(merchant_id: str, appeal_id: str | None) -> Any:
             since=format_date(state.since),
             can_collect=state.can_collect,
             can_withdraw=state.can_withdraw,
-            latest_appeal=AppealView.of(latest) if latest else None,
-            requested_appeal=AppealView.of(requested) if requested else None,
+            latest_appeal=appeals[0] if appeals else None,
+            requested_appeal=AppealView.of(requested, now) if requested else None,
+            appeals=appeals,
         )
 
     return run_in_session(work)
 
 
-def answer_status(dispatcher: CollectingDispatcher, account: AccountView) -> None:
+# --- which appeal is meant, and what was said already -------------------------------
+
+
+def session_events(tracker: Tracker) -> list[dict[str, Any]]:
+    """The events of the current session, oldest first."""
+    events: list[dict[str, Any]] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        events.append(event)
+    return events[::-1]
+
+
+def reference_text(tracker: Tracker) -> str:
+    """What the merchant said about the appeal they mean: the latest message, and for a
+    look-up that needed the identity check first, the messages back to the request."""
+    texts: list[str] = []
+    for event in reversed(session_events(tracker)):
+        if event.get("event") != "user":
+            continue
+        texts.append(event.get("text") or "")
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent in PURPOSE_INTENTS or len(texts) >= 4:
+            break
+    return " ".join(texts)
+
+
+def appeal_id_in(tracker: Tracker) -> str | None:
+    """An appeal id the merchant typed (this message, or the request it answers)."""
+    match = APPEAL_ID.search(reference_text(tracker))
+    return match.group(0).upper() if match else None
+
+
+def appeal_meant(account: AccountView, text: str, slot_id: str | None) -> AppealView | None:
+    """Which appeal the merchant means: by id if given, else the one the words point at
+    ("被驳回的那个", "之前那条", "刚提交的"), else the one asked about before, else the
+    newest."""
+    if account.requested_appeal is not None:
+        return account.requested_appeal
+    if not account.appeals:
+        return None
+    if REJECTED_WORDS.search(text):
+        rejected = account.newest(AppealStatus.rejected)
+        if rejected is not None:
+            return rejected
+    if OLDER_WORDS.search(text) and len(account.appeals) > 1:
+        return account.appeals[1]
+    if NEWER_WORDS.search(text):
+        return account.appeals[0]
+    if slot_id:
+        chosen = next((a for a in account.appeals if a.id == slot_id.upper()), None)
+        if chosen is not None:
+            return chosen
+    return account.appeals[0]
+
+
+def times_said(tracker: Tracker, responses: tuple[str, ...], appeal_id: str) -> int:
+    """How often this session already answered about ``appeal_id`` with ``responses``."""
+    count = 0
+    for event in session_events(tracker):
+        metadata = event.get("metadata") or {}
+        if event.get("event") == "bot" and metadata.get("utter_action") in responses and \
+                metadata.get("appeal_id") == appeal_id:
+            count += 1
+    return count
+
+
+def facts_said(tracker: Tracker, key: str) -> int:
+    return sum(1 for event in session_events(tracker) if event.get("event") == "bot"
+               and (event.get("metadata") or {}).get(FACT_METADATA) == key)
+
+
+def rejection_shown(tracker: Tracker, appeal_id: str) -> bool:
+    """The rejection of ``appeal_id`` was already on screen in this session."""
+    return times_said(tracker, ("utter_appeal_status", "utter_appeal_status_again",
+                                "utter_appeal_rejected_before", *REJECTION_RESPONSES),
+                      appeal_id) > 0
+
+
+def utter_appeal(dispatcher: CollectingDispatcher, tracker: Tracker | None,
+                 account: AccountView, appeal: AppealView,
+                 metadata: dict[str, Any] | None = None) -> None:
+    """An appeal's status; asked again, shorter with the next step (a person, 95017); a
+    third time, the offer of a person. Never the same block twice."""
+    values = {**appeal.template_values(account.newer_than(appeal)), **(metadata or {})}
+    said = times_said(tracker, STATUS_RESPONSES, appeal.id) if tracker is not None else 0
+    if said == 0:
+        dispatcher.utter_message(response="utter_appeal_status", **values)
+        return
+    if said == 1:
+        if appeal.status == AppealStatus.rejected:
+            chase = (f"驳回原因：{values['decision_note']}。看不懂要补什么，可以打95017报申诉编号"
+                     "问清楚，或者说“转人工”。")
+        elif appeal.status == AppealStatus.approved:
+            chase = "如果还是受限，打95017或者说“转人工”。"
+        elif appeal.overdue:
+            chase = (f"已经过了{appeal.working_days}个工作日，超时了：建议直接打95017报申诉编号"
+                     "催一下，或者说“转人工”让客服帮你跟进。")
+        else:
+            chase = "有结果会通知你；等不及的话可以打95017问，或者说“转人工”。"
+        dispatcher.utter_message(response="utter_appeal_status_again", chase=chase, **values)
+        return
+    # From the third time on: the offer of a person, then a one-liner, in turn.
+    response = "utter_appeal_status_still" if said % 2 == 0 else "utter_appeal_status_brief"
+    dispatcher.utter_message(response=response, **values)
+
+
+def answer_status(dispatcher: CollectingDispatcher, account: AccountView,
+                  tracker: Tracker | None = None) -> None:
     merchant = mask_merchant_id(account.merchant_id)
     if account.status == AccountStatus.normal:
         dispatcher.utter_message(response="utter_state_normal", merchant=merchant)
@@ -156,29 +336,30 @@ def answer_status(dispatcher: CollectingDispatcher, account: AccountView) -> Non
     reason = account.reason_code if account.reason_code in KNOWN_REASONS else "unknown"
     dispatcher.utter_message(response=f"utter_reason_{reason}")
     if account.latest_appeal is not None:
-        dispatcher.utter_message(
-            response="utter_appeal_status", **account.latest_appeal.template_values()
-        )
+        utter_appeal(dispatcher, tracker, account, account.latest_appeal)
 
 
 def answer_appeal_status(
-    dispatcher: CollectingDispatcher, account: AccountView, appeal_id: str | None
+    dispatcher: CollectingDispatcher, account: AccountView, appeal_id: str | None,
+    tracker: Tracker | None = None,
 ) -> None:
     if appeal_id and account.requested_appeal is None:
         dispatcher.utter_message(response="utter_appeal_not_found")
         return
-    appeal = account.requested_appeal or account.latest_appeal
+    text = reference_text(tracker) if tracker is not None else ""
+    slot_id = tracker.get_slot("appeal_id") if tracker is not None else None
+    appeal = appeal_meant(account, text, slot_id)
     if appeal is None:
         dispatcher.utter_message(response="utter_appeal_none")
         return
-    dispatcher.utter_message(response="utter_appeal_status", **appeal.template_values())
+    utter_appeal(dispatcher, tracker, account, appeal)
 
 
 async def answer_account(dispatcher: CollectingDispatcher, tracker: Tracker,
                          purpose: str) -> None:
     """The account state or appeal status of the merchant bound to this sender, asked in
     the middle of another conversation (e.g. while filing an appeal)."""
-    appeal_id = tracker.get_slot("appeal_id")
+    appeal_id = appeal_id_in(tracker)
     try:
         identity = await load_identity(*sender_key(tracker))
         if identity.merchant_id is None:
@@ -191,9 +372,143 @@ async def answer_account(dispatcher: CollectingDispatcher, tracker: Tracker,
     if account is None:
         utter_busy(dispatcher)
     elif purpose == "appeal_status":
-        answer_appeal_status(dispatcher, account, appeal_id)
+        answer_appeal_status(dispatcher, account, appeal_id, tracker)
     else:
-        answer_status(dispatcher, account)
+        answer_status(dispatcher, account, tracker)
+
+
+# --- informational questions that have a merchant-specific answer --------------------
+
+FACT_METADATA = "merchant_fact"
+KB_METADATA = "knowledge_entry"  # as actions.knowledge marks the entry answered
+# Knowledge entries whose question the verified merchant's own facts answer better.
+REJECTION_ENTRIES = {"appeal_rejected", "appeal_rejected_no_reason", "appeal_rejected_repeatedly",
+                     "appeal_resubmit_limit", "abnormal_reason", "how_to_find_reason",
+                     "appeal_process", "appeal_materials", "appeal_where_progress"}
+REVIEW_ENTRIES = {"appeal_review_time", "appeal_overdue", "appeal_where_progress",
+                  "restriction_auto_lift"}
+FUNDS_ENTRIES = {"frozen_funds", "funds_release_time", "funds_withdraw_now", "funds_forfeit"}
+QUEUE_WAIT = re.compile(r"等多久|要等|还得等|排到|轮到|排队|多久(才)?(有人|到我|接)|怎么还没人|人呢|还没来")
+NOT_QUEUE = re.compile(r"申诉|审核|解封|解冻|解除|提现|钱|结果|恢复")
+
+
+async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
+                            entry_id: str) -> bool:
+    """The verified merchant's own answer to an informational question, when their facts
+    make the general entry wrong or vague: the reviewers' note when asking why an appeal
+    was rejected, an overdue review with how to chase it, withdrawals that still work,
+    the wait in the queue. False when the general entry (with its variants) is right."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    if await answer_queue_wait(dispatcher, tracker, text):
+        return True
+    try:
+        identity = await load_identity(*sender_key(tracker))
+        if identity.merchant_id is None:
+            return False
+        account = await load_account(identity.merchant_id, appeal_id_in(tracker))
+    except DatabaseUnavailable:
+        return False
+    if account is None:
+        return False
+    if REJECTED_WORDS.search(text) and not OTHER_PROCESS.search(text):
+        rejected = account.requested_appeal or account.newest(AppealStatus.rejected)
+        if rejected is not None and rejected.status == AppealStatus.rejected and (
+                entry_id in REJECTION_ENTRIES or entry_id.startswith("appeal_")
+                or rejection_shown(tracker, rejected.id)):
+            explain_rejection(dispatcher, tracker, account, rejected, entry_id)
+            return True
+    if entry_id in REVIEW_ENTRIES or (entry_id in FUNDS_ENTRIES and not account.can_withdraw):
+        appeal = appeal_meant(account, text, None)
+        if appeal is not None and appeal.status.is_open:
+            explain_review(dispatcher, tracker, account, appeal, entry_id)
+            return True
+    if entry_id in FUNDS_ENTRIES and account.can_withdraw:
+        explain_withdrawal(dispatcher, tracker, account, entry_id)
+        return True
+    return False
+
+
+def explain_rejection(dispatcher: CollectingDispatcher, tracker: Tracker,
+                      account: AccountView, appeal: AppealView, entry_id: str) -> None:
+    # The entry answered, in this merchant's own form (like a variant of it).
+    values = {**appeal.template_values(account.newer_than(appeal)), KB_METADATA: entry_id}
+    said = times_said(tracker, REJECTION_RESPONSES, appeal.id)
+    if said:
+        # Asked again: the note once more, briefly, then the offer of a person.
+        response = "utter_appeal_rejection_again" if said % 2 == 1 \
+            else "utter_appeal_rejection_person"
+        dispatcher.utter_message(response=response, **values)
+        return
+    note = appeal.decision_note or ""
+    meaning = next((text for pattern, text in NOTE_MEANINGS if pattern.search(note)), "")
+    newer = account.newer_than(appeal)
+    if newer is not None and newer.status.is_open:
+        next_step = (f"你之后重新提交的申诉{newer.id}正在审核，结果出来前不用再交；"
+                     "审核要补材料时，就按这条原因补。")
+    else:
+        next_step = (f"重新申诉时逐条回应这条原因，重点补：{MATERIALS.get(appeal.category, MATERIALS['other'])}。"
+                     "准备好了说“我要申诉”。")
+    dispatcher.utter_message(response="utter_appeal_rejection_explained", meaning=meaning,
+                             rejection_next=next_step, **values)
+
+
+def explain_review(dispatcher: CollectingDispatcher, tracker: Tracker, account: AccountView,
+                   appeal: AppealView, entry_id: str) -> None:
+    values = {**appeal.template_values(), KB_METADATA: entry_id}
+    if times_said(tracker, STATUS_RESPONSES, appeal.id) >= 1:
+        # Shorter, with the next step; still the answer to the entry asked.
+        utter_appeal(dispatcher, tracker, account, appeal, {KB_METADATA: entry_id})
+        return
+    funds_note = "你的余额目前提不了，要等这条申诉有结果才能提。" \
+        if entry_id in FUNDS_ENTRIES else ""
+    response = "utter_appeal_review_overdue" if appeal.overdue else "utter_appeal_review_in_time"
+    dispatcher.utter_message(response=response, funds_note=funds_note, **values)
+
+
+def explain_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker,
+                       account: AccountView, entry_id: str) -> None:
+    key = f"can_withdraw:{account.merchant_id[-2:]}"
+    said = facts_said(tracker, key)
+    metadata = {FACT_METADATA: key, KB_METADATA: entry_id}
+    if said:
+        response = "utter_funds_can_withdraw_again" if said % 2 == 1 \
+            else "utter_funds_can_withdraw_person"
+        dispatcher.utter_message(response=response, **metadata)
+        return
+    if account.can_collect:
+        limit = "收款也还能用。"
+    else:
+        reason = REASON_SHORT.get(account.reason_code or "")
+        limit = "受限的是收款" + (f"（原因：{reason}）" if reason else "") + \
+            "，要恢复收款需要申诉，说“我要申诉”就行。"
+    dispatcher.utter_message(response="utter_funds_can_withdraw",
+                             state_label=STATE_LABELS[account.status], limit=limit, **metadata)
+
+
+async def answer_queue_wait(dispatcher: CollectingDispatcher, tracker: Tracker,
+                            text: str) -> bool:
+    """"还要等多久" while queued for a person: the place in the queue, not the review time."""
+    if not QUEUE_WAIT.search(text) or NOT_QUEUE.search(text):
+        return False
+    channel, sender_id = sender_key(tracker)
+
+    def work(session: Session) -> tuple[str, dict[str, Any]] | None:
+        handoff = handoffs.open_handoff_for(session, channel, sender_id)
+        if handoff is None or handoff.status != HandoffStatus.waiting:
+            return None
+        wait = handoffs.wait_for(session, handoff)
+        return "waiting", {"ahead": wait.position - 1, "minutes": wait.minutes}
+
+    try:
+        standing = await run_in_session(work)
+    except DatabaseUnavailable:
+        return False
+    if standing is None:
+        return False
+    _, values = standing
+    first = "_next" if values["ahead"] == 0 else ""
+    dispatcher.utter_message(response=f"utter_handoff_waiting{first}", **values)
+    return True
 
 
 class ActionAfterVerification(Action):
@@ -219,7 +534,7 @@ class ActionAfterVerification(Action):
             # Verified (or not: the agent will check) — back to queueing for a person.
             return [SlotSet(FORM_STOP, None), SlotSet("appeal_allowed", False),
                     SlotSet("lookup_purpose", None), SlotSet(SWITCH_TO, "handoff_form")]
-        appeal_id = tracker.get_slot("appeal_id")
+        appeal_id = appeal_id_in(tracker)
         try:
             identity = await load_identity(*sender_key(tracker))
             merchant_id = identity.merchant_id
@@ -237,20 +552,23 @@ class ActionAfterVerification(Action):
         verified = [SlotSet("verified_merchant", mask_merchant_id(merchant_id))]
         purpose = tracker.get_slot("lookup_purpose") or "status"
         if purpose == "appeal_status":
-            answer_appeal_status(dispatcher, account, appeal_id)
+            answer_appeal_status(dispatcher, account, appeal_id, tracker)
             return reset + verified
         if purpose == "appeal":
             allowed = self._prepare_appeal(dispatcher, account)
             return [SlotSet(FORM_STOP, None), SlotSet(SWITCH_TO, None), *verified,
                     SlotSet("appeal_allowed", allowed)]
-        answer_status(dispatcher, account)
+        answer_status(dispatcher, account, tracker)
         return reset + verified
 
     @staticmethod
     def _prepare_appeal(dispatcher: CollectingDispatcher, account: AccountView) -> bool:
         latest = account.latest_appeal
         if latest is not None and latest.status.is_open:
-            dispatcher.utter_message(response="utter_appeal_duplicate", **latest.template_values())
+            # An overdue one is said to be overdue, with how to chase it.
+            response = "utter_appeal_duplicate_overdue" if latest.overdue \
+                else "utter_appeal_duplicate"
+            dispatcher.utter_message(response=response, **latest.template_values())
             return False
         if latest is not None and latest.status == AppealStatus.rejected:
             dispatcher.utter_message(

@@ -17,6 +17,7 @@ from actions.ask import AskForSlot
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
 from actions.forms import FORM_STOP, MISSES, SWITCH_TO, Answer, RepairingForm
 from actions.repair import Said
+from core.answers import read_appeal_confirm
 from core.choices import pick
 from core.db import repository
 from core.privacy import (
@@ -39,8 +40,6 @@ CATEGORY_KEYWORDS = [
 MIN_DESCRIPTION = 6
 MAX_DESCRIPTION = 500
 USE_BOUND_PHONE = re.compile(r"绑定|同一个|一样|原来的|用这个|这个号")
-CONFIRM = re.compile(r"^\s*(确认|提交|确定|没问题|对的?|是的?|好的?|可以|行)\s*(提交)?\s*[。！!]?\s*$")
-DECLINE = re.compile(r"不提交|先不|不要|不用|别提交|不交")
 # Written into the appeal when the merchant cannot describe what happened.
 NO_DESCRIPTION = "商户表示说不清具体情况，请审核人员结合交易记录核实。"
 
@@ -136,14 +135,10 @@ class ValidateAppealForm(RepairingForm):
         return {}
 
     async def parse_appeal_confirm(self, said: Said, tracker: Tracker) -> Answer | None:
-        choice = pick(said.text, ["yes", "no"])
-        if choice:
-            return Answer(choice == "yes")
-        if DECLINE.search(said.text) or (said.intent == "deny" and said.confidence >= 0.5):
-            return Answer(False)
-        if CONFIRM.match(said.text) or (said.intent == "affirm" and said.confidence >= 0.5):
-            return Answer(True)
-        return None
+        """"不用改了，提交" files; "不确定", "继续", "等一下" and a go-ahead with a
+        condition ask again (core.answers.read_appeal_confirm)."""
+        value = read_appeal_confirm(said.text, said.intent)
+        return None if value is None else Answer(value)
 
     async def on_task(
         self, intent: str, dispatcher: CollectingDispatcher, tracker: Tracker

@@ -1,18 +1,28 @@
-"""One repair mechanism for every form: answer the digression, never nag, never take a
-question for an answer.
+"""One repair mechanism for every form: safety first, answer the digression, never nag,
+never take a question for an answer.
 
 Each form's validation action subclasses ``RepairingForm``. Rasa calls it after every
 message while the form is active (the form never rejects, so no per-intent rules are
 needed), and the class decides, through ``actions.repair.classify``, what the message
-is before anything is stored:
+is before anything is stored, in one order of precedence (see ``actions.repair``):
 
+- a code or password given away, money paid to a fake helper: the emergency answer
+  first, and the form pauses ("继续" resumes it); the same when the message starts a
+  form, unless it also asks for a person;
+- a scam in progress: the anti-scam warning first, then the rest of the message is
+  read as usual (an answer is still taken), never the step's format hint;
+- a request for a person: the form pauses (answers kept) and the person is offered;
+- cancel; a closing ("好的我明天打95017"): acknowledged, the form pauses; thanks: a
+  short reply and a brief re-ask;
+- "我是服务商" / "我没有商户号" where the form checks who is asking: that check ends
+  with what they can do (``on_not_merchant``);
 - an answer: stored, and the form asks the next question in full;
 - cancel / restart / a correction of an earlier answer / "I don't know": handled, and
   the form goes on;
-- a request for a person: the form pauses (answers kept) and the person is offered;
 - a digression (a question, thanks, another task): answered, then the form asks again
   once, briefly; after a second digression in a row it pauses and offers to continue
   later; coming back to it (or "好" right after the offer) resumes where it was;
+- a bare "好的" that answers nothing: a brief re-ask (a digression, not a miss);
 - a miss: what is needed, with an example; then the ways out; then a person or 95017.
 
 The question itself is asked by ``actions.ask.AskForSlot`` (``action_ask_<slot>``),
@@ -34,8 +44,20 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.guidance import answer_faq, warn_if_scam
-from actions.repair import CHITCHAT_INTENTS, SKIP, TASK_INTENTS, Move, Said, classify, is_digression
+from actions.common import latest_text
+from actions.guidance import answer_faq, safety_first
+from actions.repair import (
+    CHITCHAT_INTENTS,
+    EMERGENCIES,
+    SKIP,
+    TASK_INTENTS,
+    Move,
+    Said,
+    classify,
+    is_digression,
+    role_of,
+    wants_person,
+)
 from actions.waiting import stop_waiting
 
 REQUESTED_SLOT = "requested_slot"
@@ -86,6 +108,12 @@ class RepairingForm(FormValidationAction, abc.ABC):
     pause_response: str = "utter_form_paused"
     #: A paused form can be resumed with "继续" (not, e.g., a satisfaction question).
     resumable: bool = True
+    #: The form checks who is asking: "我是服务商" / "我没有商户号" is a move of its own
+    #: (``on_not_merchant``), not a miss.
+    asks_who: bool = False
+    #: Slots read from the whole message even when Rasa extracted an entity for them
+    #: ("1900 0000 02" holds no phone digits, though "1900" looks like four).
+    whole_message_slots: frozenset[str] = frozenset()
 
     @abc.abstractmethod
     def name(self) -> str: ...
@@ -117,6 +145,19 @@ class RepairingForm(FormValidationAction, abc.ABC):
     def is_stopped(self, tracker: Tracker) -> bool:
         """True when the form has nothing more to ask for another reason."""
         return False
+
+    async def on_start(
+        self, said: Said, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        """Runs when the form starts (after the safety check): slot values; a FORM_STOP
+        value ends the form before its first question."""
+        return {}
+
+    async def on_not_merchant(
+        self, role: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        """"我是服务商" / "我没有商户号" in a form that ``asks_who``: slot values."""
+        return {}
 
     async def on_human(
         self, requested: str, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -156,6 +197,7 @@ class RepairingForm(FormValidationAction, abc.ABC):
             if tracker.get_slot(PAUSED_FORM) == self.form_name():
                 update({PAUSED_FORM: None})  # another paused form stays resumable
             update(await self._validate_extracted(tracker, exclude=set(values)))
+            update(await self._start(dispatcher, tracker))
         else:
             update(await self._repair_or_take(requested, dispatcher, tracker, domain))
         if self._answered(values, domain) and not tracker.get_slot(FORM_STOP):
@@ -199,7 +241,25 @@ class RepairingForm(FormValidationAction, abc.ABC):
             if not isinstance(raw, str):
                 values[slot] = raw  # a yes/no or number kept from earlier: already parsed
                 continue
-            values[slot] = await self._parse(slot, Said(text=raw), tracker)
+            said = Said(text=raw)
+            if slot in self.whole_message_slots and raw in latest_text(tracker):
+                said = Said.of(tracker)  # taken from this message: read it whole
+            values[slot] = await self._parse(slot, said, tracker)
+        return values
+
+    async def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        """The message that started the form, safety first: after an emergency the
+        form waits ("继续" resumes it), unless the merchant also asked for a person."""
+        said = Said.of(tracker)
+        if await safety_first(dispatcher, tracker) in EMERGENCIES and not wants_person(said):
+            return self._pause_for_safety(dispatcher)
+        return await self.on_start(said, dispatcher, tracker)
+
+    def _pause_for_safety(self, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        values = self._pause(dispatcher, announce=False)
+        if values.get(FORM_STOP) == "paused" and self.resumable:
+            # (A form that never pauses, like the handoff, just goes on.)
+            dispatcher.utter_message(response="utter_form_paused_for_safety")
         return values
 
     async def _repair_or_take(
@@ -207,34 +267,85 @@ class RepairingForm(FormValidationAction, abc.ABC):
         domain: DomainDict,
     ) -> dict[str, Any]:
         said = Said.of(tracker)
-        warn_if_scam(dispatcher, tracker)
         parsed = await self._parse(requested, said, tracker)
         free_text = requested in self.free_text_slots
-        move = classify(said, parsed, free_text=free_text,
-                        can_skip=self._is_skip(requested, said, free_text))
+        can_skip = self._is_skip(requested, said, free_text)
+
+        def kind(safety: bool = True) -> Move:
+            return classify(said, parsed, free_text=free_text, can_skip=can_skip,
+                            asks_who=self.asks_who, safety=safety)
+
+        move = kind()
+        if move == Move.EMERGENCY:
+            # Stop, 95017, the password, the bank first; the form waits for "继续".
+            await safety_first(dispatcher, tracker)
+            values = await self.on_human(requested, dispatcher, tracker) \
+                if kind(safety=False) == Move.HUMAN else self._pause_for_safety(dispatcher)
+        else:
+            if move == Move.SCAM:
+                # The warning first (a question answered by a scam entry is the warning);
+                # then the rest of the message as usual, never the step's format hint.
+                move = kind(safety=False)
+                await safety_first(dispatcher, tracker, answers_entry=move == Move.DIGRESS)
+                if move in (Move.MISS, Move.ACK):
+                    move = Move.ACK
+            values = await self._take(move, requested, said, parsed, dispatcher, tracker,
+                                      domain)
+        if move != Move.ANSWER:
+            # What Rasa extracted from a message that was not an answer is not one either
+            # ("交2000块" holds no phone digits).
+            for slot in tracker.slots_to_validate():
+                if slot in self.domain_slots(domain) and slot not in values:
+                    values[slot] = None
+        return values
+
+    async def _take(
+        self, move: Move, requested: str, said: Said, parsed: Any,
+        dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+    ) -> dict[str, Any]:
         calm = {REPAIR_STATE: None, DIGRESSIONS: 0.0, MISSES: 0.0}
         if move == Move.ANSWER:
             extracted = await self._validate_extracted(tracker, exclude={requested})
             return {**extracted, requested: parsed, **calm}
+        if move == Move.HUMAN:
+            return await self.on_human(requested, dispatcher, tracker)
         if move == Move.CANCEL:
             dispatcher.utter_message(response="utter_form_stopped")
             return {**self._cleared(domain), FORM_STOP: "cancelled", PAUSED_FORM: None,
                     **calm}
+        if move == Move.CLOSING:
+            dispatcher.utter_message(response="utter_goodbye_paused")
+            return self._pause(dispatcher)
+        if move == Move.THANKS:
+            dispatcher.utter_message(response="utter_thank_short")
+            return self._reminded(dispatcher, tracker)
         if move == Move.RESTART:
             dispatcher.utter_message(response="utter_form_restart")
             return {**self._cleared(domain), **calm}
         if move == Move.CORRECT:
             return {**await self._correct(requested, said, dispatcher, tracker, domain),
                     **calm}
-        if move == Move.HUMAN:
-            return await self.on_human(requested, dispatcher, tracker)
+        if move == Move.NOT_MERCHANT:
+            role = role_of(said.text) or ""
+            return {**await self.on_not_merchant(role, dispatcher, tracker), MISSES: 0.0}
         if move == Move.SKIP:
             skipped = await getattr(self, f"skip_{requested}")(dispatcher, tracker)
             state = None if skipped.get(requested) is not None else "quiet"
             return {REPAIR_STATE: state, MISSES: 0.0, **skipped}
         if move == Move.DIGRESS:
             return await self._digress(said, dispatcher, tracker)
+        if move == Move.ACK:
+            # "好的" that answers nothing: what the step needs, briefly.
+            return self._reminded(dispatcher, tracker)
         return self._miss(requested, dispatcher, tracker)
+
+    def _reminded(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        """Something other than an answer was handled: ask again briefly, or pause after
+        the second time in a row."""
+        count = (tracker.get_slot(DIGRESSIONS) or 0) + 1
+        if count >= MAX_DIGRESSIONS:
+            return self._pause(dispatcher)
+        return {REPAIR_STATE: "remind", DIGRESSIONS: float(count), MISSES: 0.0}
 
     def _is_skip(self, slot: str, said: Said, free_text: bool) -> bool:
         """"I don't know" for a slot with a way around it. "在哪提交申诉？" is a question

@@ -1,9 +1,8 @@
-"""FAQ answers (with the anti-scam warning and, for a verified merchant, advice for
-their own case) and the "did you mean ...?" step of the two-stage fallback."""
+"""FAQ answers (safety first: the emergency answer or the anti-scam warning; for a
+verified merchant, advice for their own case) and the "did you mean ...?" step of the
+two-stage fallback."""
 
 from __future__ import annotations
-
-import re
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -11,20 +10,27 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
+from actions import repair
 from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
-from actions.knowledge import answer_entry, chosen_entry_id, knowledge_of, suggest
+from actions.knowledge import (
+    KB_METADATA,
+    answer_entry,
+    answered_entries,
+    chosen_entry_id,
+    knowledge_of,
+    suggest,
+)
+from actions.repair import EMERGENCIES, Safety
 from core.db import repository
 
-# Paying someone to unfreeze, handing over passwords or SMS codes, private "consultants".
-SCAM_SIGNAL = re.compile(
-    r"(付费|花钱|收费|交钱|给钱|出钱|转账|红包|交\s*\d+|\d+\s*(块|元)).{0,8}(解封|解冻|解除|解限|开通)"
-    r"|(解封|解冻|解限).{0,8}(付费|花钱|收费|多少钱|费用|要钱|交钱|块|元)"
-    r"|代解封|解封(服务|渠道|顾问|专家|团队|中介)|内部(渠道|关系|人员)"
-    r"|验证码|支付密码|登录密码|交易密码|密码"
-    r"|(顾问|专员|专家|老师|中介).{0,6}(微信|vx|v信|wx|qq|电话|手机)"
-    r"|加.{0,4}(微信|vx|v信|wx|qq)",
-    re.IGNORECASE,
-)
+# The patterns live with the rest of the order of precedence (actions.repair).
+SCAM_SIGNAL = repair.SCAM_SIGNAL
+# The emergency answers: what to do now when a code or password was given away, or money
+# paid to a fake helper (data/knowledge/safety.yml).
+EMERGENCY_ENTRIES = {Safety.LEAKED: "scam_credentials_leaked", Safety.PAID: "scam_already_paid"}
+SAFETY_RESPONSES = frozenset({"utter_anti_scam", "utter_scam_emergency_again"})
+# Entries that are themselves the anti-scam warning (they replace the generic one).
+SAFETY_ENTRY_PREFIX = "scam_"
 
 # Intents answered by a plain response; inside a form the answer comes from here and
 # the form resumes afterwards.
@@ -65,13 +71,57 @@ INTENT_TITLES = {
 
 
 def looks_like_scam(text: str) -> bool:
-    return bool(SCAM_SIGNAL.search(text))
+    return repair.safety_of(text) is not None
+
+
+def safety_said_this_turn(tracker: Tracker) -> bool:
+    """True when an action earlier in this turn already gave the warning or the
+    emergency answer (e.g. the FAQ answer before the identity check starts)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot":
+            metadata = event.get("metadata") or {}
+            entry = str(metadata.get(KB_METADATA) or "")
+            if metadata.get("utter_action") in SAFETY_RESPONSES or \
+                    entry.startswith(SAFETY_ENTRY_PREFIX):
+                return True
+    return False
+
+
+async def answer_emergency(dispatcher: CollectingDispatcher, tracker: Tracker,
+                           safety: Safety) -> None:
+    """Stop, 95017 now, change the payment password, the bank, the police: the entry
+    in full the first time, a short version if it was already said in this session."""
+    entry_id = EMERGENCY_ENTRIES[safety]
+    if entry_id in answered_entries(tracker) or \
+            not await answer_entry(dispatcher, tracker, entry_id):
+        dispatcher.utter_message(response="utter_scam_emergency_again")
+
+
+async def safety_first(dispatcher: CollectingDispatcher, tracker: Tracker,
+                       answers_entry: bool = False) -> Safety | None:
+    """The first thing said about any message (outside and inside every form): the
+    emergency answer when credentials were given away or money paid, else the
+    anti-scam warning when a scam is in progress. Returns what the message is about
+    (also when it was already said this turn). ``answers_entry``: the caller answers
+    the matched knowledge entry next; a safety entry ("交钱解封是真的吗") then is the
+    warning."""
+    safety = repair.safety_of(latest_text(tracker))
+    if safety is None or safety_said_this_turn(tracker):
+        return safety
+    if safety in EMERGENCIES:
+        await answer_emergency(dispatcher, tracker, safety)
+    elif not (answers_entry and
+              (chosen_entry_id(tracker) or "").startswith(SAFETY_ENTRY_PREFIX)):
+        dispatcher.utter_message(response="utter_anti_scam")
+    return safety
 
 
 def warn_if_scam(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-    """The anti-scam warning, first, whenever the latest message smells of one; every
-    action that answers a message calls it (FAQ, fallback, forms, the advisor)."""
-    if looks_like_scam(latest_text(tracker)):
+    """The anti-scam warning alone (synchronous callers; ``safety_first`` also gives
+    the emergency answer and is what actions use)."""
+    if looks_like_scam(latest_text(tracker)) and not safety_said_this_turn(tracker):
         dispatcher.utter_message(response="utter_anti_scam")
 
 
@@ -131,7 +181,7 @@ async def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool
             and not answer_question(dispatcher, tracker):
         return False
     intent = (tracker.latest_message.get("intent") or {}).get("name")
-    if intent == "ask_appeal_process":
+    if intent == "ask_appeal_process" or entry_id == "appeal_process":
         reason = await bound_reason(tracker)
         if reason in COACHED_REASONS:
             dispatcher.utter_message(response=f"utter_appeal_materials_{reason}")
@@ -147,7 +197,13 @@ class ActionAnswerFaq(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        warn_if_scam(dispatcher, tracker)
+        if await safety_first(dispatcher, tracker, answers_entry=True) in EMERGENCIES:
+            return []
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent == "report_account_abnormal" and repair.role_of(latest_text(tracker)):
+            # A service provider, developer, personal user or HK merchant: the identity
+            # check that follows answers with what they can do instead of the overview.
+            return []
         if not await answer_faq(dispatcher, tracker):
             dispatcher.utter_message(response="utter_ask_rephrase")
         return []
@@ -177,7 +233,8 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        warn_if_scam(dispatcher, tracker)
+        if await safety_first(dispatcher, tracker) in EMERGENCIES:
+            return []
         stage = max(1, misses_in_a_row(tracker))
         if stage >= 3:
             dispatcher.utter_message(response="utter_fallback_person")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -28,14 +28,25 @@ from sqlalchemy.orm import Session
 from actions.account import account_snapshot, load_account
 from actions.ask import AskForSlot
 from actions.common import DatabaseUnavailable, run_in_session, sender_key, utter_busy
-from actions.forms import FORM_STOP, PAUSED_FORM, SWITCH_TO, Answer, RepairingForm
-from actions.remote_collection import parse_yes_no
-from actions.repair import HUMAN, Said
+from actions.forms import (
+    DIGRESSIONS,
+    FORM_STOP,
+    MAX_MISSES,
+    MISSES,
+    PAUSED_FORM,
+    REPAIR_STATE,
+    SWITCH_TO,
+    Answer,
+    RepairingForm,
+)
+from actions.repair import CANCEL, CORRECTION, HUMAN, RESTART, Said, safety_of
+from actions.verification import MERCHANT_ID, extract_last4
 from actions.waiting import stop_waiting
+from core.answers import UNSURE, read_handoff_contact, read_handoff_verify
 from core.choices import pick
 from core.db import handoffs, repository
 from core.db.models import HandoffStatus, utcnow
-from core.privacy import MOBILE_PHONE, mask_personal_data
+from core.privacy import mask_merchant_id, mask_personal_data
 from core.service_hours import ServiceHours
 
 HANDOFF_SLOTS = ["handoff_problem", "handoff_verify", "handoff_contact"]
@@ -52,9 +63,30 @@ PAUSED_PROBLEM = {
     "verify_form": "核对身份时需要人工帮助",
     "remote_advice_form": "选择异地收款方式时需要人工帮助",
 }
-CHAT_WORDS = re.compile(r"这里|留言|在线|微信|回复|聊天")
+# Ids and digits are not a problem description ("1900000003 0003" sent at a step).
+ID_LIKE = re.compile(r"(?<!\d)\d{4,}(?!\d)|[a-zA-Z]{2}\d{8,}")
+# A merchant id or phone digits on their own ("转人工 1900000003 0003").
+BARE_IDS = re.compile(r"(?<![\dA-Za-z])(\d{10}|\d{4})(?!\d)")
+# "商户号1900000004 手机尾号0004": taken out of the problem (the check uses them).
+LABELLED_IDS = re.compile(
+    r"(我的)?(商户号|商户id|商户编号|账号|手机号?(码)?(的)?(尾号|后[四4]位)?|尾号|后[四4]位)"
+    r"\s*[:：是为]?\s*\d{4,}", re.IGNORECASE)
+NO_PROBLEM = "（商户没有说明，请客服先询问）"
+# "不用了" at "要先核对身份吗？" declines the check, not the person.
+DECLINE_STEP = re.compile(r"^\s*(不用了?|不需要了?|不要了?|不必了?|不了)\s*[，,。.!！]?\s*(谢谢)?\s*$")
+DECLINE_TICKET = re.compile(r"^\s*(算了吧?|不用了?|不需要了?|不要了?|不了|先不用了?)\s*[，,。.!！]?\s*(谢谢)?\s*$")
+# Leaving at the offer to leave a message: "好的，我明天打95017" files nothing.
+LEAVING = re.compile(r"明天|明早|回头|晚点|改天|下次|再见|拜拜|先这样|不打扰|没事了|95017|自己打|我打")
+# What "不等了" has to say for the queue to be left; a question about the wait is not it.
+EXPLICIT_STOP = re.compile(
+    r"不等|不排|取消|不用人工|不要人工|不需要人工|人工(先)?不(用|要)|退出|撤销|算了|不想等|等不了|别排"
+)
 # Private per-turn facts for required_slots (not domain slots; see actions.forms).
 CONTEXT = "__handoff_context"
+# This turn's inline identity check: "ok" or "failed" (ids sent at a handoff step).
+VERIFIED_NOW = "__handoff_verified_now"
+# A pause the handoff turns into "queue with what is known" (see ValidateHandoffForm).
+QUEUE_ANYWAY = "__queue_anyway"
 
 
 @dataclass(frozen=True)
@@ -112,12 +144,33 @@ def handoff_reason(tracker: Tracker, context: Context) -> str:
     return "merchant_asked"
 
 
+def words_of(text: str) -> str:
+    """The text without ids and digits, for telling a description from an id."""
+    return PUNCTUATION.sub("", ID_LIKE.sub("", text or ""))
+
+
+def problem_in(said: Said) -> str | None:
+    """The merchant's answer to "用一句话说说遇到了什么问题", kept as the problem even
+    when it is a question the assistant also answers ("冻结的钱多久能提出来？"). Not a
+    problem: greetings, thanks, yes/no, control words, ids, payloads."""
+    text = said.text.strip()
+    if text.startswith("/") or said.intent in NOT_A_PROBLEM:
+        return None
+    if CANCEL.match(text) or RESTART.search(text) or HUMAN.search(text) or (
+            CORRECTION.search(text) and not said.is_question):
+        return None
+    if len(words_of(text)) < MIN_PROBLEM:
+        return None
+    return text[:MAX_PROBLEM]
+
+
 def problem_from_conversation(tracker: Tracker) -> str | None:
     """The problem, when the conversation already says it: the request itself
     ("转人工，钱冻结了怎么办"), the question asked just before, or the form that paused."""
     text = (tracker.latest_message or {}).get("text") or ""
+    text = BARE_IDS.sub(" ", LABELLED_IDS.sub(" ", text))
     rest = POLITE.sub("", PUNCTUATION.sub(" ", HUMAN.sub(" ", text)).strip()).strip()
-    if len(rest.replace(" ", "")) >= MIN_PROBLEM and not rest.startswith("/"):
+    if len(words_of(rest)) >= MIN_PROBLEM and not rest.startswith("/"):
         return rest
     for event in previous_user_messages(tracker)[:1]:
         said = (event.get("text") or "").strip()
@@ -128,7 +181,43 @@ def problem_from_conversation(tracker: Tracker) -> str | None:
     return PAUSED_PROBLEM.get(tracker.get_slot(PAUSED_FORM) or "")
 
 
+def inline_ids(text: str) -> tuple[str, str] | None:
+    """A merchant id and the last 4 digits of the phone in one message, or None."""
+    match = MERCHANT_ID.search(text or "")
+    if not match:
+        return None
+    last4 = extract_last4(text[:match.start()] + " " + text[match.end():])
+    return (match.group(1), last4) if last4 else None
+
+
+def check_inline(channel: str, sender_id: str, merchant_id: str, last4: str) -> Any:
+    """The identity check on ids sent at a handoff step: the same counting and lock-outs
+    as the identity check form (actions.verification)."""
+
+    def work(session: Session) -> str:
+        if repository.is_locked(session, channel, sender_id):
+            return "locked"
+        if repository.merchant_id_locked(session, merchant_id):
+            return "locked"
+        if repository.check_identity(session, channel, sender_id, merchant_id, last4):
+            return "ok"
+        return "locked" if repository.is_locked(session, channel, sender_id) else "failed"
+
+    return run_in_session(work)
+
+
 class ValidateHandoffForm(RepairingForm):
+    """The handoff's questions keep what was said and never lose the request:
+
+    - the answer to "用一句话说说遇到了什么问题" is the problem, also when it is a
+      question (it is answered too);
+    - a merchant id + last 4 digits sent at any step is the identity check itself;
+    - a pause (side questions, a step that does not go on) queues the request with what
+      is known instead of dropping it: only "算了"/"不等了" leave;
+    - "不用了" at "要先核对身份吗？" skips the check; at the offer to leave a message it
+      files nothing.
+    """
+
     slot_words = {
         "handoff_problem": re.compile(r"问题|情况"),
         "handoff_contact": re.compile(r"电话|手机|联系"),
@@ -166,28 +255,71 @@ class ValidateHandoffForm(RepairingForm):
         except DatabaseUnavailable:
             context = None
         tracker.slots[CONTEXT] = context
-        if context is None or tracker.get_slot("requested_slot") is not None:
+        tracker.slots[VERIFIED_NOW] = None
+        if context is None:
             return {}
-        values: dict[str, Any] = {"handoff_reason": handoff_reason(tracker, context)}
-        if tracker.get_slot("handoff_problem") is None:
-            values["handoff_problem"] = problem_from_conversation(tracker)
-        if context.merchant_id:
-            values["handoff_verify"] = None  # verified: nothing to offer
+        values: dict[str, Any] = {}
+        if context.open_status is None:
+            values.update(await self._verify_inline(dispatcher, tracker, context))
+            context = self.context(tracker) or context
+        said = Said.of(tracker)
+        if tracker.get_slot("requested_slot") is None:
+            values["handoff_reason"] = handoff_reason(tracker, context)
+            if tracker.get_slot("handoff_problem") is None:
+                values["handoff_problem"] = problem_from_conversation(tracker)
+            if context.merchant_id:
+                values["handoff_verify"] = None  # verified: nothing to offer
+            return values
+        if tracker.get_slot("requested_slot") == "handoff_problem":
+            # Kept even when the repair answers it as a question (a digression): the
+            # agent sees what the merchant said when asked, not the next message.
+            problem = problem_in(said)
+            if problem:
+                values["handoff_problem"] = problem
         return values
+
+    async def _verify_inline(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             context: Context) -> dict[str, Any]:
+        """"1900000003 0003" at any step of the handoff: checked on the spot."""
+        ids = inline_ids(Said.of(tracker).text)
+        if ids is None or context.merchant_id or context.locked:
+            return {}
+        merchant_id, last4 = ids
+        cleared: dict[str, Any] = {"merchant_id": None, "phone_last4": None}
+        try:
+            result = await check_inline(*sender_key(tracker), merchant_id, last4)
+        except DatabaseUnavailable:
+            return cleared
+        if result == "ok":
+            masked = mask_merchant_id(merchant_id)
+            dispatcher.utter_message(response="utter_verified", verified_merchant=masked)
+            tracker.slots[CONTEXT] = replace(context, merchant_id=merchant_id)
+            tracker.slots[VERIFIED_NOW] = "ok"
+            return {**cleared, "verified_merchant": masked, "handoff_verify": None}
+        # Wrong or locked: the same answer either way; the agent checks instead.
+        dispatcher.utter_message(response="utter_handoff_verify_failed")
+        tracker.slots[CONTEXT] = replace(context, locked=context.locked or result == "locked")
+        tracker.slots[VERIFIED_NOW] = "failed"
+        return cleared
 
     async def parse_handoff_problem(self, said: Said, tracker: Tracker) -> Answer | None:
         text = said.text.strip()
-        if len(text) < MIN_PROBLEM or text.startswith("/"):
-            return None
+        if len(words_of(text)) < MIN_PROBLEM or text.startswith("/"):
+            return None  # an id, "1900000003 0003", a payload: not a description
         return Answer(text[:MAX_PROBLEM])
 
     async def skip_handoff_problem(
         self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> dict[str, Any]:
-        return {"handoff_problem": "（商户没有说明，请客服先询问）"}
+        return {"handoff_problem": NO_PROBLEM}
 
     async def parse_handoff_verify(self, said: Said, tracker: Tracker) -> Answer | None:
-        return parse_yes_no(said)
+        if tracker is not None and tracker.slots.get(VERIFIED_NOW):
+            return Answer(False)  # checked inline just now: no separate check
+        value = read_handoff_verify(said.text, said.intent)
+        if value is None or value is UNSURE:
+            return None
+        return Answer(value)
 
     async def skip_handoff_verify(
         self, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -195,12 +327,8 @@ class ValidateHandoffForm(RepairingForm):
         return {"handoff_verify": False}
 
     async def parse_handoff_contact(self, said: Said, tracker: Tracker) -> Answer | None:
-        phone = MOBILE_PHONE.search(said.text)
-        if phone:
-            return Answer(phone.group(0))
-        if pick(said.text, ["chat", "phone"]) == "chat" or CHAT_WORDS.search(said.text):
-            return Answer("chat")
-        return None
+        value = read_handoff_contact(said.text)
+        return None if value is None else Answer(value)
 
     async def on_human(
         self, requested: str, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -223,6 +351,53 @@ class ValidateHandoffForm(RepairingForm):
             return {**self._pause(dispatcher, announce=False, switch_to="verify_form"),
                     "lookup_purpose": "handoff", "handoff_verify": None}
         return {}
+
+    # --- the request is never dropped on the way ----------------------------------------
+    async def _repair_or_take(
+        self, requested: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        said = Said.of(tracker)
+        calm = {REPAIR_STATE: None, DIGRESSIONS: 0.0, MISSES: 0.0}
+        if requested == "handoff_verify" and DECLINE_STEP.match(said.text):
+            return {"handoff_verify": False, **calm}  # the check is declined, not the person
+        if requested == "handoff_contact" and safety_of(said.text) is None and (
+                DECLINE_TICKET.match(said.text) or read_handoff_contact(said.text) == "declined"):
+            return {"handoff_contact": "declined", **calm}  # no message is left
+        values = await super()._repair_or_take(requested, dispatcher, tracker, domain)
+        if values.get(FORM_STOP) == QUEUE_ANYWAY:
+            values = {**values, **self._defaults(tracker, values), FORM_STOP: None}
+            if requested == "handoff_contact" and LEAVING.search(said.text):
+                # "好的，我明天打95017" at the offer to leave a message: none is left.
+                values["handoff_contact"] = "declined"
+        return values
+
+    def _pause(self, dispatcher: CollectingDispatcher, announce: bool = True,
+               switch_to: str | None = None) -> dict[str, Any]:
+        if switch_to is not None:
+            return super()._pause(dispatcher, announce=announce, switch_to=switch_to)
+        # Side questions or a step that does not go on: the request is queued with what
+        # is known (see _repair_or_take), never paused out of the queue.
+        return {FORM_STOP: QUEUE_ANYWAY, REPAIR_STATE: None, DIGRESSIONS: 0.0, MISSES: 0.0}
+
+    def _miss(self, requested: str, dispatcher: CollectingDispatcher,
+              tracker: Tracker) -> dict[str, Any]:
+        if (tracker.get_slot(MISSES) or 0) + 1 >= MAX_MISSES:
+            return self._pause(dispatcher, announce=False)  # no "stuck": just queue
+        return super()._miss(requested, dispatcher, tracker)
+
+    def _defaults(self, tracker: Tracker, values: dict[str, Any]) -> dict[str, Any]:
+        def missing(slot: str) -> bool:
+            return values.get(slot, tracker.get_slot(slot)) is None
+
+        defaults: dict[str, Any] = {}
+        if missing("handoff_problem"):
+            defaults["handoff_problem"] = NO_PROBLEM
+        if missing("handoff_verify"):
+            defaults["handoff_verify"] = False
+        if missing("handoff_contact"):
+            defaults["handoff_contact"] = "chat"
+        return defaults
 
 
 class ActionAskHandoffContact(AskForSlot):
@@ -255,6 +430,10 @@ class ActionHandoff(Action):
         channel, sender_id = sender_key(tracker)
         problem = mask_personal_data(tracker.get_slot("handoff_problem") or "")
         contact = tracker.get_slot("handoff_contact")
+        if contact == "declined":
+            # "不用了" at the offer to leave a message: nothing is filed.
+            dispatcher.utter_message(response="utter_handoff_ticket_declined")
+            return reset
         reason = tracker.get_slot("handoff_reason") or "merchant_asked"
 
         def work(session: Session) -> tuple[str, dict[str, Any]]:
@@ -297,9 +476,7 @@ class ActionHandoff(Action):
 
     @staticmethod
     def _wait(session: Session, handoff: Any) -> dict[str, Any]:
-        wait = handoffs.estimate_wait(handoffs.position(session, handoff),
-                                      handoffs.online_agents(session),
-                                      handoffs.average_handling(session))
+        wait = handoffs.wait_for(session, handoff)
         return {"ahead": wait.position - 1, "minutes": wait.minutes}
 
     def _standing(self, session: Session, handoff: Any) -> tuple[str, dict[str, Any]]:
@@ -335,7 +512,8 @@ class ActionHandoff(Action):
 
 
 class ActionStopWaiting(Action):
-    """"不等了": leaves the queue."""
+    """"不等了": leaves the queue. Only words that say so leave it; anything else the
+    model took for "不等了" ("排到我了吗", "那我等着") gets where the merchant stands."""
 
     def name(self) -> str:
         return "action_stop_waiting"
@@ -343,7 +521,29 @@ class ActionStopWaiting(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        await stop_waiting(dispatcher, tracker)
+        said = Said.of(tracker)
+        if said.text.startswith("/") or EXPLICIT_STOP.search(said.text):
+            await stop_waiting(dispatcher, tracker)
+            return []
+        channel, sender_id = sender_key(tracker)
+
+        def work(session: Session) -> tuple[str, dict[str, Any]] | None:
+            existing = handoffs.open_handoff_for(session, channel, sender_id)
+            return None if existing is None else ActionHandoff()._standing(session, existing)
+
+        try:
+            standing = await run_in_session(work)
+        except DatabaseUnavailable:
+            return utter_busy(dispatcher)
+        if standing is None:
+            dispatcher.utter_message(response="utter_handoff_not_waiting")
+            return []
+        outcome, values = standing
+        if outcome == "waiting":
+            first = "_next" if values["ahead"] == 0 else ""
+            dispatcher.utter_message(response=f"utter_handoff_waiting{first}", **values)
+        elif outcome == "ticket":
+            dispatcher.utter_message(response="utter_handoff_ticket", **values)
         return []
 
 

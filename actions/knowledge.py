@@ -159,6 +159,10 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
                        entry_id: str) -> bool:
     """Says the entry (or, if it was said already in this session, what helps next);
     False if the entry does not exist."""
+    from actions.account import answer_from_facts  # lazy: account imports this module
+
+    if await answer_from_facts(dispatcher, tracker, entry_id):
+        return True  # the verified merchant's own facts answer it (rejection note, ...)
     answered = answered_entries(tracker)
     if entry_id in answered:
         return await _answer_again(dispatcher, tracker, entry_id, answered)
@@ -204,11 +208,14 @@ class ActionAnswerKnowledge(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        from actions.guidance import warn_if_scam
+        from actions.guidance import EMERGENCIES, answer_faq, safety_first
 
-        warn_if_scam(dispatcher, tracker)
-        entry_id = chosen_entry_id(tracker)
-        if not entry_id or not await answer_entry(dispatcher, tracker, entry_id):
+        # Safety first: the emergency answer replaces the matched entry.
+        if await safety_first(dispatcher, tracker, answers_entry=True) in EMERGENCIES:
+            return []
+        # The answering rules (the appeal coach, the intents' own entries) are shared
+        # with the informational intents and the forms' digressions.
+        if not await answer_faq(dispatcher, tracker):
             dispatcher.utter_message(response="utter_ask_rephrase")
         return []
 

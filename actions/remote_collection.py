@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import cn2an
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -19,7 +18,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.forms import FORM_STOP, SWITCH_TO, Answer, RepairingForm
 from actions.guidance import bound_reason, warn_if_scam
-from actions.repair import SKIP, Said
+from actions.repair import Said
+from core import answers
 from core.choices import pick
 
 ADVISOR_SLOTS = ["payer_location", "has_website_icp", "has_miniprogram", "urgency",
@@ -86,104 +86,77 @@ def reasons(answers: Answers, option: str) -> str:
     return "；".join(parts)
 
 
-# Yes/no by the first clause ("有，无需备案" is a yes), when the model is unsure.
-LEADING_NO = re.compile(r"^\s*我?(没|无|不是|不|否|还没|暂时没|no\b|n\b)", re.IGNORECASE)
-LEADING_YES = re.compile(
-    r"^\s*我?(有|是|对|嗯|好|可以|已经|已|做了|开通了|备案了|yes\b|y\b)", re.IGNORECASE
-)
-REMOTE_WORDS = re.compile(r"外地|异地|远程|全国|外省|网上|线上|快递|邮寄")
-LOCAL_WORDS = re.compile(r"本地|店里|到店|当面|附近|门店|线下")
-AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(万|w|千|k|元|块)?", re.IGNORECASE)
-CHINESE_NUMBER = re.compile(r"[零一二两三四五六七八九十百千万]+")
-UNITS = {"万": 10000, "w": 10000, "千": 1000, "k": 1000}
+# The readers themselves (negation and conditions, one per question) are in
+# core.answers; here they become the form's answers. A reading is sure when the merchant
+# picked a number or a button, answered with a plain yes/no word, or named the question's
+# topic ("有网站但没备案"); otherwise it is a guess that yields to another topic.
+TOPICS = {
+    "has_website_icp": re.compile(r"网站|网页|官网|备案|icp", re.IGNORECASE),
+    "has_miniprogram": re.compile(r"小程序|商城"),
+    "payer_location": re.compile(r"^$"),  # locations are always a guess ("外地客户怎么办")
+    "urgency": re.compile(r"急|等|快|慢|时间"),
+    "monthly_volume": re.compile(r"\d|[一二两三四五六七八九十百千万]|多少|几"),
+}
 
 
-YES_WORDS = {"有", "有的", "有啊", "是", "是的", "对", "对的", "嗯", "嗯嗯", "已经有了", "早就有了"}
-NO_WORDS = {"没", "没有", "无", "不是", "不", "否", "还没", "还没有", "暂时没有", "没呢"}
-CLAUSE_END = re.compile(r"[，,。.！!；;、\s]")
+def _answer(value: Any, said: Said, topic: str) -> Answer | None:
+    if value is None or value is answers.UNSURE:
+        return None  # "不确定": the form's not-sure path says how it counts
+    text = answers.normalize(said.text)
+    sure = (pick(text, ["1", "2", "3"]) is not None or said.text.startswith("/")
+            or text in answers.YES_WORDS or text in answers.NO_WORDS
+            or bool(TOPICS[topic].search(text)))
+    return Answer(value, sure=sure)
 
 
 def parse_yes_no(said: Said) -> Answer | None:
-    """Numbered choice 1 = yes / 2 = no, a first clause that is a plain yes or no
-    ("有，无需备案"), the affirm/deny intents, or a yes/no-like beginning (a guess)."""
-    choice = pick(said.text, ["yes", "no"])
-    if choice:
-        return Answer(choice == "yes")
-    if SKIP.search(said.text):
-        return None  # "不确定" is not a no: the form explains how it counts it
-    first_clause = CLAUSE_END.split(said.text.strip(), maxsplit=1)[0]
-    if first_clause in YES_WORDS or first_clause in NO_WORDS:
-        return Answer(first_clause in YES_WORDS)
-    if said.intent in ("affirm", "deny") and said.confidence >= 0.6:
-        return Answer(said.intent == "affirm")
-    if LEADING_NO.match(said.text):
-        return Answer(False, sure=False)
-    if LEADING_YES.match(said.text):
-        return Answer(True, sure=False)
-    return None
+    """A generic yes/no (numbered choice 1 = yes / 2 = no, a plain first clause: "有，
+    无需备案" is a yes); "继续" and "好的" are not answers, "不确定" is not a no."""
+    value = answers.read_yes_no(said.text, said.intent, said.confidence)
+    if value is None or value is answers.UNSURE:
+        return None
+    text = answers.normalize(said.text)
+    first = answers.first_clause(text)
+    sure = (pick(text, ["yes", "no"]) is not None or said.text.startswith("/")
+            or first in answers.YES_WORDS or first in answers.NO_WORDS)
+    return Answer(value, sure=sure)
+
+
+def parse_website_icp(said: Said) -> Answer | None:
+    """"有网站但没备案" is a sure no: only a filed website leads to the payment API."""
+    return _answer(answers.read_website_icp(said.text, said.intent), said, "has_website_icp")
+
+
+def parse_miniprogram(said: Said) -> Answer | None:
+    return _answer(answers.read_miniprogram(said.text, said.intent), said, "has_miniprogram")
 
 
 def parse_payer_location(text: str) -> Answer | None:
-    if text in ("local", "remote", "both"):
-        return Answer(text)
-    picked = pick(text, ["local", "remote", "both"])
-    if picked:
-        return Answer(picked)
-    has_remote = bool(REMOTE_WORDS.search(text))
-    has_local = bool(LOCAL_WORDS.search(text))
-    if (has_remote and has_local) or re.search(r"都有|两种|两边", text):
-        return Answer("both", sure=False)
-    if has_remote:
-        return Answer("remote", sure=False)
-    if has_local:
-        return Answer("local", sure=False)
-    return None
+    value = answers.read_payer_location(text)
+    if value is None or value is answers.UNSURE:
+        return None
+    exact = text in ("local", "remote", "both") or pick(text, ["1", "2", "3"]) is not None
+    return Answer(value, sure=exact)
 
 
 def parse_urgency(text: str) -> Answer | None:
-    if text in ("fast", "normal"):
-        return Answer(text)
-    picked = pick(text, ["fast", "normal"])
-    if picked:
-        return Answer(picked)
-    if re.search(r"不急|不着急|可以等|慢慢|一两周|几周|一个月", text):
-        return Answer("normal", sure=False)
-    if re.search(r"急|马上|尽快|越快|今天|明天|这几天|立刻", text):
-        return Answer("fast", sure=False)
-    return None
+    value = answers.read_urgency(text)
+    if value is None or value is answers.UNSURE:
+        return None
+    exact = text in ("fast", "normal") or pick(text, ["1", "2"]) is not None
+    return Answer(value, sure=exact or bool(TOPICS["urgency"].search(text)))
 
 
 def monthly_amount(text: str) -> float | None:
-    """Yuan per month in "5万", "1.5w", "3000块", "两万", "八千左右", "一万二"; None when
-    the text names no amount (a stray "一" in "一般" is not one)."""
-    for match in AMOUNT.finditer(text):
-        unit = (match.group(2) or "").lower()
-        if unit or match.group(0).strip() == text.strip():
-            return float(match.group(1)) * UNITS.get(unit, 1)
-    for match in CHINESE_NUMBER.finditer(text):
-        token = match.group(0)
-        follows = text[match.end(): match.end() + 1]
-        if not (set(token) & set("百千万") or follows in ("元", "块")):
-            continue
-        try:
-            return float(cn2an.cn2an(token.replace("两", "二"), "smart"))
-        except ValueError:
-            continue
-    return None
+    """Yuan per month in "5万", "1.5w", "3000块", "两万", "八千左右", "一万二"."""
+    return answers.monthly_amount(text)
 
 
 def parse_monthly_volume(text: str) -> Answer | None:
-    if text in ("small", "medium", "large"):
-        return Answer(text)
-    picked = pick(text, ["small", "medium", "large"])
-    if picked:
-        return Answer(picked)
-    amount = monthly_amount(text)
-    if amount is None:
+    value = answers.read_monthly_volume(text)
+    if value is None or value is answers.UNSURE:
         return None
-    if amount < 10000:
-        return Answer("small")
-    return Answer("medium" if amount <= 100000 else "large")
+    return Answer(value)
 
 
 class ValidateRemoteAdviceForm(RepairingForm):
@@ -207,16 +180,26 @@ class ValidateRemoteAdviceForm(RepairingForm):
         return parse_payer_location(said.text)
 
     async def parse_has_website_icp(self, said: Said, tracker: Tracker) -> Answer | None:
-        return parse_yes_no(said)
+        return parse_website_icp(said)
 
     async def parse_has_miniprogram(self, said: Said, tracker: Tracker) -> Answer | None:
-        return parse_yes_no(said)
+        return parse_miniprogram(said)
 
     async def parse_urgency(self, said: Said, tracker: Tracker) -> Answer | None:
         return parse_urgency(said.text)
 
     async def parse_monthly_volume(self, said: Said, tracker: Tracker) -> Answer | None:
         return parse_monthly_volume(said.text)
+
+    async def after_answers(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") == "has_website_icp" and \
+                tracker.get_slot("has_website_icp") is False and \
+                answers.site_without_filing(Said.of(tracker).text):
+            # "有网站但没备案": say why the website API is out before the next question.
+            dispatcher.utter_message(response="utter_advisor_site_not_filed")
+        return {}
 
     # "Not sure" has a safe reading for every question but the first.
     async def skip_has_website_icp(self, dispatcher: CollectingDispatcher,

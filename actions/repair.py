@@ -1,18 +1,26 @@
-"""What a message inside a form is: an answer, or something the form must handle first.
+"""What a message is: an answer, or something that must be handled first.
 
 Every form runs each message through ``classify`` before anything is taken as a slot
-value (see ``actions.forms.RepairingForm``). The rules, in order:
+value (see ``actions.forms.RepairingForm``); the actions outside forms use the same
+safety patterns (``safety_of``). One order of precedence, in every state:
 
-1. cancel ("算了"), restart ("重新来") and correction ("刚才的手机号说错了") words;
-2. an answer the requested slot's own parser accepts ("1900000002", "2", "两万");
-3. a request for a person ("转人工");
-4. "I don't know" / "skip" for a slot that has a way around it;
+1. safety: credentials already given away or money already paid to a fake helper
+   (an emergency: stop, 95017 now, change the password, the bank, the police), then a
+   scam in progress (someone asks for a fee, an SMS code, a password: the warning);
+2. a request for a person ("转人工");
+3. cancel ("算了"), closing ("好的我明天打95017", "先这样，拜拜") and thanks ("谢谢",
+   "3Q"): acknowledged, never answered with the step's format hint;
+4. an answer to the current step: restart ("重新来") and corrections ("刚才的手机号说错
+   了") first, then what the requested slot's own parser accepts ("1900000002", "2",
+   "两万"); where the form asks who someone is, "我是服务商" / "我没有商户号" ends that
+   check; "I don't know" / "skip" for a slot that has a way around it;
 5. a digression: another intent the model is sure of, or a message shaped like a
    question (a question is never stored as an answer);
-6. anything else is a miss: the form explains what it needs, more helpfully each time.
+6. a bare acknowledgement ("好的", "嗯") that answers nothing: a brief reminder;
+7. anything else is a miss: the form explains what it needs, more helpfully each time.
 
 The patterns here are deliberately narrow: they only decide what kind of move a message
-is, the NLU model decides which question it is.
+is, the NLU model and the knowledge base decide which question it is.
 """
 
 from __future__ import annotations
@@ -24,8 +32,118 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+# --- 1. safety ---------------------------------------------------------------------------
+# Paying someone to unfreeze, handing over passwords or SMS codes, private "consultants",
+# someone posing as support.
+SCAM_SIGNAL = re.compile(
+    r"(付费|花钱|收费|交钱|给钱|出钱|转账|红包|交\s*\d+|\d+\s*(块|元)).{0,8}(解封|解冻|解除|解限|开通)"
+    r"|(解封|解冻|解限).{0,8}(付费|花钱|收费|多少钱|费用|要钱|交钱|块|元|保证金|定金|押金)"
+    r"|交.{0,3}(保证金|定金|押金|解封费|解冻费|激活费)"
+    r"|代解封|解封(服务|渠道|顾问|专家|团队|中介)|内部(渠道|关系|人员)"
+    r"|验证码|支付密码|登录密码|交易密码|密码"
+    r"|(顾问|专员|专家|老师|中介).{0,6}(微信|vx|v信|wx|qq|电话|手机)"
+    r"|加.{0,4}(微信|vx|v信|wx|qq)"
+    r"|冒充|假冒|仿冒|钓鱼|(自称|说是|号称).{0,8}(客服|官方|微信|员工|工作人员|风控|专员)"
+    r"|共享屏幕|屏幕共享|安全账户|年审|(专业|包|快速|加急|保证)解(封|冻)"
+    r"|(点|打开)(了|开)?.{0,4}(链接|网址|连接)|(链接|网址).{0,12}(填|登录|领取|解封|解冻)"
+    r"|(解封|解冻|审核|申诉).{0,4}(链接|网址)|骗子|诈骗",
+    re.IGNORECASE,
+)
+_CREDENTIAL = r"(短信)?(验证码|校验码|动态码)|(支付|登录|交易|银行卡|取款|微信|商户平台)?密码|卡号|cvv|安全码"
+_HAND_OVER = r"给|告诉|发给?|报给?|念给?|读给?|说给?|透露|输给|填给|截图给"
+_TAKER = r"他|她|对方|骗子|别人|人家|那个人|那人|陌生人|客服|顾问|专员"
+# "我把验证码给他了", "验证码告诉别人了", "告诉了对方验证码", "密码泄露了".
+LEAKED = re.compile(
+    rf"({_CREDENTIAL})(都|也|全|全都)?(已经|已)?({_HAND_OVER})"
+    rf"|({_HAND_OVER})了?({_TAKER})了?.{{0,4}}({_CREDENTIAL})"
+    rf"|({_HAND_OVER}|读|念|报|说)(了|出了?)[^，。,.]{{0,4}}({_CREDENTIAL})"
+    rf"|(拿|骗|盗|偷|套|要)(走|到)?了.{{0,4}}({_CREDENTIAL})"
+    rf"|({_CREDENTIAL}).{{0,6}}(泄露|泄漏|被.{{0,5}}(拿|骗|盗|偷|知道|获取|套)|说出去|给出去|发出去)",
+    re.IGNORECASE,
+)
+# Someone is asking for it (the warning), unless it was handed over all the same.
+REQUESTED = re.compile(r"让我|叫我|要我|要求我|找我要|问我要|跟我要|向我要|索要|索取")
+DONE = re.compile(r"了|过|已经|刚才|刚刚|不小心|之前|被|泄露|泄漏")
+HANDED_ANYWAY = re.compile(
+    rf"已经|刚才|刚刚|不小心|我(也|就|都|还)?({_HAND_OVER})(了|过|出去)"
+)
+# Money already paid to a fake helper: "已经转了2000给解封顾问", "给那个顾问打了钱".
+_PAID_WHO = (r"解封|解冻|解限|解除限制|顾问|中介|骗子|被骗|代办|代申诉|内部|渠道|专员|专家|老师"
+             r"|工作室|客服|定金|保证金|押金|解封费|解冻费|激活费")
+_MONEY = r"钱|块|元|定金|保证金|押金|费|红包|万|(?<!\d)(?!95017|96110|110)\d{2,6}(?!\d)"
+PAID_STRONG = re.compile(
+    r"(已经|已|刚才|刚刚|上周|昨天|前天|之前|前几天)[^，。,.！!？?]{0,16}(转|付|交|打|汇|充)"
+    r"|(转|付|交|打|汇|充)(了|过)|被骗"
+)
+PAID_WEAK = re.compile(r"(转|付|交|打|汇)给")
+DOUBT = re.compile(r"要不要|能不能|该不该|是不是|可以吗|真的吗|靠谱吗|能信吗|行不行|[?？]")
+
+
+class Safety(str, enum.Enum):
+    SCAM = "scam"  # in progress: someone asks for a fee, a code, a password
+    LEAKED = "leaked"  # an SMS code or a password already given away
+    PAID = "paid"  # money already paid to a fake helper
+
+
+EMERGENCIES = (Safety.LEAKED, Safety.PAID)
+
+
+def _paid(text: str) -> bool:
+    if not (re.search(_MONEY, text) and re.search(_PAID_WHO, text)):
+        return False
+    return bool(PAID_STRONG.search(text)) or (
+        bool(PAID_WEAK.search(text)) and not DOUBT.search(text))
+
+
+def _leaked(text: str) -> bool:
+    if not LEAKED.search(text):
+        return False
+    if REQUESTED.search(text):
+        return bool(HANDED_ANYWAY.search(text))
+    return bool(DONE.search(text))
+
+
+def safety_of(text: str) -> Safety | None:
+    """What the message says about a scam: already paid, credentials already leaked,
+    a scam in progress, or nothing."""
+    if _paid(text):
+        return Safety.PAID
+    if _leaked(text):
+        return Safety.LEAKED
+    if SCAM_SIGNAL.search(text):
+        return Safety.SCAM
+    return None
+
+
+# --- 2.-7. the rest ------------------------------------------------------------------------
 CANCEL = re.compile(
     r"^\s*(算了|取消|不办了|不弄了|不查了|不申诉了|不用了|停止|退出|结束|不要了|不想弄了)"
+)
+# Short closings: the merchant is leaving for now (answers are kept).
+CLOSING = re.compile(
+    r"(明天|明早|回头|晚点|晚些|稍后|等会儿?|待会儿?|过会儿?|改天|下次|有空|空了)(我)?(再|就)?(去)?"
+    r"(打|联系|问|找|弄|办|试|查|看|来|说|申诉|处理)"
+    r"|(我|那我)(先|这就|马上|现在)?(去)?(打|拨)(一下|个)?(95017|客服|电话)"
+    r"|再见|拜拜|bye|^88$|先这样|就这样吧|不打扰了|没事了|没别的了|没有别的|(回头|改天|以后|下次)再说",
+    re.IGNORECASE,
+)
+CLOSING_MAX = 24
+THANKS = re.compile(
+    r"谢|3q|thx|thank|感恩|感激|辛苦(了|啦|你|您)|蟹蟹|多谢|唔该|谢啦", re.IGNORECASE
+)
+# What may surround thanks: "好的谢谢你哈", "嗯嗯 3Q!".
+POLITE_FILLER = re.compile(
+    r"谢谢|谢了|谢啦|谢|3q|thx|thanks?( you| u)?|感恩|感激|辛苦(了|啦|你|您)?|蟹蟹|多谢|唔该"
+    r"|好的|好滴|好嘞|好吧|好|嗯+|哦+|噢|ok|okay|收到|明白了?|知道了|懂了|了解"
+    r"|啦|了|呀|啊|哈+|呢|你们?|您|亲|小助手|助手|非常|太|十分|万分|真是?|帮大忙|大忙"
+    r"|[\s,，。.!！~～、…😀-🙏]",
+    re.IGNORECASE,
+)
+# A bare acknowledgement, as an answer to nothing the step asked.
+ACK = re.compile(
+    r"^(好的?|好滴|好嘞|好吧|嗯+|哦+|噢|ok|okay|收到|明白了?|知道了|懂了|了解|行|可以)"
+    r"[\s,，。.!！~～]*$",
+    re.IGNORECASE,
 )
 RESTART = re.compile(r"重新(开始|来|填|选)|重来|从头(开始|来)?|再来一遍")
 CORRECTION = re.compile(
@@ -43,6 +161,43 @@ QUESTION = re.compile(
     r"|什么|啥|能不能|可不可以|是不是|有没有|要不要|会不会|需不需要"
 )
 
+# Who is asking, where the form would check a merchant's identity.
+ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("hong_kong", re.compile(
+        r"香港商户|香港的商户|港商|(我|我们)(是|在)香港.{0,6}商户|wechat\s*pay\s*hk|港版微信"
+        r"|香港钱包|微信支付香港|hk钱包|香港微信支付", re.IGNORECASE)),
+    ("service_provider", re.compile(
+        r"服务商|渠道商|isv|(我们|我)(名下|下面|旗下)的?(子|特约)?商户|(帮|替|给)(我们的?)?(子|特约)商户",
+        re.IGNORECASE)),
+    ("developer", re.compile(
+        r"我(们)?(是|这边是|只是|就是)(公司|店里|商户|这边|他们|这家店|老板|客户)?(的|那边的)?"
+        r"(开发|程序员|技术|研发|工程师|it\b)|(我|我们)(负责|做)(技术|开发|对接|接口)"
+        r"|作为(开发|技术)", re.IGNORECASE)),
+    ("payer", re.compile(
+        r"我(是|只是)(付款|付钱|买东西)的|我是(顾客|买家|消费者|付款人|付款方)"
+        r"|我不是商(户|家)(，|,|。|\s|$|我是)")),
+    ("personal", re.compile(
+        r"没有?(开|开通|注册|申请|办)?过?(任何|什么)?商户|没得商户|无商户号|个人用户|个人微信"
+        r"|个人收款码|个人的(收款)?码|(我是|就是|只是|我只是)个人|私人微信|普通(微信)?用户")),
+)
+# A sub-merchant speaking for itself is a merchant ("我是服务商的子商户").
+SELF_SUB_MERCHANT = re.compile(r"我(们)?(是|就是|只是)(一个|一家|某)?(.{0,6}的)?(子商户|特约商户)")
+
+
+def role_of(text: str) -> str | None:
+    """Who the message says is asking, when it is not the merchant: "hong_kong" (a
+    WeChat Pay HK merchant), "service_provider", "developer", "payer" (a customer),
+    "personal" (no merchant id), or None."""
+    for role, pattern in ROLES:
+        if pattern.search(text):
+            if role == "service_provider" and SELF_SUB_MERCHANT.search(text):
+                continue
+            return role
+    return None
+
+
+# Set by the knowledge matcher when it answers from the knowledge base.
+KNOWLEDGE_INTENT = "knowledge"
 # Intents that are never an answer to a form question.
 CHITCHAT_INTENTS = {"greet", "thank", "goodbye", "bot_challenge"}
 # Handled by the forms' own moves or rules, never answered as a question.
@@ -67,13 +222,19 @@ LIKELY = 0.5
 
 
 class Move(str, enum.Enum):
-    ANSWER = "answer"
+    EMERGENCY = "emergency"
+    SCAM = "scam"
+    HUMAN = "human"
     CANCEL = "cancel"
+    CLOSING = "closing"
+    THANKS = "thanks"
     RESTART = "restart"
     CORRECT = "correct"
-    HUMAN = "human"
+    ANSWER = "answer"
+    NOT_MERCHANT = "not_merchant"
     SKIP = "skip"
     DIGRESS = "digress"
+    ACK = "ack"
     MISS = "miss"
 
 
@@ -90,10 +251,23 @@ class Said:
     def of(cls, tracker: Tracker) -> Said:
         message = tracker.latest_message or {}
         intent = message.get("intent") or {}
+        name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
+        knowledge = message.get("knowledge") or {}
+        if name in ("knowledge", "nlu_fallback") and knowledge.get("intent") \
+                and knowledge.get("decision") in ("answer", "suggest"):
+            # The knowledge matcher took the message over; a form reads it by the NLU's
+            # own intent (an answer to the step stays an answer) and, if it digresses,
+            # answers it with the matched entry (actions.knowledge.chosen_entry_id).
+            name = knowledge["intent"]
+            confidence = next((float(r.get("confidence") or 0.0)
+                               for r in message.get("intent_ranking") or []
+                               if r.get("name") == name), confidence)
+            if name in ("knowledge", "nlu_fallback"):
+                name = "out_of_scope"
         return cls(
             text=(message.get("text") or "").strip(),
-            intent=intent.get("name"),
-            confidence=float(intent.get("confidence") or 0.0),
+            intent=name,
+            confidence=confidence,
             entities=list(message.get("entities") or []),
         )
 
@@ -119,27 +293,74 @@ def is_digression(said: Said, free_text: bool = False) -> bool:
     if free_text:
         return asked or (said.intent in REQUEST_INTENTS and said.confidence >= SURE
                          and len(said.text) <= SHORT)
-    return said.confidence >= SURE or asked
+    # The knowledge matcher answers only what it is sure of, whatever the score's scale.
+    return said.confidence >= SURE or asked or said.intent == KNOWLEDGE_INTENT
 
 
-def classify(said: Said, parsed: Any, free_text: bool = False, can_skip: bool = False) -> Move:
-    """The kind of move ``said`` is, given what the requested slot's parser made of it
-    and whether it is an "I don't know" the slot has a way around."""
+def wants_person(said: Said) -> bool:
+    return bool(HUMAN.search(said.text)) or (
+        said.intent == "request_human" and said.confidence >= LIKELY)
+
+
+def is_closing(said: Said, free_text: bool = False) -> bool:
+    """"好的我明天打95017", "先这样吧，拜拜": the merchant is leaving for now. In a
+    free-text step a story may mention tomorrow: there only a short one counts."""
+    if said.is_question:
+        return False
+    if said.intent == "goodbye" and said.confidence >= SURE:
+        return True
+    limit = SHORT + 2 if free_text else CLOSING_MAX
+    return len(said.text) <= limit and bool(CLOSING.search(said.text))
+
+
+def is_thanks(said: Said) -> bool:
+    """Thanks and nothing else ("好的谢谢你", "3Q", "多谢啦"): no question, no number."""
+    if said.is_question:
+        return False
+    thanked = bool(THANKS.search(said.text)) or (
+        said.intent == "thank" and said.confidence >= SURE)
+    if not thanked:
+        return False
+    rest = POLITE_FILLER.sub("", said.text)
+    return not re.search(r"\d", rest) and len(rest) <= 2
+
+
+def classify(said: Said, parsed: Any, free_text: bool = False, can_skip: bool = False,
+             asks_who: bool = False, safety: bool = True) -> Move:
+    """The kind of move ``said`` is, given what the requested slot's parser made of it,
+    whether it is an "I don't know" the slot has a way around, and whether the form
+    checks who is asking (``asks_who``: "我是服务商" ends the identity check). With
+    ``safety=False`` the safety patterns are left out: the move that follows the
+    warning."""
+    if safety:
+        found = safety_of(said.text)
+        if found in EMERGENCIES:
+            return Move.EMERGENCY
+        if found is Safety.SCAM:
+            return Move.SCAM
+    if wants_person(said):
+        return Move.HUMAN
     if CANCEL.match(said.text):
         return Move.CANCEL
+    if is_closing(said, free_text):
+        return Move.CLOSING
+    if is_thanks(said):
+        return Move.THANKS
     if RESTART.search(said.text):
         return Move.RESTART
     if CORRECTION.search(said.text) and not said.is_question:
         return Move.CORRECT
-    if HUMAN.search(said.text) or (said.intent == "request_human" and said.confidence >= LIKELY):
-        return Move.HUMAN
     if can_skip and free_text and len(said.text) <= SHORT:
         # "真不知道怎么写" parses as a (very short) description; it is not one.
         return Move.SKIP
     if parsed is not None and not (free_text and is_digression(said, free_text=True)):
         return Move.ANSWER
+    if asks_who and role_of(said.text):
+        return Move.NOT_MERCHANT
     if can_skip:
         return Move.SKIP
     if is_digression(said, free_text):
         return Move.DIGRESS
+    if ACK.match(said.text):
+        return Move.ACK
     return Move.MISS

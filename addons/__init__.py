@@ -3,13 +3,16 @@
 Importing the package (the rasa server does, to load the pipeline's components and
 the tracker store) also installs the faster action-response validation, the masking of
 personal data in every log line, and the tracker store wrapper that refuses a turn
-instead of falling back to memory when the store fails (addons/stores/tracker_store.py).
+instead of falling back to memory when the store fails (addons/stores/tracker_store.py),
+and typed choices: a number or button title typed instead of clicked picks the button
+(addons/typed_choices.py).
 """
 
-from addons import action_result_validation
+from addons import action_result_validation, typed_choices
 from addons.stores import tracker_store
 from core import log_privacy
 
 action_result_validation.install()
 log_privacy.install()
 tracker_store.install()
+typed_choices.install()

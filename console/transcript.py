@@ -27,12 +27,13 @@ def _bot_text(event: dict[str, Any]) -> str:
 
 
 def _merchant_text(event: dict[str, Any]) -> str:
-    """What the merchant saw themselves send: a button's title (widget) or the number
-    typed for a choice (WeChat), not the payload the channel turned it into."""
+    """What the merchant saw themselves send: a button's title (widget) or the number or
+    title typed for a choice (any channel), not the payload it was turned into."""
     text = event.get("text") or ""
     metadata = event.get("metadata") or {}
     display = (metadata.get("widget") or {}).get("display")
-    typed = ((metadata.get("wechat") or {}).get("choice") or {}).get("typed")
+    typed = ((metadata.get("wechat") or {}).get("choice") or {}).get("typed") \
+        or (metadata.get("choice") or {}).get("typed")
     if display or typed:
         return str(display or typed)
     if text.startswith("/"):

@@ -45,7 +45,6 @@ from addons.channels.wechat_inbound import MODES, Inbound, RejectedRequest, WeCh
 from addons.channels.wechat_render import (
     MAX_TEXT_BYTES,
     RenderedReply,
-    choice_to_message,
     clean_text,
     render_messages,
     split_text,
@@ -57,7 +56,6 @@ from addons.channels.wechat_store import (
     KeyValueStore,
     create_store,
 )
-from core.choices import parse_choice_number
 from core.local_secrets import local_secret
 
 logger = logging.getLogger(__name__)
@@ -113,7 +111,6 @@ class WeChatConfig(BaseSettings):
     max_reply_bytes: int = Field(MAX_TEXT_BYTES, env=_CREDENTIALS_ONLY)
     max_clock_skew_s: float = Field(300.0, env=_CREDENTIALS_ONLY)
     dedup_ttl_s: float = Field(300.0, env=_CREDENTIALS_ONLY)
-    choice_ttl_s: float = Field(1800.0, env=_CREDENTIALS_ONLY)
     api_timeout_s: float = Field(5.0, env=_CREDENTIALS_ONLY)
     # Parts after the passive reply wait this long, so they do not overtake it.
     overflow_delay_s: float = Field(1.0, env=_CREDENTIALS_ONLY)
@@ -216,8 +213,6 @@ class WeChatOutput(OutputChannel):
         return "wechat"
 
     async def send_rendered(self, recipient_id: str, rendered: RenderedReply) -> None:
-        if rendered.choices:
-            await self.state.set_choices(recipient_id, rendered.choices)
         for part in split_text(rendered.text, self.max_reply_bytes):
             await self.api.send_text(recipient_id, part)
 
@@ -264,7 +259,6 @@ class WeChatInput(InputChannel):
             store or create_store(cfg.redis_url),
             namespace=f"wechat:{account}",
             dedup_ttl_s=cfg.dedup_ttl_s,
-            choice_ttl_s=cfg.choice_ttl_s,
         )
         self.api = WeChatApi(cfg.app_id, cfg.app_secret, self.state, cfg.api_base,
                              cfg.api_timeout_s)
@@ -440,10 +434,6 @@ class WeChatInput(InputChannel):
             rendered = RenderedReply(ERROR_TEXT)
         if rendered is None:
             return []
-        try:
-            await self.state.set_choices(message.source, rendered.choices)
-        except Exception:  # noqa: BLE001
-            logger.exception("wechat: numbered choices not stored")
         return split_text(rendered.text, self.config.max_reply_bytes)
 
     async def _respond(
@@ -452,12 +442,12 @@ class WeChatInput(InputChannel):
         """The reply to one push; None when nothing should be said."""
         msg_type = str(message._data.get("MsgType") or message.type).lower()
         if message.type == "text":
-            return await self._ask_bot(message, message.content or "", on_new_message, True)
+            return await self._ask_bot(message, message.content or "", on_new_message)
         if message.type == "voice":
             recognition = (message.recognition or "").strip()
             if not recognition:
                 return RenderedReply(VOICE_UNRECOGNIZED_TEXT)
-            return await self._ask_bot(message, recognition, on_new_message, True)
+            return await self._ask_bot(message, recognition, on_new_message)
         if message.type == "image":
             await self.state.add_media(message.source, {
                 "media_id": message.media_id, "pic_url": message.image,
@@ -483,7 +473,6 @@ class WeChatInput(InputChannel):
         message: BaseMessage,
         text: str,
         on_new_message: OnNewMessage,
-        map_choice: bool = False,
     ) -> RenderedReply | None:
         text = clean_text(text).strip()
         if not text:
@@ -499,11 +488,6 @@ class WeChatInput(InputChannel):
             "msg_id": message.id or None,
             "create_time": message.time,
         }
-        if map_choice:
-            mapped = choice_to_message(text, await self._choices(openid))
-            if mapped is not None:
-                meta["choice"] = {"number": parse_choice_number(text), "typed": text}
-                text = mapped
         try:
             media = await self.state.media(openid)
         except Exception:  # noqa: BLE001 - the answer matters more than the attachments
@@ -512,6 +496,8 @@ class WeChatInput(InputChannel):
         if media:
             # Images sent earlier: appeal features can pick them up from the tracker.
             meta["media_ids"] = [item["media_id"] for item in media if item.get("media_id")]
+        # A typed "2" or button title is read against the turn's numbered choices by
+        # addons.typed_choices, from the conversation itself (it adds ``choice`` here).
         collector = CollectingOutputChannel()
         await on_new_message(UserMessage(
             text, collector, openid, input_channel=self.name(), metadata={"wechat": meta},
@@ -520,13 +506,6 @@ class WeChatInput(InputChannel):
             # e.g. a conversation handed to an agent: the agent answers, not us.
             return None
         return render_messages(collector.messages)
-
-    async def _choices(self, openid: str) -> list[str]:
-        try:
-            return await self.state.choices(openid)
-        except Exception:  # noqa: BLE001
-            logger.exception("wechat: numbered choices unavailable")
-            return []
 
 
 def _args(request: Request) -> dict[str, str | None]:

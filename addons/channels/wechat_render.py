@@ -1,8 +1,10 @@
 """Turn Rasa bot messages into WeChat text: numbered choices, length splitting, XML safety.
 
 WeChat text messages have no buttons, so a bot message's buttons become numbered lines
-and the user answers with the number, read by the parser every channel and form shares
-(``core.choices``).
+(1, 2, 3… across the turn) and the merchant answers with the number or the title. The
+numbers are the ones ``core.choices.offered(..., numbered_across=True)`` gives, so what
+the merchant reads here is exactly what ``addons.typed_choices`` maps a typed "2" back to
+(from the conversation's own bot messages: nothing is remembered in the channel).
 
 WeChat accepts about 2048 bytes of UTF-8 in one text message (passive reply and
 customer-service message alike; longer content is cut or refused). ``MAX_TEXT_BYTES``
@@ -17,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.choices import pick
+from core.choices import button_choice, message_buttons, own_number
 
 MAX_TEXT_BYTES = 2000
 
@@ -33,7 +35,8 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]
 
 @dataclass
 class RenderedReply:
-    """Text for the user and the payloads behind its numbered choices (choice n = index n-1)."""
+    """Text for the user and the payloads behind its numbered choices (choice n = index
+    n-1; informative only: typed choices are read from the conversation)."""
 
     text: str
     choices: list[str] = field(default_factory=list)
@@ -53,11 +56,6 @@ def cdata_safe(text: str) -> str:
     return clean_text(text).replace("]]>", "]]]]><![CDATA[>")
 
 
-def _strip_own_number(title: str, number: int) -> str:
-    # Titles like "1 异地扫码收款被限制" already carry their number: avoid "1. 1 异地...".
-    return re.sub(rf"^\s*{number}(?!\d)\s*[.、:：)）]?\s*", "", title).strip() or title
-
-
 def render_messages(messages: Iterable[Mapping[str, Any]]) -> RenderedReply:
     """Join one turn's bot messages into one text; buttons become numbered choices."""
     blocks: list[str] = []
@@ -69,17 +67,18 @@ def render_messages(messages: Iterable[Mapping[str, Any]]) -> RenderedReply:
         text = str(message.get("text") or "").strip()
         if text:
             lines.append(text)
-        for button in message.get("buttons") or message.get("quick_replies") or []:
-            title = str(button.get("title") or "").strip()
-            payload = str(button.get("payload") or "").strip()
-            url = str(button.get("url") or "").strip()
-            if not payload and url:
-                lines.append(f"· {title}：{url}" if title else url)
+        for button in message_buttons(message):
+            entry = button_choice(button)
+            if entry is None:
+                title = str(button.get("title") or "").strip()
+                url = str(button.get("url") or "").strip()
+                if url:
+                    lines.append(f"· {title}：{url}" if title else url)
                 continue
-            if not (payload or title):
-                continue
-            choices.append(payload or title)
-            lines.append(f"{len(choices)}. {_strip_own_number(title, len(choices)) or payload}")
+            title, payload = entry
+            choices.append(payload)
+            # Titles like "1 异地扫码收款被限制" carry a number: shown once, the turn's.
+            lines.append(f"{len(choices)}. {own_number(title)[1] or payload}")
         if message.get("image"):
             lines.append(f"图片：{message['image']}")
         if message.get("attachment"):
@@ -94,15 +93,6 @@ def render_messages(messages: Iterable[Mapping[str, Any]]) -> RenderedReply:
         numbers = " / ".join(str(n) for n in range(1, len(choices) + 1))
         blocks[last_choice_block] += f"\n回复数字 {numbers} 选择，也可以直接打字问我。"
     return RenderedReply(clean_text("\n\n".join(blocks)), choices)
-
-
-def choice_to_message(text: str, choices: list[str]) -> str | None:
-    """What to send to the bot when ``text`` picks one of ``choices``; None if it does not.
-
-    A payload that is itself a plain number (the appeal-category form asks for "1".."4")
-    is passed on as that number, exactly as a button click would send it.
-    """
-    return pick(text, choices)
 
 
 def _cut_index(text: str, max_bytes: int) -> int:

@@ -1,9 +1,10 @@
-"""Short-lived state of the WeChat channel: message claims and results, numbered choices,
-image MediaIds and the access token.
+"""Short-lived state of the WeChat channel: message claims and results, image MediaIds
+and the access token (numbered choices are read from the conversation itself:
+``addons.typed_choices``).
 
 In-process by default. With several rasa replicas a WeChat retry can land on another
 replica, so the state must be shared: configure ``redis_url`` and every replica sees the
-same claims (``SET NX`` with a TTL), results, choices and token.
+same claims (``SET NX`` with a TTL), results, images and token.
 """
 
 from __future__ import annotations
@@ -146,14 +147,12 @@ class ChannelState:
         store: KeyValueStore,
         namespace: str = "wechat",
         dedup_ttl_s: float = 300.0,
-        choice_ttl_s: float = 1800.0,
         media_ttl_s: float = 3 * 24 * 3600.0,
         max_media: int = 10,
     ) -> None:
         self.store = store
         self.namespace = namespace
         self.dedup_ttl_s = dedup_ttl_s
-        self.choice_ttl_s = choice_ttl_s
         # WeChat keeps temporary media for 3 days: a MediaId is useless after that.
         self.media_ttl_s = media_ttl_s
         self.max_media = max_media
@@ -174,19 +173,6 @@ class ChannelState:
     async def finish_message(self, message_key: str, state: str, reply: str = "") -> None:
         value = json.dumps({"state": state, "reply": reply}, ensure_ascii=False)
         await self.store.set(self._key("msg", message_key), value, self.dedup_ttl_s)
-
-    # --- numbered choices ----------------------------------------------------------
-    async def set_choices(self, openid: str, payloads: list[str]) -> None:
-        key = self._key("choices", openid)
-        if payloads:
-            await self.store.set(key, json.dumps(payloads, ensure_ascii=False), self.choice_ttl_s)
-        else:
-            # A reply without buttons: an old "1" must not pick from an older list.
-            await self.store.delete(key)
-
-    async def choices(self, openid: str) -> list[str]:
-        raw = await self.store.get(self._key("choices", openid))
-        return [str(p) for p in json.loads(raw)] if raw else []
 
     # --- images the merchant sent (appeal material) ------------------------------------
     async def add_media(self, openid: str, item: dict[str, Any]) -> None:

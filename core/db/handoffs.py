@@ -152,6 +152,12 @@ def estimate_wait(position: int, agents: int, handling: dt.timedelta) -> Wait:
     return Wait(position, max(1, int(-(-seconds // 60))))
 
 
+def wait_for(session: Session, handoff: Handoff) -> Wait:
+    """Where a waiting handoff stands: its place in the queue and the realistic wait."""
+    return estimate_wait(position(session, handoff), online_agents(session),
+                         average_handling(session))
+
+
 def claim(session: Session, handoff_id: int, agent_id: int,
           now: dt.datetime | None = None) -> Handoff:
     """Gives a waiting handoff (or a ticket) to one agent. Of two agents claiming at the

@@ -219,3 +219,13 @@ def file_appeal(
                 raise DuplicateAppeal(existing) from None
             # Otherwise the id was taken: try the next number.
     raise RuntimeError("could not allocate an appeal id")
+
+
+def appeals_of(session: Session, merchant_id: str, limit: int = 20) -> list[Appeal]:
+    """The merchant's appeals, newest first (which one is meant is decided by the caller)."""
+    return list(session.execute(
+        select(Appeal)
+        .where(Appeal.merchant_id == merchant_id)
+        .order_by(Appeal.created_at.desc(), Appeal.id.desc())
+        .limit(limit)
+    ).scalars())

@@ -37,9 +37,13 @@ SUGGEST = 0.1
 MARGIN = 0.005
 # A task the model is this sure of stays a task unless an entry scores OVERRIDE.
 TASK_SURE = 0.5
+TASK_CERTAIN = 0.97
 OVERRIDE = 0.4
 OVERRIDE_MIN_CHARS = 6
 FAQ_SURE = 0.6
+# An informational intent this sure keeps its own entry unless another fits this well.
+FAQ_CERTAIN = 0.9
+FAQ_OVERRIDE = 0.3
 OOS_SURE = 0.9
 OOS_OVERRIDE = 0.6
 # A question that belongs elsewhere is told where when a redirect entry scores this.
@@ -66,6 +70,8 @@ TASK_ENTRIES: Mapping[str, frozenset[str]] = {
                                 "appeal_merchant_platform", "appeal_materials"}),
     "check_appeal_status": frozenset({"appeal_where_progress", "appeal_review_time",
                                       "appeal_overdue"}),
+    "report_account_abnormal": frozenset({"restriction_general", "abnormal_reason",
+                                          "how_to_find_reason", "restriction_types"}),
     "ask_remote_collection": frozenset({"remote_collection", "aggregated_qr_remote",
                                         "payment_link_remote", "multichannel_codes",
                                         "reason_remote_qr"}),
@@ -148,12 +154,26 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
     if intent in TASK_INTENTS and confidence >= TASK_SURE:
         # An entry about the task itself never replaces doing it.
         own_topic = top is not None and top.entry_id in TASK_ENTRIES.get(intent, ())
-        return Decision("answer", top.entry_id, why="override") if strong and not own_topic \
-            else Decision("keep", why="task")
+        certain = confidence >= TASK_CERTAIN  # worded like the task's own examples
+        return Decision("answer", top.entry_id, why="override") \
+            if strong and not own_topic and not certain else Decision("keep", why="task")
     if intent == OUT_OF_SCOPE and confidence >= OOS_SURE:
         # Weather, homework, other trades: sure it is not ours unless an entry fits well.
         return Decision("answer", top.entry_id, why="oos-override") if strong \
             else Decision("keep", why="out of scope")
+    if intent in TASK_ENTRIES and confidence >= TASK_SURE and top is not None \
+            and top.entry_id in TASK_ENTRIES[intent]:
+        return Decision("keep", why="task")  # "收款码被限制了": the overview and the check
+    own = INTENT_ENTRIES.get(intent or "")
+    if own in entries and confidence >= FAQ_CERTAIN and top is not None \
+            and top.score < FAQ_OVERRIDE and not _same_topic(entries[own], entries[top.entry_id]):
+        return Decision("answer", own, why="intent")  # "钱安全吗": the model knows best
+    if top is not None and entries[top.entry_id].scope == "redirect" and top.score < OVERRIDE:
+        # "我的收款码被限制了" is ours even if Alipay's entry shares its words: another
+        # platform's entry needs the platform named (above) or a close fit.
+        candidates = [c for c in candidates if entries[c.entry_id].scope != "redirect"]
+        top = candidates[0] if candidates else None
+        second = candidates[1].score if len(candidates) > 1 else 0.0
     if top is not None and top.score >= ANSWER and top.score - second >= MARGIN:
         return Decision("answer", top.entry_id, why="match")
     own = INTENT_ENTRIES.get(intent or "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 import jieba
@@ -33,9 +34,15 @@ def _load_lexicon() -> None:
 
 
 def tokens(text: str, normalized: bool = False) -> list[str]:
+    return list(_tokens(text, normalized))
+
+
+@lru_cache(maxsize=50_000)
+def _tokens(text: str, normalized: bool) -> tuple[str, ...]:
+    """Cached: rebuilding the index after an edit tokenizes only the new questions."""
     _load_lexicon()
     plain = text if normalized else normalize(text).text
     plain = plain.lower()
     words = [w for w in jieba.lcut(plain) if _WORD.search(w)]
     bigrams = [run[i:i + 2] for run in _CJK_RUN.findall(plain) for i in range(len(run) - 1)]
-    return words + ["#" + b for b in bigrams]
+    return (*words, *("#" + b for b in bigrams))

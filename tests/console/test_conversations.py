@@ -307,9 +307,12 @@ def test_conversation_view_masks_and_keeps_notes_internal(
          "metadata": {"wechat": {"choice": {"number": 2, "typed": "2"}}}},
         {"event": "user", "text": "/affirm", "timestamp": time.time(), "input_channel": "widget",
          "metadata": {"widget": {"display": "1 先核对身份"}}},
+        {"event": "user", "text": "/affirm", "timestamp": time.time(), "input_channel": "rest",
+         "metadata": {"choice": {"typed": "帮我挑一个", "number": 1, "payload": "/affirm"}}},
         {"event": "user", "text": "/affirm", "timestamp": time.time(), "metadata": {}}]
     later = client.get(f"{API}/handoffs/{handoff_id}").json()["transcript"]
-    assert [line["text"] for line in later[-3:]] == ["2", "1 先核对身份", "（点了一个按钮）"]
+    assert [line["text"] for line in later[-4:]] == ["2", "1 先核对身份", "帮我挑一个",
+                                                     "（点了一个按钮）"]
     assert view["account"]["state_label"] == "限制收款"
     assert view["account"]["appeals"][0]["id"] == "AP20261120001"
     assert [n["text"] for n in view["notes"]] == ["商户情绪急，先安抚"]

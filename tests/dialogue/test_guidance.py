@@ -12,8 +12,11 @@ pytestmark = pytest.mark.dialogue
 
 async def test_faq_answer_with_warning_first(talk: Talk) -> None:
     reply = await talk().say("有人说交800块就能帮我解封，靠谱吗")
-    assert reply.responses[0] == "utter_anti_scam"
-    assert "只有官方渠道" in reply.text
+    # The warning first: the generic one, or the safety entry that answers this very
+    # question (issue 19: not both, one after the other).
+    first = reply.responses[0] or f"kb:{reply.entries[0]}"
+    assert first == "utter_anti_scam" or first.startswith("kb:scam_"), first
+    assert "官方" in reply.messages[0]["text"]
 
 
 async def test_support_call_guide(talk: Talk) -> None:
@@ -26,10 +29,10 @@ async def test_appeal_coach_adds_materials_for_the_verified_case(talk: Talk) -> 
     await merchant.say("查账户")
     await merchant.say("1900000003 0003")
     coached = await merchant.say("怎么申诉")
-    assert coached.responses == ["utter_ask_appeal_process",
-                                 "utter_appeal_materials_instant_withdrawal"]
+    assert coached.entries == ["appeal_process", None]
+    assert coached.responses == [None, "utter_appeal_materials_instant_withdrawal"]
     anonymous = await talk().say("怎么申诉")
-    assert anonymous.responses == ["utter_ask_appeal_process"]
+    assert anonymous.entries == ["appeal_process"]
 
 
 async def test_remote_question_names_the_options_then_offers_the_advisor(talk: Talk) -> None:
@@ -49,7 +52,8 @@ async def test_remote_question_names_the_options_then_offers_the_advisor(talk: T
     ("answers", "recommendation"),
     [
         (["2", "没有", "有小程序"], "推荐：小程序收款通道"),
-        (["外地的客户", "有，无需备案"], "推荐：网站支付接口"),
+        # "有，无需备案" is a website without the filing: no payment API (issue 19).
+        (["外地的客户", "有，已经备案了"], "推荐：网站支付接口"),
         (["2", "没有", "没有", "不急", "两万"], "推荐：持牌支付服务商的多通道收款码"),
         (["2", "没有", "没有", "不急", "三十万"], "推荐：小程序收款通道"),
         (["3", "2", "2", "1"], "推荐：持牌支付服务商的多通道收款码"),

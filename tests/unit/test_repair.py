@@ -24,7 +24,8 @@ def said(text: str, intent: str | None = "inform", confidence: float = 0.95) -> 
         (said("帮我转人工吧", "request_human"), None, Move.HUMAN),
         (said("怎么联系客服？", "contact_support"), None, Move.DIGRESS),  # the hotline
         (said("申诉要准备什么材料", "ask_appeal_process"), None, Move.DIGRESS),
-        (said("谢谢", "thank"), None, Move.DIGRESS),
+        # Issue 19: thanks are a move of their own (acknowledged, never a hint).
+        (said("谢谢", "thank"), None, Move.THANKS),
         (said("那我现在该怎么办", "inform", 0.4), None, Move.DIGRESS),  # question shape
         (said("abc", "out_of_scope", 1.0), None, Move.MISS),  # gibberish, not a question
         (said("天气怎么样？", "out_of_scope", 0.9), None, Move.DIGRESS),

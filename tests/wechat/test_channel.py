@@ -321,55 +321,17 @@ async def test_no_bot_answer_means_success(make_channel: Any) -> None:
 
 
 # --- numbered choices ----------------------------------------------------------------------
-async def test_a_number_after_buttons_sends_the_payload(make_channel: Any) -> None:
+async def test_typed_numbers_reach_the_bot_as_typed(make_channel: Any) -> None:
+    # The channel renders buttons as numbered lines and remembers nothing: the number is
+    # read against the conversation's own last bot turn by addons.typed_choices (with the
+    # real model: tests/wechat/test_typed_choices.py).
     channel, user = make_channel(), openid()
-    bot = FakeBot(lambda text: GREET if text in ("/greet", "你好") else [{"text": "好的"}])
-    await post(channel, bot, send.text_xml(user, "你好"))
+    bot = FakeBot(lambda text: GREET)
+    greeting = await post(channel, bot, send.text_xml(user, "你好"))
+    assert "1. 查我的账户状态\n2. 客服电话" in content(greeting)
     await post(channel, bot, send.text_xml(user, "２"))
-    assert bot.texts[-1] == "/contact_support"
-    assert bot.calls[-1].metadata["wechat"]["choice"] == {"number": 2, "typed": "２"}
-    # That reply had no buttons: the old list is gone and "1" is just "1".
-    await post(channel, bot, send.text_xml(user, "1"))
-    assert bot.texts[-1] == "1"
-
-
-@pytest.mark.parametrize("typed", ["第2个", "选择二", "（2）", "选第二个", "2吧", "第二个吧"])
-async def test_every_way_of_typing_the_number_picks_in_wechat(
-    make_channel: Any, typed: str
-) -> None:
-    channel, user = make_channel(), openid()
-    bot = FakeBot(lambda text: GREET if text == "你好" else [{"text": "好的"}])
-    await post(channel, bot, send.text_xml(user, "你好"))
-    await post(channel, bot, send.text_xml(user, typed))
-    assert bot.texts[-1] == "/contact_support"
-    assert bot.calls[-1].metadata["wechat"]["choice"] == {"number": 2, "typed": typed}
-
-
-async def test_a_two_digit_chinese_number_picks_from_a_long_list(make_channel: Any) -> None:
-    channel, user = make_channel(), openid()
-    options = [{"title": f"选项{n}", "payload": f"/option_{n}"} for n in range(1, 13)]
-    bot = FakeBot(lambda text: [{"text": "请选择", "buttons": options}])
-    await post(channel, bot, send.text_xml(user, "你好"))
-    await post(channel, bot, send.text_xml(user, "第十二个"))
-    assert bot.texts[-1] == "/option_12"
-
-
-async def test_numbers_out_of_range_or_for_other_users_pass_through(make_channel: Any) -> None:
-    channel, user = make_channel(), openid()
-    bot = FakeBot(lambda text: GREET)
-    await post(channel, bot, send.text_xml(user, "你好"))
-    await post(channel, bot, send.text_xml(user, "3"))
-    await post(channel, bot, send.text_xml(openid(), "1"))
-    assert bot.texts[1:] == ["3", "1"]
-
-
-async def test_choices_expire(make_channel: Any) -> None:
-    channel, user = make_channel(choice_ttl_s=0.1), openid()
-    bot = FakeBot(lambda text: GREET)
-    await post(channel, bot, send.text_xml(user, "你好"))
-    await asyncio.sleep(0.2)
-    await post(channel, bot, send.text_xml(user, "1"))
-    assert bot.texts[-1] == "1"
+    assert bot.texts[-1] == "２"
+    assert "choice" not in bot.calls[-1].metadata["wechat"]
 
 
 # --- retries: exactly once -----------------------------------------------------------------

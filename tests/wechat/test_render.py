@@ -1,5 +1,5 @@
-"""Rendering bot messages for WeChat: numbered choices (read by the shared parser in
-``core.choices``), splitting, XML safety."""
+"""Rendering bot messages for WeChat: numbered choices (read back by the shared matcher
+in ``core.choices``, as ``addons.typed_choices`` does), splitting, XML safety."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from wechatpy.replies import create_reply
 from addons.channels.wechat_render import (
     MAX_TEXT_BYTES,
     cdata_safe,
-    choice_to_message,
     render_messages,
     split_text,
     utf8_len,
 )
-from core.choices import parse_choice_number, pick
+from core.choices import match, offered, parse_choice_number, pick
 
 GREET = [{
     "text": "你好，我是收款账户助手。",
@@ -41,9 +40,11 @@ def test_titles_that_carry_their_number_are_not_numbered_twice() -> None:
     rendered = render_messages([{"text": "哪一类？", "buttons": [
         {"title": "1 异地扫码收款被限制", "payload": "1"},
         {"title": "2 收款后马上提现被冻结", "payload": "2"},
-    ]}])
+    ]}, {"text": "或者", "buttons": [{"title": "1 转人工客服", "payload": "/request_human"}]}])
     assert "1. 异地扫码收款被限制\n2. 收款后马上提现被冻结" in rendered.text
-    assert rendered.choices == ["1", "2"]
+    # Numbered across the turn: the second list's own "1" is not shown ("3. 1 转人工").
+    assert "3. 转人工客服" in rendered.text
+    assert rendered.choices == ["1", "2", "/request_human"]
 
 
 def test_several_messages_are_joined_and_numbered_across_the_turn() -> None:
@@ -72,6 +73,14 @@ def test_no_buttons_no_choices() -> None:
 
 
 CHOICES = ["/check_account_status", "/ask_abnormal_reason", "/ask_appeal_process"]
+
+
+def choice_to_message(typed: str, payloads: list[str]) -> str | None:
+    """What a typed text sends after the merchant read ``payloads`` as WeChat numbers."""
+    messages = [{"text": "请选择", "buttons": [{"title": f"选项{n}", "payload": p}
+                                           for n, p in enumerate(payloads, start=1)]}]
+    picked = match(typed, offered(messages, numbered_across=True), clicks=False)
+    return picked.choice.payload if picked else None
 
 
 @pytest.mark.parametrize(
@@ -109,6 +118,13 @@ def test_numeric_payloads_pass_the_digit_through() -> None:
     # The appeal-category form expects "1".."4", exactly what its buttons send.
     assert choice_to_message("１", ["1", "2", "3", "4"]) == "1"
     assert choice_to_message("第三个", ["1", "2", "3", "4"]) == "3"
+
+
+def test_a_numeric_payload_is_not_read_as_another_number() -> None:
+    # WeChat's "2" is the second line shown, even when a later line's payload is "2".
+    payloads = ["/knowledge", "/deny", "1", "2"]
+    assert choice_to_message("2", payloads) == "/deny"
+    assert choice_to_message("4", payloads) == "2"
 
 
 def test_short_text_is_one_chunk() -> None:
