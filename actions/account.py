@@ -417,7 +417,9 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
                 or rejection_shown(tracker, rejected.id)):
             explain_rejection(dispatcher, tracker, account, rejected, entry_id)
             return True
-    if entry_id in REVIEW_ENTRIES or (entry_id in FUNDS_ENTRIES and not account.can_withdraw):
+    # "能提现吗" with withdrawals blocked: the entry's own variant says so directly.
+    waiting_funds = entry_id in FUNDS_ENTRIES and entry_id != "funds_withdraw_now"
+    if entry_id in REVIEW_ENTRIES or (waiting_funds and not account.can_withdraw):
         appeal = appeal_meant(account, text, None)
         if appeal is not None and appeal.status.is_open:
             explain_review(dispatcher, tracker, account, appeal, entry_id)

@@ -44,6 +44,8 @@ FAQ_SURE = 0.6
 # An informational intent this sure keeps its own entry unless another fits this well.
 FAQ_CERTAIN = 0.9
 FAQ_OVERRIDE = 0.3
+# Redirects to platforms the other_platform entity names: only when it names them.
+NAMED_REDIRECTS = frozenset({"alipay", "bank", "unionpay", "platform"})
 OOS_SURE = 0.9
 OOS_OVERRIDE = 0.6
 # A question that belongs elsewhere is told where when a redirect entry scores this.
@@ -161,6 +163,13 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
         # Weather, homework, other trades: sure it is not ours unless an entry fits well.
         return Decision("answer", top.entry_id, why="oos-override") if strong \
             else Decision("keep", why="out of scope")
+    if top is not None and entries[top.entry_id].scope == "redirect" and (
+            top.score < OVERRIDE or entries[top.entry_id].redirect in NAMED_REDIRECTS):
+        # "我的收款码被限制了" is ours even if Alipay's entry shares its words: another
+        # platform's entry needs the platform named (above) or a close fit.
+        candidates = [c for c in candidates if entries[c.entry_id].scope != "redirect"]
+        top = candidates[0] if candidates else None
+        second = candidates[1].score if len(candidates) > 1 else 0.0
     if intent in TASK_ENTRIES and confidence >= TASK_SURE and top is not None \
             and top.entry_id in TASK_ENTRIES[intent]:
         return Decision("keep", why="task")  # "收款码被限制了": the overview and the check
@@ -168,12 +177,6 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
     if own in entries and confidence >= FAQ_CERTAIN and top is not None \
             and top.score < FAQ_OVERRIDE and not _same_topic(entries[own], entries[top.entry_id]):
         return Decision("answer", own, why="intent")  # "钱安全吗": the model knows best
-    if top is not None and entries[top.entry_id].scope == "redirect" and top.score < OVERRIDE:
-        # "我的收款码被限制了" is ours even if Alipay's entry shares its words: another
-        # platform's entry needs the platform named (above) or a close fit.
-        candidates = [c for c in candidates if entries[c.entry_id].scope != "redirect"]
-        top = candidates[0] if candidates else None
-        second = candidates[1].score if len(candidates) > 1 else 0.0
     if top is not None and top.score >= ANSWER and top.score - second >= MARGIN:
         return Decision("answer", top.entry_id, why="match")
     own = INTENT_ENTRIES.get(intent or "")
