@@ -21,6 +21,9 @@ from tests.conftest import PROJECT_ROOT
 from tests.conversation import Conversation, InProcessActionEndpoint, load_agent
 from tests.e2e.servers import MODEL
 
+# Conversations through the trained model: the slow lane (make test-slow).
+pytestmark = pytest.mark.dialogue
+
 PHONE, ID_CARD, BANK_CARD = "13800000002", "11010519491231002X", "6222021234567890123"
 
 
