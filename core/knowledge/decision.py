@@ -50,6 +50,10 @@ OOS_SURE = 0.9
 OOS_OVERRIDE = 0.6
 # A question that belongs elsewhere is told where when a redirect entry scores this.
 REDIRECT_MIN = 0.25
+# ... and, against a sure question of ours, when it scores this.
+REDIRECT_CLEAR = 0.45
+# A sure question of ours keeps its own entry when it scores this close to a redirect.
+OWN_MARGIN = 0.15
 SUGGESTIONS = 3
 
 KNOWLEDGE_INTENT = "knowledge"
@@ -163,8 +167,17 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
         # Weather, homework, other trades: sure it is not ours unless an entry fits well.
         return Decision("answer", top.entry_id, why="oos-override") if strong \
             else Decision("keep", why="out of scope")
+    own = INTENT_ENTRIES.get(intent or "")
+    own_score = next((c.score for c in candidates if c.entry_id == own), None)
+    if own in entries and confidence >= FAQ_CERTAIN and top is not None \
+            and entries[top.entry_id].scope == "redirect" and own_score is not None \
+            and own_score >= top.score - OWN_MARGIN:
+        return Decision("answer", own, why="intent")  # "客服电话": ours, not another firm's
+    sure_ours = own in entries and confidence >= FAQ_CERTAIN \
+        and top is not None and top.score < REDIRECT_CLEAR
     if top is not None and entries[top.entry_id].scope == "redirect" and (
-            top.score < OVERRIDE or entries[top.entry_id].redirect in NAMED_REDIRECTS):
+            sure_ours or top.score < OVERRIDE
+            or entries[top.entry_id].redirect in NAMED_REDIRECTS):
         # "我的收款码被限制了" is ours even if Alipay's entry shares its words: another
         # platform's entry needs the platform named (above) or a close fit.
         candidates = [c for c in candidates if entries[c.entry_id].scope != "redirect"]

@@ -62,7 +62,7 @@ def test_worried_merchant_is_answered_and_not_nagged(servers: Servers) -> None:
     servers.texts(user, "我的收款码被限制了，怎么回事")
     replies = [servers.texts(user, q) for q in
                ("为什么会这样", "钱安全吗", "要多久才能解", "手续费多少")]
-    assert "外地" in replies[0] and "钱还是你的" in replies[1]
+    assert "外地" in replies[0] and "不会因此被没收" in replies[1]
     assert "1到3个工作日" in replies[2] and "0.6%" in replies[3]
     asks = sum(text.count("商户号（10位数字）") for text in replies)
     assert asks == 1
@@ -77,7 +77,7 @@ def test_digression_and_correction_inside_the_appeal(servers: Servers) -> None:
     servers.texts(user, "1900000002")
     servers.texts(user, "0002")
     materials = servers.texts(user, "申诉要准备什么材料")
-    assert "营业执照" in materials and "请回复 1、2、3 或 4" not in materials
+    assert "执照" in materials and "请回复 1、2、3 或 4" not in materials
     servers.texts(user, "1")
     servers.texts(user, "外地老客户扫码买水果，都有聊天记录和快递单")
     servers.texts(user, "13800000002")
@@ -102,7 +102,7 @@ def test_fallback_never_says_still_on_the_first_miss(servers: Servers) -> None:
 
 def test_scam_offer_gets_a_warning(servers: Servers) -> None:
     reply = servers.texts(sender(), "有人说交800块就能帮我解封，靠谱吗")
-    assert "只有官方渠道" in reply
+    assert "骗" in reply and "官方" in reply
 
 
 def test_support_call_guide(servers: Servers) -> None:

@@ -62,6 +62,9 @@ def c(entry_id: str, score: float) -> Candidate:
      "redirect_bank"),
     # two entries just as likely: the merchant chooses
     ("nlu_fallback", 0.3, [c("fee_rate", 0.3), c("fee_rate_lower", 0.298)], {}, "suggest", None),
+    # a sure question of ours is not another firm's, even if a redirect scores a bit more
+    ("contact_support", 0.99, [c("redirect_bank", 0.7), c("contact_support", 0.6)], {},
+     "answer", "contact_support"),
     # nothing
     ("nlu_fallback", 0.3, [c("fee_rate", 0.05)], {}, "keep", None),
     (None, 0.0, [], {}, "keep", None),
