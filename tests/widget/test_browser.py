@@ -399,7 +399,7 @@ def test_embedded_on_another_website(fresh: Any, widget_servers: Servers, shop: 
     widget.open()
     widget.wait_bot("打之前准备好")  # history fetched across origins
     widget.expect(widget.user("客服电话")).to_have_count(1)
-    widget.ask("怎么申诉", "申诉步骤")
+    widget.ask("怎么申诉", "风险处理")
     assert widget.dialogs == []
 
 
