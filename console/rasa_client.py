@@ -50,7 +50,11 @@ class RasaClient:
     def _url(self, sender_id: str, tail: str) -> str:
         # Rasa's routes do not percent-decode the conversation id (Sanic 21.12), so the
         # characters a path may carry go as they are ("rest:shop-1" stays "rest:shop-1").
-        return f"{self.base_url}/conversations/{quote(sender_id, safe=PATH_SAFE)}/{tail}"
+        # An id that would need encoding would name another conversation: refused.
+        path_id = quote(sender_id, safe=PATH_SAFE)
+        if path_id != sender_id:
+            raise RasaError("这个会话的编号含有对话服务无法识别的字符，无法读取或发送")
+        return f"{self.base_url}/conversations/{path_id}/{tail}"
 
     def _call(self, method: str, url: str, params: dict[str, str],
               json: Any = None, may_have_happened: bool = False) -> dict[str, Any]:

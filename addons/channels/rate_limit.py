@@ -3,8 +3,11 @@
 A fixed window per sender: at most ``limit`` messages per ``window_s`` seconds
 (``RATE_LIMIT_MESSAGES`` / ``RATE_LIMIT_WINDOW_S``, default 20 per 60 s — far above a
 person typing). In-process by default; with a Redis URL the count is shared by every
-replica (``INCR`` + ``EXPIRE``, atomic per key). A limited message gets a polite answer
-and does not reach the bot; other senders are not affected.
+replica. There the count and its expiry are one atomic call (``COUNT_SCRIPT``): with
+``INCR`` and ``EXPIRE`` as two calls, a lost ``EXPIRE`` (a crash or a dropped connection
+between them) left a key that never expired and limited its sender for good; the script
+also gives such a key, left by the old code, its expiry back. A limited message gets a
+polite answer and does not reach the bot; other senders are not affected.
 """
 
 from __future__ import annotations
@@ -21,6 +24,17 @@ TOO_LONG_TEXT = "这条消息太长了，请挑重点、控制在{max}字以内�
 # Long enough for a whole story with a question in it (the NLU keeps what carries the
 # meaning); beyond it a message is refused politely.
 MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", "6000"))
+
+# KEYS[1]: the sender's key; ARGV[1]: the window in milliseconds. Counts the message and,
+# when the key has no expiry (a new window, or a key left without one), sets it: the
+# window is fixed, further messages do not extend it.
+COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
 
 
 class RateLimiter:
@@ -70,7 +84,6 @@ class RateLimiter:
 
         if self._redis is None:
             self._redis = redis_asyncio.from_url(self.redis_url)
-        count = await self._redis.incr(key)
-        if count == 1:
-            await self._redis.expire(key, max(1, int(self.window_s)))
+        window_ms = max(1, int(self.window_s * 1000))
+        count = await self._redis.eval(COUNT_SCRIPT, 1, key, window_ms)
         return int(count) <= self.limit

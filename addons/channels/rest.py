@@ -8,6 +8,13 @@ a WeChat OpenID could have continued that merchant's conversation as "wechat". H
 - the channel is always ``rest``, whatever the request says;
 - the sender id is prefixed with ``rest:``, so a REST conversation can never be the
   conversation of a WeChat user or a widget session with the same id;
+- a sender id is required, 1-64 characters of ``A-Z a-z 0-9 _ . : @ -``: without one,
+  Rasa put every such request in one shared ``default`` conversation (with the identity
+  verified in it); and an id that needs percent-encoding cannot be named in a rasa HTTP
+  API path (Rasa 3.6 does not decode it), so the console would read and deliver to
+  another conversation. Refused with 400 ``{"error": "invalid_sender", "detail": ...}``;
+- a body that is not a JSON object with a string ``message`` (and, if given, an object
+  ``metadata``) is refused with 400 ``{"error": "bad_request", "detail": ...}``, not 500;
 - with ``REST_SHARED_SECRET`` set (do set it in production), a request without the same
   value in the ``X-Rest-Secret`` header is refused (401), compared in constant time;
 - a message over ``MAX_MESSAGE_CHARS`` (413) or a sender over its rate limit (429) gets
@@ -25,6 +32,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
@@ -33,6 +41,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.core.lock_store import LockError
 from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -48,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "rest:"
 SECRET_HEADER = "X-Rest-Secret"
+# Characters a URL path carries as they are: the id reaches the rasa HTTP API unchanged.
+SENDER_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
+SENDER_RULE = '"sender" is required: 1-64 characters, letters A-Z a-z, digits and _ . : @ -'
 # Set while a request's turn failed (one request per task).
 _store_down: ContextVar[bool] = ContextVar("rest_store_down", default=False)
 
@@ -65,9 +77,8 @@ class RestInput(RasaRestInput):
             logger.warning("REST channel open to any caller: set REST_SHARED_SECRET")
         return cls(secret)
 
-    async def _extract_sender(self, req: Request) -> str | None:
-        sender = (req.json or {}).get("sender")
-        return None if sender is None else f"{PREFIX}{sender}"
+    async def _extract_sender(self, req: Request) -> str:
+        return f"{PREFIX}{req.json['sender']}"  # checked by the guard (bad_request)
 
     def _extract_input_channel(self, req: Request) -> str:
         return self.name()  # never what the caller claims
@@ -114,10 +125,11 @@ class RestInput(RasaRestInput):
                 return None
             if not self.authorized(request):
                 return response.json({"error": "unauthorized"}, status=401)
-            body = request.json if isinstance(request.json, dict) else {}
-            sender = str(body.get("sender", ""))
-            text = body.get("message")
-            if isinstance(text, str) and len(text) > MAX_MESSAGE_CHARS:
+            refused = bad_request(request)
+            if refused is not None:
+                return refused
+            sender, text = request.json["sender"], request.json["message"]
+            if len(text) > MAX_MESSAGE_CHARS:
                 return response.json([{"recipient_id": sender, "text": TOO_LONG_TEXT.format(
                     max=MAX_MESSAGE_CHARS)}], status=413)
             if not await self.rate_limiter.allow(self.name(), sender):
@@ -126,3 +138,25 @@ class RestInput(RasaRestInput):
             return None
 
         return webhook
+
+
+def bad_request(request: Request) -> HTTPResponse | None:
+    """The 400 answer for a body the webhook cannot take, None when it can."""
+    try:
+        body = request.json
+    except InvalidUsage:
+        body = None
+    if not isinstance(body, dict):
+        return refuse("bad_request", "the body must be a JSON object")
+    sender = body.get("sender")
+    if not isinstance(sender, str) or not SENDER_ID.fullmatch(sender):
+        return refuse("invalid_sender", SENDER_RULE)
+    if not isinstance(body.get("message"), str):
+        return refuse("bad_request", '"message" must be a string')
+    if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
+        return refuse("bad_request", '"metadata" must be a JSON object')
+    return None
+
+
+def refuse(error: str, detail: str) -> HTTPResponse:
+    return response.json({"error": error, "detail": detail}, status=400)
