@@ -88,7 +88,12 @@ class Safety(str, enum.Enum):
 EMERGENCIES = (Safety.LEAKED, Safety.PAID)
 
 
+# "打了六次95017", "打客服电话": calling, not paying.
+CALLING = re.compile(r"(打|拨)(了|过)?[^，。,.！!？?]{0,4}(次|遍|通|电话|95017|客服|热线|人工)")
+
+
 def _paid(text: str) -> bool:
+    text = CALLING.sub("", text)
     if not (re.search(_MONEY, text) and re.search(_PAID_WHO, text)):
         return False
     return bool(PAID_STRONG.search(text)) or (

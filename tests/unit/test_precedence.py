@@ -222,6 +222,9 @@ def test_someone_asking_for_codes_or_fees_is_a_scam_in_progress(text: str) -> No
     "多久能解封", "申诉要什么材料", "客服电话多少", "我已经打了95017", "客服说要等三天",
     "我已经交了申诉材料，多久有结果", "已经交了提现手续费", "给客户退了200块",
     "我转了500给供应商", "客户付了钱我没收到", "1900000002", "好的我明天打95017",
+    # Calling is not paying: "打了六次95017" next to "客服" and "钱".
+    "今天已经打了六次95017，接通人工后客服说只能等48小时回电，店里的钱全冻着怎么办",
+    "打了好几遍客服电话都没人接，我的钱什么时候能提",
 ])
 def test_ordinary_messages_are_not_about_a_scam(text: str) -> None:
     assert safety_of(text) is None
