@@ -2,8 +2,14 @@
 
 Mounted at ``/webhooks/wechat/webhook`` (GET: URL verification, POST: messages).
 
+WeChat's ``signature`` covers token, timestamp and nonce, not the body: so each signed
+query string is accepted for one request (remembered in the channel's store while its
+timestamp is accepted). The same request again is WeChat's retry and goes on below;
+another body under a used signature is refused like a bad signature.
+
 WeChat waits 5 seconds for the passive reply and retries the same message up to three
-times. So every message is claimed once (per MsgId, or sender + CreateTime for events);
+times. So every message is claimed once (per sender + MsgId, or sender + CreateTime for
+events);
 the bot gets ``reply_timeout_s`` (4 s) to answer passively, otherwise the request answers
 ``success`` and the answer follows through the customer-service message API. A retry
 waits for the first delivery's result and returns the same reply (or ``success``).
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +61,7 @@ from addons.channels.wechat_store import (
     DONE,
     ChannelState,
     KeyValueStore,
+    MemoryStore,
     create_store,
 )
 from core.local_secrets import local_secret
@@ -87,6 +95,9 @@ UNKNOWN_MENU_TEXT = "这个菜单暂时没有内容，请直接发文字告诉�
 ERROR_TEXT = "系统有点忙，请稍后再发一次。着急的话可以拨打微信支付客服 95017。"
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+# A used signature is remembered this much longer than its timestamp is accepted (the
+# clocks of replicas may differ a little).
+SIGNATURE_MARGIN_S = 60.0
 
 
 # Settings documented without an environment variable (docs/wechat.md): credentials only.
@@ -190,7 +201,9 @@ class WeChatResponse:
 def message_key(message: BaseMessage) -> str:
     """What identifies one push across WeChat's retries."""
     if message.type != "event" and message.id:
-        return f"msg:{message.id}"
+        # The sender is part of the key: a push under someone else's MsgId must never
+        # get that person's stored reply.
+        return f"msg:{message.source}:{message.id}"
     # Events have no MsgId: WeChat's own advice is FromUserName + CreateTime.
     event = getattr(message, "event", "") or str(message._data.get("Event", ""))
     return f"evt:{message.source}:{message.time}:{event}"
@@ -260,6 +273,9 @@ class WeChatInput(InputChannel):
             namespace=f"wechat:{account}",
             dedup_ttl_s=cfg.dedup_ttl_s,
         )
+        # Used signatures are also kept here: a replay to this replica is refused even
+        # while the shared store is down or has lost the key.
+        self._local_signatures = ChannelState(MemoryStore(), namespace=f"wechat:{account}")
         self.api = WeChatApi(cfg.app_id, cfg.app_secret, self.state, cfg.api_base,
                              cfg.api_timeout_s)
         self._background: set[asyncio.Task] = set()
@@ -305,10 +321,14 @@ class WeChatInput(InputChannel):
     # --- requests -----------------------------------------------------------------------
     async def handle_verification(self, args: Mapping[str, str | None]) -> WeChatResponse:
         try:
-            return WeChatResponse(200, self.verifier.verify_url(args))
+            echostr = self.verifier.verify_url(args)
         except RejectedRequest as rejected:
             logger.warning("wechat URL verification rejected: %s", rejected.reason)
             return WeChatResponse(rejected.status, _status_text(rejected.status))
+        if not await self._first_use(args, b"GET\n" + echostr.encode("utf-8")):
+            logger.warning("wechat URL verification rejected: signature already used")
+            return WeChatResponse(403, _status_text(403))
+        return WeChatResponse(200, echostr)
 
     async def handle_post(
         self, args: Mapping[str, str | None], body: bytes, on_new_message: OnNewMessage
@@ -318,6 +338,10 @@ class WeChatInput(InputChannel):
         except RejectedRequest as rejected:
             logger.warning("wechat request rejected (%s): %s", rejected.status, rejected.reason)
             return WeChatResponse(rejected.status, _status_text(rejected.status))
+        if not await self._first_use(args, b"POST\n" + body):
+            logger.warning("wechat request rejected (403): signature already used for "
+                           "another request")
+            return WeChatResponse(403, _status_text(403))
         text = await self._answer_once(inbound, on_new_message)
         try:
             reply, content_type = self.verifier.render_reply(inbound, text)
@@ -325,6 +349,27 @@ class WeChatInput(InputChannel):
             logger.exception("wechat reply could not be rendered")
             reply, content_type = self.verifier.render_reply(inbound, "")
         return WeChatResponse(200, reply, content_type)
+
+    async def _first_use(self, args: Mapping[str, str | None], request: bytes) -> bool:
+        """True for the first request under this (verified) signature and for a resend of
+        the same ``request``; False for anything else signed with it."""
+        timestamp = str(args.get("timestamp") or "0")
+        signed = hashlib.sha256("\n".join(
+            (timestamp, str(args.get("nonce") or ""), str(args.get("signature") or ""))
+        ).encode("utf-8")).hexdigest()
+        fingerprint = hashlib.sha256(request).hexdigest()
+        # Accepted while |now - timestamp| <= max_clock_skew_s: remembered that long.
+        remaining = int(timestamp) + self.config.max_clock_skew_s - time.time()
+        ttl_s = max(remaining, 0.0) + SIGNATURE_MARGIN_S
+        try:
+            if not await self.state.accept_signed(signed, fingerprint, ttl_s):
+                return False
+        except Exception:  # noqa: BLE001 - store down: this replica's memory still guards
+            logger.exception("wechat signature store unavailable: used signatures are "
+                             "remembered on this replica only")
+        # Only what the shared store let through is noted here, so a refused replay never
+        # stands in the way of WeChat's retry of the real request on this replica.
+        return await self._local_signatures.accept_signed(signed, fingerprint, ttl_s)
 
     # --- exactly once, within the deadline ----------------------------------------------
     async def _answer_once(self, inbound: Inbound, on_new_message: OnNewMessage) -> str:

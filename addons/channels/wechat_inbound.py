@@ -8,8 +8,13 @@ decrypted XML, and only then ``wechatpy.parse_message``.
 Modes (chosen in the official account's admin console):
 - plaintext: messages in clear, ``signature`` checked;
 - compatible: WeChat sends ``encrypt_type=aes`` with clear and encrypted fields; the
-  encrypted part is used and the reply is encrypted;
+  encrypted part is used and the reply is encrypted. A push without ``encrypt_type=aes``
+  is refused (403): ``signature`` does not cover the body, so falling back to the clear
+  fields would let a seen query string sign any body;
 - safe: only encrypted messages (``msg_signature`` checked) are accepted.
+
+The query's ``openid`` (WeChat sends it with every push) must equal ``FromUserName``.
+That a signature is used for one request only is checked by the channel, in its store.
 """
 
 from __future__ import annotations
@@ -191,6 +196,9 @@ class WeChatVerifier:
             root = _parse_xml(xml_text, "decrypted message")
         elif self.mode == "safe":
             raise RejectedRequest(400, "safe mode accepts encrypted messages only")
+        elif self.mode == "compatible":
+            # Answered like a bad signature: the clear fields are not signed.
+            raise RejectedRequest(403, "compatible mode: encrypt_type=aes missing")
         else:
             xml_text = body.decode("utf-8", errors="replace")
         _check_fields(root)
@@ -198,6 +206,10 @@ class WeChatVerifier:
             message = parse_message(xml_text)
         except Exception as error:  # noqa: BLE001 - wechatpy raises whatever xmltodict does
             raise RejectedRequest(400, f"unreadable message ({type(error).__name__})") from None
+        claimed = args.get("openid")
+        if claimed and claimed != str(message.source or ""):
+            # Unsigned: only a mismatch means something, and it means tampering.
+            raise RejectedRequest(403, "openid does not match FromUserName")
         return Inbound(message=message, encrypted=encrypted, nonce=nonce, xml=xml_text)
 
     def render_reply(self, inbound: Inbound, text: str) -> tuple[str, str]:

@@ -174,6 +174,16 @@ class ChannelState:
         value = json.dumps({"state": state, "reply": reply}, ensure_ascii=False)
         await self.store.set(self._key("msg", message_key), value, self.dedup_ttl_s)
 
+    # --- signed requests: one signature, one request ------------------------------------
+    async def accept_signed(self, signed: str, fingerprint: str, ttl_s: float) -> bool:
+        """True for the first request under the signature ``signed`` and for a resend of
+        that same request (same ``fingerprint``: WeChat's retries); False for anything
+        else signed with it. Atomic across replicas (``claim`` is SET NX with a TTL)."""
+        key = self._key("sig", signed)
+        if await self.store.claim(key, fingerprint, ttl_s):
+            return True
+        return await self.store.get(key) == fingerprint
+
     # --- images the merchant sent (appeal material) ------------------------------------
     async def add_media(self, openid: str, item: dict[str, Any]) -> None:
         items = [i for i in await self.media(openid) if i.get("media_id") != item.get("media_id")]

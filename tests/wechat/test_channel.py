@@ -191,12 +191,14 @@ async def test_entity_expansion_inside_the_encrypted_part_is_rejected(
     assert bot.calls == []
 
 
-async def test_compatible_mode_takes_both(make_channel: Any) -> None:
+async def test_compatible_mode_takes_encrypted_pushes_only(make_channel: Any) -> None:
     channel = make_channel(encoding_aes_key=AES_KEY, mode="compatible")
     bot = FakeBot()
-    assert content(await post(channel, bot, send.text_xml(openid(), "明文"))) == "收到：明文"
+    # No plaintext fallback: the clear fields are not signed (tests/wechat/test_signature_replay.py).
+    assert (await post(channel, bot, send.text_xml(openid(), "明文"))).status == 403
     encrypted = await post(channel, bot, send.text_xml(openid(), "密文"), aes=True)
     assert content(encrypted, aes=True) == "收到：密文"
+    assert bot.texts == ["密文"]
 
 
 async def test_plaintext_mode_cannot_take_encrypted_messages(make_channel: Any) -> None:
