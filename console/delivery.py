@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from console import service
+from console.errors import Refused
 from console.rasa_client import RasaClient, RasaError
 from console.transcript import has_agent_message, last_user_time
 from core.db import handoffs
@@ -157,7 +158,7 @@ class Delivery:
         with Session(self.engine) as session, session.begin():
             message = session.get(AgentMessage, message_id)
             if message is None:
-                raise service.Refused("没有这条消息", status=404)
+                raise Refused("没有这条消息", status=404)
             handoff = service.held_by(session, message.handoff_id, agent_id)
             claimed = session.execute(
                 update(AgentMessage)
@@ -167,7 +168,7 @@ class Delivery:
                 .execution_options(synchronize_session=False)
             ).rowcount
             if claimed != 1:
-                raise service.Refused("这条消息正在发送或已经送达")
+                raise Refused("这条消息正在发送或已经送达")
             sender_id, handoff_id = handoff.sender_id, handoff.id
         try:
             if has_agent_message(self.rasa.tracker(sender_id), message_id):

@@ -1,6 +1,6 @@
 """What every console request depends on: the app's ``Console`` (settings, engine,
-clients built once per app), the signed-in agent with the CSRF check, and a database
-session per request (as in the FastAPI full-stack template's ``deps.py``)."""
+clients built once per app), a database session per request, and the signed-in agent
+with the CSRF check (as in the FastAPI full-stack template's ``deps.py``)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from console import live, security
 from console.canned import load_canned
 from console.config import Settings
 from console.delivery import Delivery
+from console.errors import Refused
 from console.events import EventSource
 from console.rasa_client import RasaClient
 from core.db.models import Agent, AgentSession, utcnow
@@ -69,6 +71,21 @@ def console_of(request: Request) -> Console:
     return request.app.state.console
 
 
+CONSOLE = Depends(console_of)
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One session per request, shared by its dependencies. A route changes things in
+    ``with session.begin():``, which commits before the route answers (FastAPI 0.99
+    leaves a dependency only after the response is sent: a commit here would come after
+    the client has its answer); whatever is left open is rolled back at the end."""
+    with Session(console_of(request).engine) as session:
+        yield session
+
+
+DB = Depends(db_session)
+
+
 # --- authentication ----------------------------------------------------------------------
 def same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
@@ -78,18 +95,17 @@ def same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == host
 
 
-def authenticated(request: Request) -> Principal:
+def authenticated(request: Request, session: Session = DB) -> Principal:
     """The signed-in agent (401 otherwise); CSRF checked on state-changing requests."""
-    console = console_of(request)
     token = request.cookies.get(COOKIE)
     if not token:
-        raise HTTPException(401, "请先登录")
+        raise Refused("请先登录", 401)
     digest = security.token_hash(token)
     now = utcnow()
-    with Session(console.engine) as session, session.begin():
+    with session.begin():
         row = session.get(AgentSession, digest)
         if row is None or row.expires_at <= now:
-            raise HTTPException(401, "登录已过期，请重新登录")
+            raise Refused("登录已过期，请重新登录", 401)
         agent = session.get(Agent, row.agent_id)
         if agent.last_seen_at is None or agent.last_seen_at < now - dt.timedelta(seconds=10):
             agent.last_seen_at = now
@@ -97,20 +113,25 @@ def authenticated(request: Request) -> Principal:
                               row.csrf_token, digest)
     if request.method not in SAFE_METHODS:
         if not same_origin(request):
-            raise HTTPException(403, "请求来源不对")
+            raise Refused("请求来源不对", 403)
         if not security.same_token(principal.csrf_token, request.headers.get(CSRF_HEADER)):
-            raise HTTPException(403, "缺少安全校验，请刷新页面后重试")
+            raise Refused("缺少安全校验，请刷新页面后重试", 403)
     return principal
 
 
 SIGNED_IN = Depends(authenticated)
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, rolled back when
-    it raises."""
-    with Session(console_of(request).engine) as session, session.begin():
-        yield session
-
-
-DB = Depends(db_session)
+def still_signed_in(console: Console, me: Principal) -> bool:
+    """For a page that stays open (the live feed): the session is still valid, and the
+    agent is marked as seen. Its own short transaction, as it runs long after the
+    request's dependencies were resolved."""
+    now = utcnow()
+    with Session(console.engine) as session, session.begin():
+        row = session.get(AgentSession, me.session_hash)
+        if row is None or row.expires_at <= now:
+            return False
+        session.execute(update(Agent).where(Agent.id == me.agent_id)
+                        .values(last_seen_at=now)
+                        .execution_options(synchronize_session=False))
+        return True

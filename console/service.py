@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from console.errors import Refused
 from console.transcript import mask_text
 from core.db import handoffs
 from core.db.models import (
@@ -40,18 +41,8 @@ STATUS_LABELS = {
 }
 PRESENCE_LABELS = {"online": "在线", "away": "暂时离开", "offline": "离线"}
 
-
-class Refused(Exception):
-    """A request the console turns down with a message for the agent (HTTP 409/404)."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-
 logger = logging.getLogger(__name__)
+
 
 def epoch(value: dt.datetime | None) -> float | None:
     """Naive UTC datetime → Unix seconds (what the UI and the tracker use)."""

@@ -3,11 +3,14 @@ checked, rollback brings the last answer back."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from core.db.session import get_engine
@@ -83,3 +86,59 @@ def test_invalid_or_conflicting_entries_are_refused_with_every_reason(
     assert "contact_support" in " ".join(refused.json()["detail"]["problems"])
     assert client.post("/console/api/knowledge/nothing/rollback").status_code == 409
     assert client.get("/console/api/knowledge/nothing").status_code == 404
+
+
+def test_a_change_is_committed_before_the_answer_is_sent(
+        client: TestClient, seeded: str, console_app: Any) -> None:
+    """The moment the answer starts, another connection sees the saved draft and the
+    published revision: an agent (or the assistant) acting on the answer finds them."""
+    add_agent(seeded, "wang", "小王")
+    csrf = sign_in(client, "wang")
+    cookie = client.cookies.get("console_session")
+    # Not the app's engine: on SQLite it begins every transaction IMMEDIATE, and this
+    # reader must not wait for the request's own write lock.
+    reader = create_engine(seeded)
+
+    def revisions() -> list[str]:
+        with Session(reader) as session:
+            return [r.status.value for r in store.history(session, "fee_rate")]
+
+    async def call(method: str, path: str, body: dict[str, Any]) -> tuple[int, list[str]]:
+        seen: list[tuple[int, list[str]]] = []
+        payload = json.dumps(body).encode()
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "root_path": "", "client": ("testclient", 50000),
+            "server": ("testserver", 80),
+            "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
+                        (b"cookie", f"console_session={cookie}".encode()),
+                        (b"x-csrf-token", csrf.encode())],
+        }
+
+        requests = [{"type": "http.request", "body": payload, "more_body": False}]
+        answered = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            if requests:
+                return requests.pop()
+            await answered.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                seen.append((message["status"], revisions()))
+            elif not message.get("more_body"):
+                answered.set()
+
+        await console_app(scope, receive, send)
+        return seen[0]
+
+    try:
+        assert asyncio.run(call("PUT", "/console/api/knowledge/fee_rate",
+                                {"content": content("以合同为准。")})) == (
+            200, ["published", "draft"])
+        assert asyncio.run(call("POST", "/console/api/knowledge/fee_rate/publish", {})) == (
+            200, ["superseded", "published"])
+    finally:
+        reader.dispose()

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from console.deps import DB, SIGNED_IN, Principal
+from console.errors import Refused
 from core.knowledge import store
 from core.knowledge.entries import KnowledgeError, parse_entry
 
@@ -30,8 +31,8 @@ class PublishBody(BaseModel):
     revision: int | None = Field(None, ge=1, description="default: the latest revision")
 
 
-def _problems(status: int, error: KnowledgeError) -> HTTPException:
-    return HTTPException(status, {"message": "条目不能使用", "problems": error.problems})
+def _problems(status: int, error: KnowledgeError) -> Refused:
+    return Refused("条目不能使用", status, problems=error.problems)
 
 
 def _revisions(session: Session, entry_id: str) -> list[dict[str, Any]]:
@@ -49,7 +50,7 @@ def list_entries(session: Session = DB) -> dict[str, Any]:
 def read_entry(entry_id: str, session: Session = DB) -> dict[str, Any]:
     revisions = store.history(session, entry_id)
     if not revisions:
-        raise HTTPException(404, "没有这个条目")
+        raise Refused("没有这个条目", 404)
     shown = next((r for r in reversed(revisions) if r.status == store.Status.published),
                  revisions[-1])
     entry = store.entry_of(shown)
@@ -64,8 +65,9 @@ def save_entry(entry_id: str, body: EntryBody, session: Session = DB,
         entry = parse_entry({**body.content, "id": entry_id})
     except KnowledgeError as error:
         raise _problems(422, error) from error
-    revision = store.save_draft(session, entry, me.username, body.note)
-    return {"id": entry_id, "revision": revision.number, "status": revision.status.value}
+    with session.begin():
+        revision = store.save_draft(session, entry, me.username, body.note)
+        return {"id": entry_id, "revision": revision.number, "status": revision.status.value}
 
 
 @router.post("/{entry_id}/publish", summary="Answer with a revision from now on")
@@ -73,12 +75,13 @@ async def publish_entry(entry_id: str, body: PublishBody, request_session: Sessi
                         me: Principal = SIGNED_IN) -> dict[str, Any]:
     def work() -> dict[str, Any]:
         # Computing new question vectors takes a moment: off the event loop.
-        try:
-            revision = store.publish(request_session, entry_id, body.revision, me.username)
-        except KnowledgeError as error:
-            raise _problems(409, error) from error
-        return {"id": entry_id, "revision": revision.number,
-                "version": store.version(request_session)}
+        with request_session.begin():
+            try:
+                revision = store.publish(request_session, entry_id, body.revision, me.username)
+            except KnowledgeError as error:
+                raise _problems(409, error) from error
+            return {"id": entry_id, "revision": revision.number,
+                    "version": store.version(request_session)}
 
     return await run_in_threadpool(work)
 
@@ -86,20 +89,19 @@ async def publish_entry(entry_id: str, body: PublishBody, request_session: Sessi
 @router.post("/{entry_id}/rollback", summary="Answer with the revision published before")
 def rollback_entry(entry_id: str, session: Session = DB,
                    me: Principal = SIGNED_IN) -> dict[str, Any]:
-    try:
-        revision = store.rollback(session, entry_id, me.username)
-    except KnowledgeError as error:
-        raise _problems(409, error) from error
-    return {"id": entry_id, "revision": revision.number, "version": store.version(session)}
+    with session.begin():
+        try:
+            revision = store.rollback(session, entry_id, me.username)
+        except KnowledgeError as error:
+            raise _problems(409, error) from error
+        return {"id": entry_id, "revision": revision.number, "version": store.version(session)}
 
 
 @router.post("/{entry_id}/retire", summary="Stop answering the entry")
 def retire_entry(entry_id: str, session: Session = DB) -> dict[str, Any]:
-    try:
-        store.retire(session, entry_id)
-    except KnowledgeError as error:
-        raise _problems(409, error) from error
-    return {"id": entry_id, "version": store.version(session)}
-
-
-
+    with session.begin():
+        try:
+            store.retire(session, entry_id)
+        except KnowledgeError as error:
+            raise _problems(409, error) from error
+        return {"id": entry_id, "version": store.version(session)}

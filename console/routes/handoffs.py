@@ -1,0 +1,116 @@
+"""Conversations handed to a person (``/console/api/queue``,
+``/console/api/handoffs/{id}``): the queue, one conversation with its transcript and
+account panel, claiming, internal notes, transferring and closing.
+
+A route that also calls rasa (a notice to the merchant, the transcript, the bot taking
+over again) ends its transaction first: the merchant never hears of a change that was
+rolled back, and no database lock is held while rasa answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, constr
+from sqlalchemy.orm import Session
+
+from console import service
+from console.delivery import NO_PUSH_CHANNELS
+from console.deps import CONSOLE, DB, SIGNED_IN, Console, Principal
+from console.errors import REFUSED, SIGNED_IN_ERRORS
+from console.rasa_client import RasaError
+from console.transcript import transcript
+from core.db.models import Agent, utcnow
+
+router = APIRouter(prefix="/console/api", dependencies=[SIGNED_IN], responses=SIGNED_IN_ERRORS)
+
+
+class NoteBody(BaseModel):
+    text: constr(strip_whitespace=True, min_length=1, max_length=2000)  # type: ignore[valid-type]
+
+
+class TransferBody(BaseModel):
+    agent_id: int
+
+
+class CloseBody(BaseModel):
+    resolution: constr(strip_whitespace=True, min_length=1, max_length=500)  # type: ignore[valid-type]
+
+
+@router.get("/queue", summary="Waiting conversations, tickets, mine, agents online")
+def queue(me: Principal = SIGNED_IN, session: Session = DB,
+          console: Console = CONSOLE) -> dict[str, Any]:
+    snapshot = service.queue_snapshot(session, me.agent_id)
+    return {**snapshot, "service_hours": console.hours_view(),
+            "server_time": service.epoch(utcnow())}
+
+
+@router.get("/handoffs/{handoff_id}", summary="One conversation: transcript, account, notes")
+def conversation(handoff_id: int, me: Principal = SIGNED_IN, session: Session = DB,
+                 console: Console = CONSOLE) -> dict[str, Any]:
+    with session.begin():
+        view = service.conversation(session, handoff_id, viewer=me.agent_id)
+        handoff = service.get_handoff(session, handoff_id)
+        sender_id, channel = handoff.sender_id, handoff.channel
+    try:
+        tracker = console.rasa.tracker(sender_id)
+        view["transcript"] = transcript(tracker)
+        view["window"] = console.delivery.window(channel, tracker)
+        view["transcript_error"] = None
+    except RasaError as error:
+        view["transcript"] = []
+        view["window"] = {"applies": channel == "wechat", "open": True}
+        view["transcript_error"] = f"读取对话记录失败：{error.message}"
+    view["can_push"] = channel not in NO_PUSH_CHANNELS
+    return view
+
+
+@router.post("/handoffs/{handoff_id}/claim", summary="Claim a waiting conversation or ticket",
+             responses=REFUSED)
+def claim(handoff_id: int, me: Principal = SIGNED_IN, session: Session = DB,
+          console: Console = CONSOLE) -> dict[str, Any]:
+    with session.begin():
+        service.claim(session, handoff_id, me.agent_id)
+    notice_error = console.delivery.notify(
+        handoff_id, f"客服{me.name}已接入，正在查看你的问题。", "claimed")
+    return {"handoff_id": handoff_id, "notice_error": notice_error}
+
+
+@router.post("/handoffs/{handoff_id}/notes", summary="Add an internal note (never sent)")
+def add_note(handoff_id: int, body: NoteBody, me: Principal = SIGNED_IN,
+             session: Session = DB) -> dict[str, Any]:
+    with session.begin():
+        note = service.add_note(session, handoff_id, me.agent_id, body.text)
+        return {"id": note.id, "text": note.text, "agent": me.name,
+                "created_at": service.epoch(note.created_at)}
+
+
+@router.post("/handoffs/{handoff_id}/transfer", summary="Hand over to another online agent",
+             responses=REFUSED)
+def transfer(handoff_id: int, body: TransferBody, me: Principal = SIGNED_IN,
+             session: Session = DB, console: Console = CONSOLE) -> dict[str, Any]:
+    with session.begin():
+        handoff = service.transfer(session, handoff_id, me.agent_id, body.agent_id)
+        target = session.get(Agent, handoff.agent_id).display_name
+    notice_error = console.delivery.notify(
+        handoff_id, f"已为你转接给客服{target}，请稍等。", "transferred")
+    return {"handoff_id": handoff_id, "agent": target, "notice_error": notice_error}
+
+
+@router.post("/handoffs/{handoff_id}/close", summary="Close: the bot takes over again",
+             responses=REFUSED)
+def close(handoff_id: int, body: CloseBody, me: Principal = SIGNED_IN, session: Session = DB,
+          console: Console = CONSOLE) -> dict[str, Any]:
+    with session.begin():
+        handoff = service.close(session, handoff_id, me.agent_id, body.resolution)
+        sender_id, channel = handoff.sender_id, handoff.channel
+    warning = None
+    try:
+        console.rasa.trigger_intent(sender_id, channel, "handoff_closed")
+    except RasaError as error:
+        if error.status == 404:  # the merchant side's handoff flow is not deployed
+            warning = ("会话已结束，但对话服务还不认识 handoff_closed，"
+                       "机器人没能接回对话并邀请评分")
+        else:
+            warning = f"会话已结束，但机器人没能接回对话：{error.message}"
+    return {"handoff_id": handoff_id, "status": "closed", "warning": warning}

@@ -1,0 +1,45 @@
+"""The agent's replies to the merchant (``/console/api/handoffs/{id}/messages``,
+``/console/api/messages/{id}/retry``): recorded, then delivered through the merchant's
+own channel by console.delivery, which owns those transactions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, constr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from console import service
+from console.delivery import MAX_CHARS
+from console.deps import CONSOLE, DB, SIGNED_IN, Console, Principal
+from console.errors import REFUSED, SIGNED_IN_ERRORS
+from core.db.models import Agent, AgentMessage
+
+router = APIRouter(prefix="/console/api", dependencies=[SIGNED_IN], responses=SIGNED_IN_ERRORS)
+
+
+class MessageBody(BaseModel):
+    text: constr(strip_whitespace=True, min_length=1, max_length=MAX_CHARS)  # type: ignore[valid-type]
+
+
+def _message(session: Session, message_id: int) -> dict[str, Any]:
+    names = dict(session.execute(select(Agent.id, Agent.display_name)).all())
+    return service.message_view(session.get(AgentMessage, message_id), names)
+
+
+@router.post("/handoffs/{handoff_id}/messages", summary="Reply to the merchant",
+             responses=REFUSED)
+def send_message(handoff_id: int, body: MessageBody, me: Principal = SIGNED_IN,
+                 session: Session = DB, console: Console = CONSOLE) -> dict[str, Any]:
+    message_id = console.delivery.send(handoff_id, me.agent_id, body.text)
+    return _message(session, message_id)
+
+
+@router.post("/messages/{message_id}/retry", summary="Send a failed reply again",
+             responses=REFUSED)
+def retry(message_id: int, me: Principal = SIGNED_IN, session: Session = DB,
+          console: Console = CONSOLE) -> dict[str, Any]:
+    console.delivery.retry(message_id, me.agent_id)
+    return _message(session, message_id)
