@@ -3,11 +3,14 @@
 ``PrivateSQLTrackerStore`` is Rasa's ``SQLTrackerStore`` with two differences:
 
 - Every string of every event is masked before it is written or streamed to the event
-  broker: phone, ID-card and bank-card numbers that merchants type never reach the
-  tracker database, the broker, or the agent console. The actions still get the
-  unmasked text in the turn it was typed (Rasa hands them the in-memory tracker); a
-  value an action needs in a later turn is sealed (``core.privacy.seal``) and left
-  alone here, because only the action server can open it.
+  broker: phone, ID-card and bank-card numbers that merchants type (found as spans of the
+  typed text, in any grouping) never reach the tracker database, the broker, the HTTP
+  API (it reads this store) or the agent console, nor does any entity, ``parse_data``
+  string or slot value that overlaps one (a ``\\d{4}`` entity on each group of
+  "6228 4812 3456 7890"). The actions still get the unmasked text in the turn it was
+  typed (Rasa hands them the in-memory tracker); a value an action needs in a later turn
+  is sealed (``core.privacy.seal``) and left alone here, because only the action server
+  can open it.
 - A merchant who confirms "删除我的记录" gets the conversation deleted: the action sets
   the ``forget_me`` slot, and this store deletes every stored event of the sender
   instead of saving the turn.
@@ -53,7 +56,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from core.db.forget import FORGET_SLOT
-from core.privacy import SEALED_PREFIX, mask_personal_data
+from core.privacy import mask_events
 
 logger = logging.getLogger(__name__)
 
@@ -69,31 +72,24 @@ SECRET_SLOT = "phone_last4"
 LAST4 = re.compile(r"^\d{4}$")
 
 
-def mask_event_data(value: Any, secrets: frozenset[str] = frozenset()) -> Any:
-    """Masks personal data in every string of an event's data (sealed values excepted),
-    and the identity check's answers (``secrets``: the phone digits typed this turn)."""
-    if isinstance(value, str):
-        if value.startswith(SEALED_PREFIX):
-            return value
-        value = mask_personal_data(value)
-        for secret in secrets:
-            value = re.sub(rf"(?<!\d){secret}(?!\d)", "****", value)
-        return value
-    if isinstance(value, dict):
-        return {key: mask_event_data(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [mask_event_data(item, secrets) for item in value]
-    return value
-
-
 def typed_secrets(events: list[Event]) -> frozenset[str]:
     """The phone digits the identity check received in these events: they are used in the
-    turn they are typed and must not be readable afterwards (tracker, broker, console)."""
-    return frozenset(
-        str(event.value) for event in events
-        if isinstance(event, SlotSet) and event.key == SECRET_SLOT
-        and LAST4.match(str(event.value or ""))
-    )
+    turn they are typed and must not be readable afterwards (tracker, broker, console).
+    A slot mapped from several entities holds all their values (a list)."""
+    found = set()
+    for event in events:
+        if isinstance(event, SlotSet) and event.key == SECRET_SLOT:
+            values = event.value if isinstance(event.value, list) else [event.value]
+            found.update(str(value) for value in values if LAST4.match(str(value or "")))
+    return frozenset(found)
+
+
+def masked_turn(events: list[Event]) -> list[dict[str, Any]]:
+    """The serialised events of one turn as they may be stored, streamed or returned:
+    personal numbers found by span in the typed text, every entity, ``parse_data``
+    string and slot value overlapping one, and the identity check's answers masked. The
+    events themselves (what the actions read this turn) are left untouched."""
+    return mask_events([event.as_dict() for event in events], typed_secrets(events))
 
 
 def forget_requested(tracker: DialogueStateTracker) -> bool:
@@ -142,9 +138,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         # the broker once they are stored: a failed write publishes nothing.
         with self.session_scope() as session:
             new_events = list(self._additional_events(session, tracker))
-            secrets = typed_secrets(new_events)
-            for event in new_events:
-                data = mask_event_data(event.as_dict(), secrets)
+            masked = masked_turn(new_events)
+            for event, data in zip(new_events, masked, strict=True):
                 session.add(self.SQLEvent(
                     sender_id=tracker.sender_id,
                     type_name=event.type_name,
@@ -156,14 +151,13 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                 ))
             session.commit()
         if self.event_broker is not None:
-            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+            for data in masked:
+                self.event_broker.publish({"sender_id": tracker.sender_id, **data})
 
     async def _stream_new_events(self, event_broker: EventBroker, new_events: list[Event],
                                  sender_id: str) -> None:
-        secrets = typed_secrets(new_events)
-        for event in new_events:
-            event_broker.publish({"sender_id": sender_id,
-                                  **mask_event_data(event.as_dict(), secrets)})
+        for data in masked_turn(new_events):
+            event_broker.publish({"sender_id": sender_id, **data})
 
     async def delete(self, sender_id: str) -> int:
         """Deletes every stored event of ``sender_id`` (also the copies an SQL event
