@@ -18,6 +18,8 @@ from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 
+from addons import rasa_compat
+
 
 @lru_cache(maxsize=1)
 def action_response_validator() -> Validator:
@@ -40,13 +42,7 @@ def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
         raise error
 
 
-def install() -> None:
-    """Replaces Rasa's per-call schema check; refuses to start if Rasa changed under us
-    (the patched method would silently stop being called)."""
-    original = getattr(RemoteAction, "_validate_action_result", None)
-    if original is None or not callable(original):
-        raise RuntimeError(
-            "rasa.core.actions.action.RemoteAction._validate_action_result is gone: "
-            "addons/action_result_validation.py no longer applies to this Rasa version"
-        )
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+def install() -> bool:
+    """Replaces Rasa's per-call schema check. When Rasa's changed, logs an error and keeps
+    Rasa's own, returning False (addons/rasa_compat.py: the replacement is only faster)."""
+    return rasa_compat.replace_action_result_validation(validate_action_result)

@@ -26,14 +26,14 @@ pipeline). The one Rasa internal touched is
 ``MessageProcessor._handle_message_with_tracker(message, tracker)``: it is where the
 message and its conversation meet before the NLU parses it (``handle_message`` ->
 ``log_message`` -> here -> ``parse_message``), the only place where the tracker the turn
-works on, fetched inside the lock, is at hand. ``install`` refuses to start when that
-method or its signature changed.
+works on, fetched inside the lock, is at hand. The wrapping lives in addons/rasa_compat.py
+(``hook_before_nlu``), which refuses to start when that method, its caller or its
+signature changed.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -49,6 +49,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from addons import rasa_compat
 from core.choices import (
     Choice,
     is_bare_number,
@@ -186,25 +187,6 @@ async def resolve(processor: MessageProcessor, message: UserMessage,
 
 def install() -> None:
     """Routes every user message through ``resolve`` before the NLU; refuses to start
-    when the Rasa internal it wraps changed (typed choices would silently stop)."""
-    original = getattr(MessageProcessor, "_handle_message_with_tracker", None)
-    if getattr(original, "typed_choices", False):
-        return  # installed already
-    if original is None or not inspect.iscoroutinefunction(original) or \
-            list(inspect.signature(original).parameters) != ["self", "message", "tracker"]:
-        raise RuntimeError(
-            "rasa.core.processor.MessageProcessor._handle_message_with_tracker(message, "
-            "tracker) changed: addons/typed_choices.py no longer applies to this Rasa version")
-    if not callable(getattr(MessageProcessor, "parse_message", None)):
-        raise RuntimeError("rasa.core.processor.MessageProcessor.parse_message is gone")
-
-    async def handle_message_with_tracker(self: MessageProcessor, message: UserMessage,
-                                          tracker: DialogueStateTracker) -> None:
-        try:
-            message = await resolve(self, message, tracker)
-        except Exception:  # noqa: BLE001 - the turn goes on with the message as typed
-            logger.exception("typed choices: message passed on as typed")
-        await original(self, message, tracker)
-
-    handle_message_with_tracker.typed_choices = True  # type: ignore[attr-defined]
-    MessageProcessor._handle_message_with_tracker = handle_message_with_tracker  # type: ignore[method-assign]
+    when the Rasa internal it wraps changed (typed choices would silently stop; see
+    addons/rasa_compat.py)."""
+    rasa_compat.hook_before_nlu("typed_choices", resolve)

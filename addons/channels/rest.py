@@ -45,6 +45,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from addons import rasa_compat
 from addons.channels.rate_limit import (
     MAX_MESSAGE_CHARS,
     RATE_LIMITED_TEXT,
@@ -111,6 +112,9 @@ class RestInput(RasaRestInput):
             if isinstance(messages, list):
                 messages[:] = [{"recipient_id": message.sender_id, "text": STORE_DOWN_TEXT}]
 
+        # _extract_sender / _extract_input_channel override private hooks that Rasa's
+        # blueprint calls: refuses to start when they changed (addons/rasa_compat.py).
+        rasa_compat.check(rasa_compat.REST_INPUT_HOOKS)
         webhook = super().blueprint(turn)
 
         @webhook.middleware("response")

@@ -2,9 +2,9 @@
 
 Rasa 3.6's socket.io channel, subclassed where it falls short:
 
-- ``enter_room`` is awaited when it is a coroutine (python-socketio 5.10 and newer) and
-  called plainly when it is not (5.9.0, pinned today). Rasa 3.6 never awaits it, so
-  with a newer python-socketio its replies would silently go nowhere.
+- ``enter_room`` is awaited when it is a coroutine (python-socketio 5.10 and newer, 5.16.3
+  pinned today) and called plainly when it is not (5.9 and older). Rasa 3.6 never awaits
+  it, so with a newer python-socketio its replies would silently go nowhere.
 - Session persistence is always on: the sender id is the widget session, not the socket,
   so a reload, a second tab or a reconnect continue the same conversation.
 - An optional Redis client manager (``WIDGET_REDIS_URL``): an emit on one replica reaches
@@ -23,6 +23,9 @@ Each merchant message carries a client message id. A message id already recorded
 the session's tracker (or being processed right now, on any replica when Redis is
 configured) is acknowledged but not processed again, so a resend after a dropped
 connection never reaches the bot twice.
+
+The Rasa (and python-socketio, Sanic-Cors) internals it relies on are reached through
+addons/rasa_compat.py and checked there when the channel starts.
 
 Routes (mounted at ``/widget``): ``widget.js`` (the bundle), ``demo.html`` (help-centre
 demo page), ``POST transcript`` (this session's messages, for the secret's holder only),
@@ -53,13 +56,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncManager, AsyncRedisManager, AsyncServer
 
+from addons import rasa_compat
 from addons.channels.rate_limit import RateLimiter
 from addons.channels.wechat_store import KeyValueStore, create_store
-
-try:
-    from sanic_cors.core import SANIC_CORS_EVALUATED
-except ImportError:  # pragma: no cover - sanic-cors comes with rasa
-    SANIC_CORS_EVALUATED = "_sanic_cors_e"
 
 logger = logging.getLogger(__name__)
 
@@ -203,9 +202,8 @@ class WidgetServer(AsyncServer):
         base = super()._engineio_server_class()
         if not self.node_id:
             return base
-        if not callable(getattr(base, "generate_id", None)):
-            raise RuntimeError("engineio.AsyncServer.generate_id is gone: WIDGET_NODE_ID "
-                               "cannot mark session ids (addons/channels/widget.py)")
+        # A private hook of python-socketio: refuses to start if it changed.
+        rasa_compat.check_engineio_session_ids(base)
         prefix = f"{self.node_id}."
 
         class NodeEngineIOServer(base):  # type: ignore[misc, valid-type]
@@ -237,7 +235,7 @@ class WidgetOutput(SocketIOOutput):
         timestamp = kwargs.get("timestamp")
         if isinstance(timestamp, int | float):
             message["ts"] = float(timestamp)
-        await self._send_message(recipient_id, message)
+        await self.sio.emit(self.bot_message_evt, message, room=recipient_id)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._send(recipient_id, {"text": text.strip()}, **kwargs)
@@ -285,12 +283,17 @@ class WidgetSocketBlueprint(SocketBlueprint):
     rasa's CORS middleware.
     """
 
+    def __init__(self, sio: AsyncServer, socketio_path: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sio, socketio_path, *args, **kwargs)
+        # Our own copy: Rasa's ctx.socketio_path is its private detail.
+        self.ctx.widget_socketio_path = "/" + str(socketio_path).strip("/")
+
     def register(self, app: Any, options: Any) -> None:
-        path = "/" + str(self.ctx.socketio_path).strip("/")
+        path = self.ctx.widget_socketio_path
 
         async def engineio_answers_cors(request: Request) -> None:
             if request.path == path or request.path.startswith(path + "/"):
-                setattr(request.ctx, SANIC_CORS_EVALUATED, "1")
+                rasa_compat.mark_cors_answered(request)
 
         app.register_middleware(engineio_answers_cors, "request")
         super().register(app, options)
@@ -379,6 +382,9 @@ class WidgetInput(SocketIOInput):
         return WidgetOutput(self.sio, self.bot_message_evt)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        # The Rasa internals this channel relies on (addons/rasa_compat.py), at start.
+        rasa_compat.check(rasa_compat.AGENT_ON_APP)
+        rasa_compat.check(rasa_compat.SANIC_CORS_FLAG)
         sio = self.create_server()
         self.sio = sio
         # Sanic 21.12 blueprint names: letters, digits, "_" and "-" only.
@@ -565,9 +571,7 @@ class WidgetInput(SocketIOInput):
 
     # --- tracker look-ups ----------------------------------------------------------------
     def _tracker_store(self, app: Any = None) -> Any:
-        app = app or self._app
-        agent = getattr(getattr(app, "ctx", None), "agent", None)
-        return getattr(agent, "tracker_store", None)
+        return rasa_compat.agent_tracker_store(app or self._app)
 
     async def _tracker(self, session_id: str, app: Any = None) -> Any:
         store = self._tracker_store(app)
@@ -611,9 +615,7 @@ class WidgetInput(SocketIOInput):
         if origin and origin in self.config.allowed_origins:
             # `rasa run --cors` would add its own Access-Control-Allow-Origin as a second
             # header, which browsers reject: tell its middleware this one is answered.
-            ctx = getattr(request, "ctx", None)
-            if ctx is not None:
-                setattr(ctx, SANIC_CORS_EVALUATED, "1")
+            rasa_compat.mark_cors_answered(request)
             return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
         return {}
 
