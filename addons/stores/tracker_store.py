@@ -55,6 +55,7 @@ from rasa.shared.core.events import Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from addons import rasa_compat
 from core.db.forget import FORGET_SLOT
 from core.privacy import mask_events
 
@@ -108,6 +109,7 @@ class TrackerStoreUnavailable(RuntimeError):
 
 class PrivateSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        rasa_compat.check(rasa_compat.PRIVATE_SQL_TRACKER_STORE)
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "postgresql":
             self._bound_postgresql_engine()
@@ -233,6 +235,7 @@ def create_tracker_store(store: TrackerStore | None, domain: Domain) -> TrackerS
 def install() -> None:
     """Makes every agent use ``NoFallbackTrackerStore``; refuses to start when the Rasa
     internals it replaces changed (the fallback could silently come back)."""
+    rasa_compat.check(rasa_compat.NO_FALLBACK_TRACKER_STORE)  # refuses on a changed Rasa
     if not callable(getattr(Agent, "_create_tracker_store", None)):
         raise RuntimeError(
             "rasa.core.agent.Agent._create_tracker_store is gone: "
