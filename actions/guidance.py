@@ -22,6 +22,7 @@ from actions.knowledge import (
 )
 from actions.repair import EMERGENCIES, Safety
 from core.db import repository
+from core.knowledge.decision import SUGGEST
 
 # The patterns live with the rest of the order of precedence (actions.repair).
 SCAM_SIGNAL = repair.SCAM_SIGNAL
@@ -114,8 +115,25 @@ async def safety_first(dispatcher: CollectingDispatcher, tracker: Tracker,
         await answer_emergency(dispatcher, tracker, safety)
     elif not (answers_entry and
               (chosen_entry_id(tracker) or "").startswith(SAFETY_ENTRY_PREFIX)):
-        dispatcher.utter_message(response="utter_anti_scam")
+        # The scam this message describes (a fake support call, a fee to unfreeze, a
+        # screen-sharing app) gets its own answer; the general warning otherwise.
+        entry_id = matching_scam_entry(tracker)
+        if entry_id is None or not await answer_entry(dispatcher, tracker, entry_id):
+            dispatcher.utter_message(response="utter_anti_scam")
     return safety
+
+
+def matching_scam_entry(tracker: Tracker) -> str | None:
+    """The likeliest anti-scam entry for the message, if it matched at all and was not
+    said yet in this session."""
+    answered = answered_entries(tracker)
+    for candidate in knowledge_of(tracker).get("candidates") or []:
+        entry_id = str(candidate.get("id") or "")
+        if entry_id.startswith(SAFETY_ENTRY_PREFIX) and entry_id not in EMERGENCY_ENTRIES.values():
+            if float(candidate.get("score") or 0) >= SUGGEST and entry_id not in answered:
+                return entry_id
+            return None
+    return None
 
 
 def warn_if_scam(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:

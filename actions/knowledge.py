@@ -25,7 +25,7 @@ from core.dates import is_overdue
 from core.db import repository
 from core.db.models import utcnow
 from core.knowledge import store
-from core.knowledge.decision import INTENT_ENTRIES, SUGGEST
+from core.knowledge.decision import INTENT_ENTRIES, PLATFORM_ENTRIES, SUGGEST, same_topic
 from core.knowledge.entries import Entry, KnowledgeError, load_directory
 
 logger = logging.getLogger(__name__)
@@ -33,13 +33,11 @@ logger = logging.getLogger(__name__)
 KB_ENTITY = "kb_entry"
 KB_METADATA = "knowledge_entry"
 # out_of_scope with another platform or a bank: the entry that says where it belongs.
-ELSEWHERE_ENTRIES = {
-    "alipay": "redirect_alipay", "bank": "redirect_bank", "unionpay": "redirect_unionpay",
-    "douyin": "redirect_douyin", "kuaishou": "redirect_kuaishou", "taobao": "redirect_taobao",
-    "pinduoduo": "redirect_pinduoduo", "meituan": "redirect_meituan", "jd": "redirect_jd",
-    "qq": "redirect_qq_wallet",
-}
 MAX_TITLE = 24
+HK_ENTRY = "wechat_pay_hk"
+HK_NEUTRAL_TAGS = frozenset({"safety", "bot", "redirect"})
+HK_AGAIN = ("WeChat Pay HK的结算、限制和客服问题，规则和内地不同，我这边查不到，"
+            "请直接联系WeChat Pay HK的商户客服。内地微信支付商户号的问题可以接着问我。")
 
 
 def knowledge_of(tracker: Tracker) -> dict[str, Any]:
@@ -62,7 +60,7 @@ def chosen_entry_id(tracker: Tracker) -> str | None:
         return str(knowledge["entry_id"])
     intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
     if intent == "out_of_scope":
-        return ELSEWHERE_ENTRIES.get(_entity(tracker, "other_platform") or "")
+        return PLATFORM_ENTRIES.get(_entity(tracker, "other_platform") or "")
     return INTENT_ENTRIES.get(intent or "")
 
 
@@ -90,8 +88,30 @@ async def load_entries(ids: list[str]) -> dict[str, Entry]:
     return {i: files[i] for i in ids if i in files}
 
 
+def asker_role(tracker: Tracker) -> str | None:
+    """Who said, in this session, they are asking (the latest said wins): a WeChat Pay
+    HK merchant, a service provider, a developer, a customer or a personal user."""
+    from actions.repair import role_of  # lazy: repair's forms import this module
+
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") == "user":
+            role = role_of(str(event.get("text") or ""))
+            if role:
+                return role
+    return None
+
+
+async def answer_facts(tracker: Tracker) -> dict[str, Any]:
+    """What a variant may depend on: who is asking, and the verified merchant's facts."""
+    facts = await merchant_facts(tracker)
+    role = asker_role(tracker)
+    return {**facts, "role": role} if role else facts
+
+
 async def merchant_facts(tracker: Tracker) -> dict[str, Any]:
-    """What a variant may depend on, for a verified sender; {} for anyone else."""
+    """The verified sender's account facts; {} for anyone else."""
     channel, sender_id = sender_key(tracker)
 
     def work(session: Session) -> dict[str, Any]:
@@ -163,30 +183,52 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
 
     if await answer_from_facts(dispatcher, tracker, entry_id):
         return True  # the verified merchant's own facts answer it (rejection note, ...)
+    asked_for = entry_id
+    entry_id = await _for_asker(tracker, entry_id)
     answered = answered_entries(tracker)
+    if entry_id == HK_ENTRY != asked_for and entry_id in answered:
+        dispatcher.utter_message(text=HK_AGAIN, **{KB_METADATA: HK_ENTRY})
+        return True
     if entry_id in answered:
-        return await _answer_again(dispatcher, tracker, entry_id, answered)
+        return await _answer_again(dispatcher, tracker, entry_id, answered,
+                                   try_others=entry_id == asked_for)
     entries = await load_entries([entry_id])
     entry = entries.get(entry_id)
     if entry is None:
         return False
-    facts = await merchant_facts(tracker) if entry.variants else {}
+    facts = await answer_facts(tracker) if entry.variants else {}
     dispatcher.utter_message(text=entry.answer_for(facts), **{KB_METADATA: entry.id})
     return True
 
 
+async def _for_asker(tracker: Tracker, entry_id: str) -> str:
+    """A WeChat Pay HK merchant is told where HK questions go, not mainland rules (what
+    the assistant says of scams and of itself applies to everyone)."""
+    if asker_role(tracker) != "hong_kong":
+        return entry_id
+    entry = (await load_entries([entry_id])).get(entry_id)
+    if entry is None or entry.scope == "redirect" or set(entry.tags) & HK_NEUTRAL_TAGS \
+            or any(v.when.get("role") == "hong_kong" for v in entry.variants):
+        return entry_id
+    return HK_ENTRY
+
+
 async def _answer_again(dispatcher: CollectingDispatcher, tracker: Tracker, entry_id: str,
-                        answered: list[str]) -> bool:
+                        answered: list[str], try_others: bool = True) -> bool:
     """The same entry again: the next likeliest entry not said yet if it matched well,
     else its follow-ups as choices, else a short acknowledgement with the ways on."""
     knowledge = knowledge_of(tracker)
     others = [str(c["id"]) for c in knowledge.get("candidates") or []
               if c.get("id") != entry_id and float(c.get("score") or 0) >= SUGGEST
-              and c.get("id") not in answered]
+              and c.get("id") not in answered] if try_others else []
     entries = await load_entries([entry_id, *others])
-    if others and others[0] in entries:
+    # Only a more specific entry of the same topic: a repeated "怎么申诉" is not
+    # suddenly about Alipay because Alipay's entry came next.
+    others = [i for i in others if i in entries and entries[i].scope != "redirect"
+              and same_topic(entries.get(entry_id), entries[i])]
+    if others:
         entry = entries[others[0]]
-        facts = await merchant_facts(tracker) if entry.variants else {}
+        facts = await answer_facts(tracker) if entry.variants else {}
         dispatcher.utter_message(text=entry.answer_for(facts), **{KB_METADATA: entry.id})
         return True
     entry = entries.get(entry_id)

@@ -49,8 +49,7 @@ ALSO = {"ask_remote_collection": ["kb:remote_collection"],
 
 def answers_of(parsed: dict[str, Any]) -> tuple[str, list[str]]:
     """(kind, answers): what the assistant does with this parse."""
-    from actions.knowledge import ELSEWHERE_ENTRIES
-    from core.knowledge.decision import INTENT_ENTRIES
+    from core.knowledge.decision import INTENT_ENTRIES, PLATFORM_ENTRIES
 
     intent = (parsed.get("intent") or {}).get("name") or ""
     knowledge = parsed.get("knowledge") or {}
@@ -67,8 +66,8 @@ def answers_of(parsed: dict[str, Any]) -> tuple[str, list[str]]:
     if intent == "out_of_scope":
         platform = next((e.get("value") for e in parsed.get("entities") or []
                          if e.get("entity") == "other_platform"), None)
-        if platform in ELSEWHERE_ENTRIES:
-            return "answer", [f"kb:{ELSEWHERE_ENTRIES[platform]}"]
+        if platform in PLATFORM_ENTRIES:
+            return "answer", [f"kb:{PLATFORM_ENTRIES[platform]}"]
         return "out_of_scope", []
     return "other", [f"intent:{intent}"]
 

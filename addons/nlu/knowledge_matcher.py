@@ -26,6 +26,9 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -35,7 +38,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from core.knowledge import vectors as vec
-from core.knowledge.decision import KNOWLEDGE_INTENT, decide, on_topic
+from core.knowledge.decision import KNOWLEDGE_INTENT, PLATFORM_ENTRIES, decide, on_topic
 from core.knowledge.entries import DEFAULT_DIRECTORY
 from core.knowledge.live import LiveKnowledge
 
@@ -113,8 +116,10 @@ class KnowledgeMatcher(GraphComponent):
         intent, confidence = original_intent(message)
         candidates = index.search(text, self._query_vector(text),
                                   limit=int(self._config["candidates"]), normalized=True)
+        platform = next((str(e.get(ENTITY_ATTRIBUTE_VALUE)) for e in message.get(ENTITIES) or []
+                         if e.get(ENTITY_ATTRIBUTE_TYPE) == "other_platform"), "")
         decision = decide(intent, confidence, candidates, index.entries, chars=chars,
-                          topical=on_topic(text))
+                          topical=on_topic(text), platform_entry=PLATFORM_ENTRIES.get(platform))
         message.set(KNOWLEDGE_KEY, {
             **decision.as_dict(),
             "intent": intent,

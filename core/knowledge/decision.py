@@ -6,11 +6,14 @@ knowledge base. In order:
 
 1. control moves and form answers (a person, stop waiting, delete, yes/no, ids, small
    talk) the model is sure of always stay;
-2. another platform or a bank named in the message gets its redirect entry;
+2. another platform or a bank named in the message (the ``other_platform`` entity) gets
+   its redirect entry when the model calls the message out of scope, a redirect entry
+   leads, or the platform's entry scores within ``PLATFORM_MARGIN`` of the best;
 3. a message with no word of our domain (``on_topic``) is answered only by an entry that
    fits it very well (``OVERRIDE``), else it stays with the NLU (out_of_scope);
 4. a task on the merchant's own account the model is sure of stays, unless an entry fits
-   very well; the same for a sure out_of_scope (a redirect entry may answer it);
+   very well, or a specific entry of the task's own topic (not its overview) scores
+   ``TASK_SPECIFIC``; the same for a sure out_of_scope (a redirect entry may answer it);
 5. an entry scoring at least ``ANSWER`` and ahead of the next by ``MARGIN`` is answered;
 6. an informational intent the model is sure of gets its own entry, or a more specific
    entry of the same topic that also matches;
@@ -40,10 +43,22 @@ TASK_SURE = 0.5
 TASK_CERTAIN = 0.97
 OVERRIDE = 0.4
 OVERRIDE_MIN_CHARS = 6
+# A message with no word of our domain ("有没有别的办法") needs a closer fit: its few
+# words can all appear in one similar question.
+OFF_TOPIC_OVERRIDE = 0.45
 FAQ_SURE = 0.6
 # An informational intent this sure keeps its own entry unless another fits this well.
 FAQ_CERTAIN = 0.9
-FAQ_OVERRIDE = 0.3
+FAQ_OVERRIDE = 0.25
+# The redirect entry of each platform the NLU's ``other_platform`` entity names.
+PLATFORM_ENTRIES: Mapping[str, str] = {
+    "alipay": "redirect_alipay", "bank": "redirect_bank", "unionpay": "redirect_unionpay",
+    "douyin": "redirect_douyin", "kuaishou": "redirect_kuaishou", "taobao": "redirect_taobao",
+    "pinduoduo": "redirect_pinduoduo", "meituan": "redirect_meituan", "jd": "redirect_jd",
+    "qq": "redirect_qq_wallet",
+}
+# A named platform's entry is answered when it scores this close to the best entry.
+PLATFORM_MARGIN = 0.05
 # Redirects to platforms the other_platform entity names: only when it names them.
 NAMED_REDIRECTS = frozenset({"alipay", "bank", "unionpay", "platform"})
 OOS_SURE = 0.9
@@ -82,6 +97,12 @@ TASK_ENTRIES: Mapping[str, frozenset[str]] = {
                                         "payment_link_remote", "multichannel_codes",
                                         "reason_remote_qr"}),
 }
+# The overview of each task: doing the task says it and more.
+TASK_OVERVIEWS = frozenset({"restriction_general", "abnormal_reason", "how_to_find_reason",
+                            "restriction_types", "appeal_process", "appeal_where_progress",
+                            "remote_collection"})
+# A specific entry of a task's topic that fits this well is answered instead.
+TASK_SPECIFIC = 0.45
 # Informational intents and the entry that answers each ("my account is abnormal"
 # leads to the overview and the identity check unless an entry fits the story).
 INTENT_ENTRIES: Mapping[str, str] = {
@@ -103,7 +124,7 @@ ON_TOPIC = re.compile(
     r"收款|付款|支付|收钱|付钱|到账|提现|转账|退款|结算|余额|零钱|钱包|货款|资金|冻结|解冻|限制|"
     r"受限|风控|封|解封|申诉|驳回|审核|商户|商家|特约|服务商|子商户|进件|开户|注销|账户|账号|"
     r"帐户|帐号|微信|wechat|weixin|wx|码|二维码|扫码|费率|手续费|佣金|客服|95017|人工|小程序|"
-    r"公众号|网站|备案|接口|api|sdk|jsapi|native|h5|报错|错误码|回调|营业执照|执照|法人|实名|"
+    r"没人接|打不通|占线|接通|排队|电话|工单|公众号|网站|备案|接口|api|sdk|jsapi|native|h5|报错|错误码|回调|营业执照|执照|法人|实名|"
     r"身份|验证码|密码|骗|诈骗|顾问|代解|支付宝|抖音|快手|淘宝|天猫|拼多多|美团|京东|银行|"
     r"银联|云闪付|qq|游戏|香港|hk|店|摊|生意|顾客|客户|订单|交易|流水|发票|播报|额度|限额|"
     r"no_auth|err_?code|return_(code|msg)|sub_mch|mch_?id|appid|统一下单|下单",
@@ -127,7 +148,7 @@ class Decision:
                 "suggestions": self.suggestions, "why": self.why}
 
 
-def _same_topic(entry: Entry | None, other: Entry | None) -> bool:
+def same_topic(entry: Entry | None, other: Entry | None) -> bool:
     if entry is None or other is None:
         return False
     return bool(set(entry.tags) & set(other.tags)) or other.id in entry.follow_ups
@@ -146,7 +167,10 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
     strong = top is not None and top.score >= OVERRIDE and chars >= OVERRIDE_MIN_CHARS
     redirect = top is not None and entries[top.entry_id].scope == "redirect" \
         and top.score >= REDIRECT_MIN
-    if platform_entry in entries and (intent == OUT_OF_SCOPE or redirect):
+    platform_score = next((c.score for c in candidates if c.entry_id == platform_entry), None)
+    platform_close = platform_score is not None and top is not None \
+        and top.score - platform_score <= PLATFORM_MARGIN
+    if platform_entry in entries and (intent == OUT_OF_SCOPE or redirect or platform_close):
         # The platform the message names, unless a redirect entry fits it better
         # (a credit card's overdue fee is about credit, not the bank's card).
         chosen = top.entry_id if redirect and top.score >= ANSWER * 2 else platform_entry
@@ -154,13 +178,16 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
     if redirect and intent == OUT_OF_SCOPE:
         return Decision("answer", top.entry_id, why="redirect")
     if not topical and intent not in INTENT_ENTRIES:
-        if strong:
+        if strong and top.score >= OFF_TOPIC_OVERRIDE:
             return Decision("answer", top.entry_id, why="off-topic override")
         return Decision("keep", why="off topic")
     if intent in TASK_INTENTS and confidence >= TASK_SURE:
         # An entry about the task itself never replaces doing it.
         own_topic = top is not None and top.entry_id in TASK_ENTRIES.get(intent, ())
         certain = confidence >= TASK_CERTAIN  # worded like the task's own examples
+        if own_topic and top.entry_id not in TASK_OVERVIEWS and top.score >= TASK_SPECIFIC:
+            # "线下码发给外省客户扫会被风控吗": the specific answer, not the whole advisor
+            return Decision("answer", top.entry_id, why="task-specific")
         return Decision("answer", top.entry_id, why="override") \
             if strong and not own_topic and not certain else Decision("keep", why="task")
     if intent == OUT_OF_SCOPE and confidence >= OOS_SURE:
@@ -188,7 +215,7 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
         return Decision("keep", why="task")  # "收款码被限制了": the overview and the check
     own = INTENT_ENTRIES.get(intent or "")
     if own in entries and confidence >= FAQ_CERTAIN and top is not None \
-            and top.score < FAQ_OVERRIDE and not _same_topic(entries[own], entries[top.entry_id]):
+            and top.score < FAQ_OVERRIDE and not same_topic(entries[own], entries[top.entry_id]):
         return Decision("answer", own, why="intent")  # "钱安全吗": the model knows best
     if top is not None and top.score >= ANSWER and top.score - second >= MARGIN:
         return Decision("answer", top.entry_id, why="match")
@@ -196,7 +223,7 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
     if own in entries and confidence >= FAQ_SURE:
         for candidate in candidates[:SUGGESTIONS]:
             if (candidate.score >= SUGGEST and candidate.entry_id != own
-                    and _same_topic(entries.get(own), entries.get(candidate.entry_id))):
+                    and same_topic(entries.get(own), entries.get(candidate.entry_id))):
                 return Decision("answer", candidate.entry_id, why="intent+specific")
         return Decision("answer", own, why="intent")
     if intent in FLOW_INTENTS:

@@ -31,6 +31,9 @@ ENTRY_ID = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 # What a variant may depend on: the verified merchant's facts (core.knowledge.facts).
 STATES = {"normal", "restricted", "risk_controlled", "frozen"}
 APPEALS = {"none", "open", "overdue", "rejected", "approved"}
+# Who is asking when it is not the merchant (actions.repair.role_of): a variant may be
+# written for them ("role: personal" for a WeChat user without a merchant id).
+ROLES = {"hong_kong", "service_provider", "developer", "payer", "personal"}
 REDIRECTS = {"alipay", "bank", "unionpay", "platform", "authority", "police",
              "wechat_security", "wechatpay_hk", "other"}
 
@@ -71,7 +74,9 @@ class Variant(BaseModel):
                 raise ValueError(f"{key} must be true or false")
             elif key == "reason" and not isinstance(value, str):
                 raise ValueError("reason must be a reason code")
-            elif key not in ("state", "appeal", "can_collect", "can_withdraw", "reason"):
+            elif key == "role" and value not in ROLES:
+                raise ValueError(f"unknown role {value!r}")
+            elif key not in ("state", "appeal", "can_collect", "can_withdraw", "reason", "role"):
                 raise ValueError(f"unknown condition {key!r}")
         return when
 

@@ -78,8 +78,9 @@ async def test_an_edit_is_answered_within_seconds_without_retraining(
         store.publish(session, "test_parking_fee", author="test")
     changed = await talk().say("费率是多少")
     assert "测试改过的答案" in changed.text
-    # bench/results/knowledge.md measures the delay on a quiet machine (target 5 s).
-    deadline = time.monotonic() + 15
+    # bench/results/knowledge.md measures the delay on a quiet machine (target 5 s); here
+    # it only has to come, also on a loaded 2-core machine (the index refit takes ~13 s).
+    deadline = time.monotonic() + 40
     reply = None
     while time.monotonic() < deadline:
         reply = await talk().say("停车场的扫码缴费码被限制了怎么办")
@@ -87,3 +88,29 @@ async def test_an_edit_is_answered_within_seconds_without_retraining(
             break
         await asyncio.sleep(0.5)
     assert reply is not None and reply.entries == ["test_parking_fee"]
+
+
+async def test_a_personal_user_gets_the_personal_answer_not_the_merchant_one(
+        talk: Talk) -> None:
+    merchant = await talk().say("客服电话多少")
+    personal = talk()
+    await personal.say("我是个人用户，没有商户号")
+    reply = await personal.say("客服电话多少")
+    assert merchant.entries == reply.entries == ["contact_support"]
+    assert "营业执照" in merchant.text and "营业执照" not in reply.text
+
+
+async def test_a_hong_kong_merchant_is_not_given_mainland_rules(talk: Talk) -> None:
+    hk = talk()
+    first = await hk.say("我们是香港商户，用的是WeChat Pay HK")
+    assert first.entries == ["wechat_pay_hk"]
+    for question in ("结算延迟了要几天才恢复", "那客服电话是多少"):
+        reply = await hk.say(question)  # mainland answers (T+1, 95017) do not apply
+        assert reply.entries == ["wechat_pay_hk"], question
+        assert reply.text != first.text and "95017" not in reply.text
+
+
+async def test_a_named_platform_gets_its_own_redirect_in_a_long_story(talk: Talk) -> None:
+    reply = await talk().say("我在淘宝和微信上都开店。淘宝那边今天提示资金被保护冻结，"
+                             "微信这边暂时没事。淘宝被冻结会不会连累微信商户号？淘宝这边该找谁？")
+    assert reply.entries == ["redirect_taobao"]

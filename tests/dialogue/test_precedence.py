@@ -119,7 +119,8 @@ async def test_the_emergency_said_again_is_short_not_the_same_block(talk: Talk) 
 async def test_a_scam_message_with_the_answer_warns_and_takes_the_answer(talk: Talk) -> None:
     merchant = await at_step(talk, "merchant_id")
     reply = await merchant.say("有人说交500块就能解封，我的商户号是1900000002")
-    assert said(reply)[0] == WARNING
+    # The answer to this scam (a fee to unfreeze), not only the general reminder.
+    assert said(reply)[0] == "kb:scam_paid_unfreeze"
     assert await merchant.slot("requested_slot") == "phone_last4"
 
 

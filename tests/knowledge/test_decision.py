@@ -24,7 +24,7 @@ ENTRIES = {e.id: e for e in [
     make("redirect_bank", "redirect"), make("redirect_loan_credit", "redirect"),
     make("abnormal_reason"), make("appeal_review_time"), make("frozen_funds"),
     make("risk_prevention"), make("website_payment"), make("miniprogram_payment"),
-    make("bot_official"),
+    make("bot_official"), make("reason_remote_qr"), make("remote_collection"),
 ]}
 
 
@@ -42,6 +42,11 @@ def c(entry_id: str, score: float) -> Candidate:
     ("check_account_status", 0.9, [c("abnormal_reason", 0.5)], {}, "keep", None),
     ("check_account_status", 0.9, [c("fee_rate", 0.5)], {}, "answer", "fee_rate"),
     ("check_account_status", 0.9, [c("fee_rate", 0.5)], {"chars": 3}, "keep", None),
+    # ... but a specific entry of the task's topic that fits well is the answer
+    ("ask_remote_collection", 0.98, [c("reason_remote_qr", 0.6)], {}, "answer",
+     "reason_remote_qr"),
+    ("ask_remote_collection", 0.98, [c("remote_collection", 0.6)], {}, "keep", None),
+    ("ask_remote_collection", 0.98, [c("reason_remote_qr", 0.3)], {}, "keep", None),
     # an entry that fits is answered, also against an unsure informational intent
     ("ask_fee_rate", 0.4, [c("fee_rate_lower", 0.3), c("fee_rate", 0.2)], {}, "answer",
      "fee_rate_lower"),
@@ -60,6 +65,11 @@ def c(entry_id: str, score: float) -> Candidate:
     # a platform named in the message
     ("out_of_scope", 0.99, [c("fee_rate", 0.3)], {"platform_entry": "redirect_bank"}, "answer",
      "redirect_bank"),
+    # ... also inside a story the model reads as ours, when its entry is about as likely
+    ("report_account_abnormal", 0.5, [c("redirect_bank", 0.22), c("frozen_funds", 0.2)],
+     {"platform_entry": "redirect_bank"}, "answer", "redirect_bank"),
+    ("report_account_abnormal", 0.5, [c("frozen_funds", 0.4), c("redirect_bank", 0.2)],
+     {"platform_entry": "redirect_bank"}, "answer", "frozen_funds"),
     # two entries just as likely: the merchant chooses
     ("nlu_fallback", 0.3, [c("fee_rate", 0.3), c("fee_rate_lower", 0.298)], {}, "suggest", None),
     # a sure question of ours is not another firm's, even if a redirect scores a bit more

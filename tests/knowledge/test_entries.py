@@ -45,6 +45,7 @@ def test_the_shipped_knowledge_base_is_valid_and_large_enough() -> None:
     ({"scope": "redirect"}, "redirect names"),
     ({"variants": [{"when": {"mood": "angry"}, "answer": "x"}]}, "unknown condition"),
     ({"variants": [{"when": {"state": "sleepy"}, "answer": "x"}]}, "unknown state"),
+    ({"variants": [{"when": {"role": "boss"}, "answer": "x"}]}, "unknown role"),
     ({"variants": [{"when": {}, "answer": "x"}]}, "at least one condition"),
     ({"surprise": 1}, "extra fields"),
 ])
