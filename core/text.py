@@ -65,7 +65,18 @@ _MAX_SENTENCE = 120
 
 _converter = opencc.OpenCC("t2s")
 # Same-length fixes for common words OpenCC leaves in a variant form.
-_PHRASE_FIXES = {"随著": "随着", "帐户": "账户", "帐号": "账号", "帐单": "账单"}
+_PHRASE_FIXES = {"随著": "随着", "帐户": "账户", "帐号": "账号", "帐单": "账单",
+                 "到帐": "到账"}
+# Same-length fixes for the pinyin-input slips merchants make most in our words; only
+# where the slip is never a word of its own ("现制奶茶" is, so only "被现制").
+_TYPO_FIXES = {
+    "被东结": "被冻结", "被冬结": "被冻结", "被动结": "被冻结", "东结了": "冻结了",
+    "冬结了": "冻结了", "解东": "解冻", "解动": "解冻",
+    "被现制": "被限制", "被线制": "被限制", "限治": "限制", "现制收款": "限制收款",
+    "微信之付": "微信支付", "微信知付": "微信支付", "之付宝": "支付宝",
+    "申述": "申诉", "伸诉": "申诉", "商护号": "商户号", "提线": "提现", "收宽": "收款",
+    "风空": "风控",
+}
 # Cantonese -> Mandarin, applied to the simplified text (longest phrases first). Single
 # characters only where they are not used in Mandarin words.
 _CANTONESE = {
@@ -324,7 +335,7 @@ def normalize(text: str) -> NormalizedText:
         simplified = "".join(converted if len(converted) == 1 else original
                              for original, converted in zip(kept_chars, per_char, strict=True))
 
-    for variant, standard in _PHRASE_FIXES.items():
+    for variant, standard in (*_PHRASE_FIXES.items(), *_TYPO_FIXES.items()):
         simplified = simplified.replace(variant, standard)
     simplified, kept_source = _mandarin(simplified, kept_source)
 

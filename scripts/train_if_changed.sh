@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 inputs_hash() {
     { cat config.yml domain.yml
       # data/knowledge is read at run time from the database: editing it needs no training.
+      # core/text.py and core/embeddings.py are the normalizer's and the classifier's code.
+      cat core/text.py core/embeddings.py
       find data addons/nlu -path data/knowledge -prune -o -type f \( -name '*.yml' -o -name '*.txt' -o -name '*.jsonl' -o -name '*.py' \) -print | sort | xargs cat
     } | sha256sum | cut -d' ' -f1
 }

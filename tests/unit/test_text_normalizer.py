@@ -187,3 +187,19 @@ def test_cantonese_replacement_keeps_offsets() -> None:
     assert result.text == "怎么办 商户号1900000002"
     start = result.text.index("1900")
     assert result.original_span(start, start + 10, len(raw)) == (raw.index("1900"), len(raw))
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("钱被东结了提不出来", "钱被冻结了提不出来"),
+    ("微信之付收款被现制了", "微信支付收款被限制了"),
+    ("申述被驳回了", "申诉被驳回了"),
+    ("商护号什么时候能解东", "商户号什么时候能解冻"),
+])
+def test_common_input_slips_in_our_words_are_fixed(typed: str, meant: str) -> None:
+    result = normalize(typed)
+    assert result.text == meant
+    assert len(result.source) == len(result.text)
+
+
+def test_a_slip_that_is_also_a_word_stays() -> None:
+    assert normalize("我开的现制奶茶店").text == "我开的现制奶茶店"
