@@ -6,6 +6,16 @@ to verify identity first (so the agent sees the account), and, outside working h
 or with nobody online, how to reach the merchant. Then the conversation is queued in
 the ``handoffs`` table with the position and a realistic wait, or a message (留言) is
 left as a ticket. While waiting the merchant can keep asking the bot or say "不等了".
+
+What the merchant says is kept and answered at every step: a question is answered (from
+the knowledge base or the merchant's own facts; one that needs the account, after the
+identity check) *and* the step is asked again briefly, never taken as the step's answer,
+and it joins the problem the agent sees. Ids sent at any step are the identity check and
+never stored in clear. A message is left only once the merchant chose how to be reached;
+"我没要转人工" / "取消留言" / "别打给我" call it off, also after it was filed (it is
+withdrawn). Messages about the request itself ("记到留言里了没有", "客服知道我是啥问题
+吧", "还要等多久") are answered from the request (``core.handoff_followup``; after it was
+filed the HandoffPolicy routes them to ``action_stop_waiting``).
 While an agent holds the conversation the bot stays silent
 (``addons.policies.handoff.HandoffPolicy``); when the agent closes it, the console
 triggers ``handoff_closed`` and the bot asks for a 1-5 score.
@@ -14,6 +24,7 @@ triggers ``handoff_closed`` and the bot asks for a 1-5 score.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import re
 from dataclasses import dataclass, replace
@@ -23,6 +34,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from actions.account import account_snapshot, load_account
@@ -39,14 +51,43 @@ from actions.forms import (
     Answer,
     RepairingForm,
 )
-from actions.repair import CANCEL, CORRECTION, HUMAN, RESTART, Said, safety_of
+from actions.guidance import answer_faq, safety_first
+from actions.knowledge import answer_entry, knowledge_of
+from actions.repair import (
+    CANCEL,
+    CORRECTION,
+    HUMAN,
+    RESTART,
+    THANKS,
+    Move,
+    Said,
+    classify,
+    safety_of,
+)
 from actions.verification import MERCHANT_ID, extract_last4
 from actions.waiting import stop_waiting
-from core.answers import UNSURE, read_handoff_contact, read_handoff_verify
+from core.answers import (
+    PHONE_WORDS,
+    POS,
+    UNSURE,
+    normalize,
+    polarity,
+    read_handoff_contact,
+    read_handoff_verify,
+)
 from core.choices import pick
 from core.db import handoffs, repository
-from core.db.models import HandoffStatus, utcnow
-from core.privacy import mask_merchant_id, mask_personal_data
+from core.db.models import Handoff, HandoffStatus, utcnow
+from core.handoff_followup import (
+    ANSWER_KEY,
+    About,
+    about_handoff,
+    asks_if_agent_knows,
+    cancels_request,
+    is_handoff_message,
+)
+from core.knowledge.decision import SUGGEST
+from core.privacy import mask_merchant_id, mask_personal_data, mask_phone
 from core.service_hours import ServiceHours
 
 HANDOFF_SLOTS = ["handoff_problem", "handoff_verify", "handoff_contact"]
@@ -70,7 +111,7 @@ BARE_IDS = re.compile(r"(?<![\dA-Za-z])(\d{10}|\d{4})(?!\d)")
 # "商户号1900000004 手机尾号0004": taken out of the problem (the check uses them).
 LABELLED_IDS = re.compile(
     r"(我的)?(商户号|商户id|商户编号|账号|手机号?(码)?(的)?(尾号|后[四4]位)?|尾号|后[四4]位)"
-    r"\s*[:：是为]?\s*\d{4,}", re.IGNORECASE)
+    r"\s*[:：是为]?\s*(\d{10}|\d{4})(?!\d)", re.IGNORECASE)
 NO_PROBLEM = "（商户没有说明，请客服先询问）"
 # "不用了" at "要先核对身份吗？" declines the check, not the person.
 DECLINE_STEP = re.compile(r"^\s*(不用了?|不需要了?|不要了?|不必了?|不了)\s*[，,。.!！]?\s*(谢谢)?\s*$")
@@ -87,6 +128,89 @@ CONTEXT = "__handoff_context"
 VERIFIED_NOW = "__handoff_verified_now"
 # A pause the handoff turns into "queue with what is known" (see ValidateHandoffForm).
 QUEUE_ANYWAY = "__queue_anyway"
+# "2" / "打我电话" at "你希望客服怎么联系你？" without the number: ask for it.
+PHONE_PENDING = "__phone_pending"
+# How sure the model must be that a short reply at the contact step is a plain "no".
+SURE_NO = 0.8
+# What is left of "转人工" / "人工客服" when the request is the whole message.
+PERSON_WORDS = re.compile(r"^(人工客服|人工服务|在线客服|真人客服|人工|真人|客服)+|(人工客服|人工|客服)+$")
+LEADING_FILLER = re.compile(r"^(那|那就|就|好|好的)+")
+# Bot messages (metadata ``handoff_note``) the form uses to find what it said earlier.
+NOTE_KEY = "handoff_note"
+
+# What the handoff says in its own words (no domain response needed).
+ASK_PHONE = "好的，电话联系你。请发一个客服能打通的11位手机号。"
+REMIND_CONTACT_AGAIN = "留言还没提交。客服怎么联系你？"
+CONTACT_BUTTONS = [{"title": "1 在这里回复我", "payload": "1"},
+                   {"title": "2 打我电话（直接发手机号）", "payload": "2"}]
+CALLED_OFF = "好的，不转人工了，也不会留言。"
+RESUME_HINT = "要接着刚才的步骤，回复“继续”就行。"
+TICKET_WITHDRAWN = "好的，留言已撤回，客服不会再联系你。之后需要的话，再说“转人工”就行。"
+ALREADY_WITHDRAWN = "留言已经撤回了，客服不会联系你。需要时再说“转人工”。"
+DEFERRED = "这个要看你的账户情况，核对身份后我先帮你查一下。"
+DEFERRED_DONE = "回到你刚才的问题："
+KEPT_FOR_AGENT = "这个问题我记下了，客服接入后会回答你。"
+NOTED = "记下了，客服会一并看到。"
+NO_DETAIL = "还没写具体问题（发“补充：……”，我帮你加上）"
+
+
+def clean_problem(text: str) -> str:
+    """The merchant's words without the ids they typed for the check ("商户号1900000003
+    后四位0003"): those are checked, never stored in clear."""
+    text = BARE_IDS.sub(" ", LABELLED_IDS.sub(" ", text or ""))
+    text = re.sub(r"\s{2,}", " ", text)
+    text = re.sub(r"[，,]\s*(?=[，,。.])", "", text)
+    text = re.sub(r"[\s,，、;；:：]+$", "", re.sub(r"^[\s,，。.、;；:：!！]+", "", text))
+    return text.strip()[:MAX_PROBLEM]
+
+
+def joined_problem(problem: str | None, more: str) -> str:
+    """The problem with one more thing the merchant said."""
+    more = clean_problem(more)
+    if not problem or problem == NO_PROBLEM:
+        return more
+    if more in problem:
+        return problem
+    return f"{problem}；{more}"[:MAX_PROBLEM * 2]
+
+
+def wants_phone(text: str) -> bool:
+    """"2" (打我电话) or "打我电话" at the contact step, without a number yet."""
+    value = normalize(text)
+    if pick(value, ["chat", "phone"]) == "phone":
+        return True
+    return not Said(text=text).is_question and polarity(value, PHONE_WORDS) == POS
+
+
+def shown_problem(problem: str | None) -> str:
+    if not problem or problem == NO_PROBLEM:
+        return NO_DETAIL
+    problem = mask_personal_data(problem)
+    return f"“{problem if len(problem) <= 60 else problem[:59] + '…'}”"
+
+
+def contact_words(method: str | None, phone: str | None) -> str:
+    return f"电话联系你（{mask_phone(phone)}）" if method == "phone" and phone else "在这里回复你"
+
+
+def bot_events_since_user(tracker: Tracker, users: int = 1) -> list[dict[str, Any]]:
+    """The bot messages after the ``users``-th latest user message, newest first."""
+    found: list[dict[str, Any]] = []
+    seen = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen += 1
+            if seen > users:
+                break
+        elif event.get("event") == "bot" and seen >= 1:
+            found.append(event)
+    return found
+
+
+def after_handoff_message(tracker: Tracker) -> bool:
+    """The bot's latest messages before this one were about the merchant's request."""
+    earlier = bot_events_since_user(tracker)
+    return bool(earlier) and is_handoff_message(earlier[0].get("metadata"))
 
 
 @dataclass(frozen=True)
@@ -157,11 +281,14 @@ def problem_in(said: Said) -> str | None:
     if text.startswith("/") or said.intent in NOT_A_PROBLEM:
         return None
     if CANCEL.match(text) or RESTART.search(text) or HUMAN.search(text) or (
-            CORRECTION.search(text) and not said.is_question):
+            CORRECTION.search(text) and not said.is_question) or cancels_request(text):
         return None
+    if about_handoff(text) in (About.RECORDED, About.WAIT):
+        return None  # about the request itself ("客服知道我的情况吗"), not a problem
+    text = clean_problem(text)
     if len(words_of(text)) < MIN_PROBLEM:
         return None
-    return text[:MAX_PROBLEM]
+    return text
 
 
 def problem_from_conversation(tracker: Tracker) -> str | None:
@@ -170,6 +297,8 @@ def problem_from_conversation(tracker: Tracker) -> str | None:
     text = (tracker.latest_message or {}).get("text") or ""
     text = BARE_IDS.sub(" ", LABELLED_IDS.sub(" ", text))
     rest = POLITE.sub("", PUNCTUATION.sub(" ", HUMAN.sub(" ", text)).strip()).strip()
+    # "人工客服", "我要人工客服": the request itself, not a problem.
+    rest = LEADING_FILLER.sub("", PERSON_WORDS.sub("", rest).strip()).strip()
     if len(words_of(rest)) >= MIN_PROBLEM and not rest.startswith("/"):
         return rest
     for event in previous_user_messages(tracker)[:1]:
@@ -177,7 +306,7 @@ def problem_from_conversation(tracker: Tracker) -> str | None:
         # Even a message the model missed is the merchant's own words, if it has some.
         if intent_of(event) not in NOT_A_PROBLEM and not said.startswith("/") \
                 and len(CHINESE.findall(said)) >= MIN_PROBLEM:
-            return said
+            return clean_problem(said)
     return PAUSED_PROBLEM.get(tracker.get_slot(PAUSED_FORM) or "")
 
 
@@ -204,6 +333,79 @@ def check_inline(channel: str, sender_id: str, merchant_id: str, last4: str) -> 
         return "locked" if repository.is_locked(session, channel, sender_id) else "failed"
 
     return run_in_session(work)
+
+
+async def answer_candidate(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """The likeliest knowledge entry for a question the matcher left to the flows
+    ("申诉到现在还没结果，到底还要等多久？"), if it matched at all."""
+    candidates = knowledge_of(tracker).get("candidates") or []
+    if not candidates or float(candidates[0].get("score") or 0) < SUGGEST:
+        return False
+    entry_id = str(candidates[0].get("id") or "")
+    return bool(entry_id) and await answer_entry(dispatcher, tracker, entry_id)
+
+
+def deferred_question(tracker: Tracker) -> dict[str, Any] | None:
+    """The question the handoff put off until the identity check (its parse data), if it
+    is still unanswered."""
+    deferred = False
+    users = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "bot":
+            note = (event.get("metadata") or {}).get(NOTE_KEY)
+            if note == "deferred_done":
+                return None
+            deferred = deferred or note == "deferred"
+        elif kind == "user":
+            users += 1
+            if deferred:
+                return {**(event.get("parse_data") or {}), "text": event.get("text") or ""}
+            if users > 8:
+                return None
+        elif kind == "session_started":
+            return None
+    return None
+
+
+async def answer_deferred(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """After the identity check (or without it), the question asked before it."""
+    question = deferred_question(tracker)
+    if question is None:
+        return
+    dispatcher.utter_message(text=DEFERRED_DONE, **{NOTE_KEY: "deferred_done"})
+    view = copy.copy(tracker)
+    view.latest_message = question
+    if not await answer_faq(dispatcher, view) and not await answer_candidate(dispatcher, view):
+        dispatcher.utter_message(text=KEPT_FOR_AGENT)
+
+
+async def prospective_wait() -> handoffs.Wait | None:
+    """Where a request queued now would stand."""
+    def work(session: Session) -> handoffs.Wait:
+        waiting = session.execute(
+            select(func.count(Handoff.id)).where(Handoff.status == HandoffStatus.waiting)
+        ).scalar_one()
+        return handoffs.estimate_wait(int(waiting) + 1, handoffs.online_agents(session),
+                                      handoffs.average_handling(session))
+
+    try:
+        return await run_in_session(work)
+    except DatabaseUnavailable:
+        return None
+
+
+def tickets_ahead(session: Session, handoff: Handoff) -> int:
+    return int(session.execute(
+        select(func.count(Handoff.id)).where(Handoff.status == HandoffStatus.ticket,
+                                             Handoff.queued_at < handoff.queued_at)
+    ).scalar_one())
+
+
+def withdraw_ticket(session: Session, handoff: Handoff) -> None:
+    """The merchant withdrew the message they left: it leaves the agents' list."""
+    handoff.status = HandoffStatus.cancelled
+    handoff.closed_at = handoff.updated_at = utcnow()
 
 
 class ValidateHandoffForm(RepairingForm):
@@ -263,6 +465,11 @@ class ValidateHandoffForm(RepairingForm):
             values.update(await self._verify_inline(dispatcher, tracker, context))
             context = self.context(tracker) or context
         said = Said.of(tracker)
+        if tracker.slots.get(VERIFIED_NOW) or (
+                tracker.get_slot("requested_slot") is None and context.merchant_id):
+            # Verified just now (ids at a step, or back from the identity check): the
+            # question that needed the account is answered first.
+            await answer_deferred(dispatcher, tracker)
         if tracker.get_slot("requested_slot") is None:
             values["handoff_reason"] = handoff_reason(tracker, context)
             if tracker.get_slot("handoff_problem") is None:
@@ -303,10 +510,10 @@ class ValidateHandoffForm(RepairingForm):
         return cleared
 
     async def parse_handoff_problem(self, said: Said, tracker: Tracker) -> Answer | None:
-        text = said.text.strip()
-        if len(words_of(text)) < MIN_PROBLEM or text.startswith("/"):
+        text = clean_problem(said.text.strip())
+        if len(words_of(text)) < MIN_PROBLEM or said.text.startswith("/"):
             return None  # an id, "1900000003 0003", a payload: not a description
-        return Answer(text[:MAX_PROBLEM])
+        return Answer(text)
 
     async def skip_handoff_problem(
         self, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -328,6 +535,8 @@ class ValidateHandoffForm(RepairingForm):
 
     async def parse_handoff_contact(self, said: Said, tracker: Tracker) -> Answer | None:
         value = read_handoff_contact(said.text)
+        if value is None and wants_phone(said.text):
+            return Answer(PHONE_PENDING)  # by phone: the number is asked for next
         return None if value is None else Answer(value)
 
     async def on_human(
@@ -343,6 +552,8 @@ class ValidateHandoffForm(RepairingForm):
     async def after_answers(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if tracker.get_slot("handoff_verify") is False:
+            await answer_deferred(dispatcher, tracker)  # no check: the general answer
         if tracker.get_slot("handoff_verify") is True and not (
             (context := self.context(tracker)) and context.merchant_id
         ):
@@ -359,18 +570,133 @@ class ValidateHandoffForm(RepairingForm):
     ) -> dict[str, Any]:
         said = Said.of(tracker)
         calm = {REPAIR_STATE: None, DIGRESSIONS: 0.0, MISSES: 0.0}
+        safe = safety_of(said.text) is None
         if requested == "handoff_verify" and DECLINE_STEP.match(said.text):
             return {"handoff_verify": False, **calm}  # the check is declined, not the person
-        if requested == "handoff_contact" and safety_of(said.text) is None and (
-                DECLINE_TICKET.match(said.text) or read_handoff_contact(said.text) == "declined"):
+        if requested == "handoff_contact" and safe and (
+                DECLINE_TICKET.match(said.text) or cancels_request(said.text)
+                or read_handoff_contact(said.text) == "declined" or self._plain_no(said)):
             return {"handoff_contact": "declined", **calm}  # no message is left
+        if safe and cancels_request(said.text):
+            # "我没要转人工啊": the request is called off (another form waiting stays so).
+            dispatcher.utter_message(text=CALLED_OFF + (RESUME_HINT if self._other_paused(
+                tracker) else ""))
+            return {**self._cleared(domain), FORM_STOP: "cancelled", **calm}
+        about = about_handoff(said.text) if safe else None
+        if about in (About.RECORDED, About.WAIT):
+            # About the request itself: answered from what it holds, then the step again.
+            await self._about_intake(about, dispatcher, tracker)
+            return {REPAIR_STATE: "remind", MISSES: 0.0}
+        if about is About.ADD and requested != "handoff_problem":
+            dispatcher.utter_message(text=NOTED)
+            return {"handoff_problem": joined_problem(self._problem(tracker), said.text),
+                    REPAIR_STATE: "remind", MISSES: 0.0}
+        if safe and (tracker.slots.get(VERIFIED_NOW) or THANKS.search(said.text)) and \
+                await self._would_miss(requested, said, tracker):
+            # Ids checked inline (said so) or thanks with more words ("挂了，还好没开共享。
+            # 谢谢提醒"): not a miss; the step again, briefly.
+            if not tracker.slots.get(VERIFIED_NOW):
+                dispatcher.utter_message(response="utter_thank_short")
+            return {REPAIR_STATE: "remind", MISSES: 0.0}
+        said_before = len(dispatcher.messages)
         values = await super()._repair_or_take(requested, dispatcher, tracker, domain)
         if values.get(FORM_STOP) == QUEUE_ANYWAY:
             values = {**values, **self._defaults(tracker, values), FORM_STOP: None}
-            if requested == "handoff_contact" and LEAVING.search(said.text):
-                # "好的，我明天打95017" at the offer to leave a message: none is left.
-                values["handoff_contact"] = "declined"
+            if requested == "handoff_contact":
+                if LEAVING.search(said.text):
+                    # "好的，我明天打95017" at the offer to leave a message: none is left.
+                    values["handoff_contact"] = "declined"
+                else:
+                    # A message is left only once the merchant chose how: ask again, briefly.
+                    values[REPAIR_STATE] = "remind"
+        if values.get("handoff_contact") == PHONE_PENDING:
+            dispatcher.utter_message(text=ASK_PHONE)
+            values.update({"handoff_contact": None, REPAIR_STATE: "quiet", MISSES: 0.0})
+        if values.get(FORM_STOP) or not safe or not said.is_question \
+                or said.text.startswith("/") or about is not None:
+            return values
+        question = clean_problem(said.text)
+        if len(words_of(question)) < MIN_PROBLEM:
+            return values
+        if requested != "handoff_problem" and values.get(requested) is None:
+            # A question at a later step: kept with the problem for the agent too.
+            values["handoff_problem"] = joined_problem(
+                values.get("handoff_problem") or self._problem(tracker), said.text)
+        if len(dispatcher.messages) == said_before:
+            # Taken as the step's answer (the problem, ids checked inline) but not answered.
+            await self._answer(dispatcher, tracker)
         return values
+
+    @staticmethod
+    def _plain_no(said: Said) -> bool:
+        """"不" / "不要" / a click on a no button at the offer to leave a message."""
+        if read_handoff_contact(said.text) is not None or wants_phone(said.text):
+            return False
+        return said.text.startswith("/deny") or (
+            said.intent == "deny" and said.confidence >= SURE_NO and len(said.text) <= 6)
+
+    async def _would_miss(self, requested: str, said: Said, tracker: Tracker) -> bool:
+        """The message answers nothing the repair knows (no person, cancel, question…)."""
+        free_text = requested in self.free_text_slots
+        move = classify(said, await self._parse(requested, said, tracker), free_text=free_text,
+                        can_skip=self._is_skip(requested, said, free_text),
+                        asks_who=self.asks_who)
+        return move in (Move.MISS, Move.ACK)
+
+    @staticmethod
+    def _problem(tracker: Tracker) -> str | None:
+        return tracker.get_slot("handoff_problem")
+
+    @staticmethod
+    def _other_paused(tracker: Tracker) -> bool:
+        paused = tracker.get_slot(PAUSED_FORM)
+        return bool(paused) and paused != "handoff_form"
+
+    def _verification_ahead(self, tracker: Tracker) -> bool:
+        context = self.context(tracker)
+        return context is not None and not (context.merchant_id or context.locked) \
+            and tracker.get_slot("handoff_verify") is None
+
+    async def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        """A question that is also the problem (or came with the ids): answered as it
+        would be outside the handoff; one that needs the account, once verified."""
+        if await answer_faq(dispatcher, tracker):
+            return
+        if self._verification_ahead(tracker):
+            dispatcher.utter_message(text=DEFERRED, **{NOTE_KEY: "deferred"})
+            return
+        if not await answer_candidate(dispatcher, tracker):
+            dispatcher.utter_message(text=KEPT_FOR_AGENT)
+
+    async def _about_intake(self, about: About, dispatcher: CollectingDispatcher,
+                            tracker: Tracker) -> None:
+        """"客服知道我是啥问题吧" / "还要等多久" before anything was filed."""
+        context = self.context(tracker)
+        if about is About.WAIT:
+            if context is not None and context.serving:
+                wait = await prospective_wait()
+                ahead = "" if wait is None else (
+                    f"现在排上的话下一个就是你，预计约{wait.minutes}分钟。" if wait.position == 1
+                    else f"现在排上的话前面有{wait.position - 1}位，预计约{wait.minutes}分钟。")
+                dispatcher.utter_message(text="问完这一步就帮你排队。" + ahead)
+            else:
+                dispatcher.utter_message(text=(
+                    f"现在不在人工服务时间，客服上班后（{ServiceHours.from_env().describe()}）"
+                    "按先后处理留言。选好联系方式，留言就记下了。"))
+            return
+        problem = self._problem(tracker)
+        knows = asks_if_agent_knows(Said.of(tracker).text)
+        if not problem or problem == NO_PROBLEM:
+            dispatcher.utter_message(text=(
+                "会的。" if knows else "还没记。") +
+                "你用一句话说说问题，我记下来交给客服，客服接入后就不用你再说一遍。")
+            return
+        known = f"，也能看到你的账户情况（商户号 {mask_merchant_id(context.merchant_id)}）" \
+            if context is not None and context.merchant_id else ""
+        filed = "" if knows or context is None or context.serving else \
+            "留言还没提交，选好联系方式就提交。"
+        dispatcher.utter_message(text=(
+            f"{filed}客服会看到你说的问题：{shown_problem(problem)}{known}，不用从头再说。"))
 
     def _pause(self, dispatcher: CollectingDispatcher, announce: bool = True,
                switch_to: str | None = None) -> dict[str, Any]:
@@ -395,8 +721,7 @@ class ValidateHandoffForm(RepairingForm):
             defaults["handoff_problem"] = NO_PROBLEM
         if missing("handoff_verify"):
             defaults["handoff_verify"] = False
-        if missing("handoff_contact"):
-            defaults["handoff_contact"] = "chat"
+        # Never a contact: a message is left only once the merchant chose how.
         return defaults
 
 
@@ -410,6 +735,23 @@ class ActionAskHandoffContact(AskForSlot):
     ) -> None:
         dispatcher.utter_message(response="utter_ask_handoff_contact",
                                  hours=ServiceHours.from_env().describe())
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if tracker.get_slot(REPAIR_STATE) == "remind" and reminded_lately(tracker):
+            # Asked briefly again right after another reminder: other words, the buttons.
+            dispatcher.utter_message(text=REMIND_CONTACT_AGAIN, buttons=CONTACT_BUTTONS,
+                                     **{NOTE_KEY: "contact_again"})
+            return []
+        return await super().run(dispatcher, tracker, domain)
+
+
+def reminded_lately(tracker: Tracker) -> bool:
+    """The bot's previous turn ended with the brief contact question."""
+    earlier = bot_events_since_user(tracker)
+    return bool(earlier) and (earlier[0].get("metadata") or {}).get("utter_action") == \
+        "utter_remind_handoff_contact"
 
 
 class ActionHandoff(Action):
@@ -433,6 +775,9 @@ class ActionHandoff(Action):
         if contact == "declined":
             # "不用了" at the offer to leave a message: nothing is filed.
             dispatcher.utter_message(response="utter_handoff_ticket_declined")
+            paused = tracker.get_slot(PAUSED_FORM)
+            if paused and paused != "handoff_form":
+                dispatcher.utter_message(text=RESUME_HINT)
             return reset
         reason = tracker.get_slot("handoff_reason") or "merchant_asked"
 
@@ -512,8 +857,15 @@ class ActionHandoff(Action):
 
 
 class ActionStopWaiting(Action):
-    """"不等了": leaves the queue. Only words that say so leave it; anything else the
-    model took for "不等了" ("排到我了吗", "那我等着") gets where the merchant stands."""
+    """What the merchant says about their open request for a person.
+
+    "不等了" leaves the queue; only words that say so leave it, anything else the model
+    took for "不等了" ("排到我了吗", "那我等着") gets where the merchant stands. Once the
+    conversation is queued or a message was left, the HandoffPolicy also sends here what
+    ``core.handoff_followup`` reads as about that request: "取消留言" / "客服也别打给我了"
+    (withdrawn, and said so), "记到留言里了没有" / "客服知道我是啥问题吧" (what it holds,
+    masked), "还要等多久" (the place in the queue, or when messages are answered),
+    "我的问题是…" (added to it; ids in it are the identity check)."""
 
     def name(self) -> str:
         return "action_stop_waiting"
@@ -522,6 +874,69 @@ class ActionStopWaiting(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         said = Said.of(tracker)
+        about = about_handoff(said.text, after_handoff_message(tracker))
+        if about is None:
+            return await self._stop_or_stand(dispatcher, tracker, said)
+        if safety_of(said.text) is not None:
+            await safety_first(dispatcher, tracker)  # safety first, also here
+        if about is About.ADD:
+            return await self._add(dispatcher, tracker, said.text)
+        channel, sender_id = sender_key(tracker)
+
+        def work(session: Session) -> tuple[str, dict[str, Any]]:
+            handoff = handoffs.open_handoff_for(session, channel, sender_id)
+            if handoff is None:
+                latest = session.execute(
+                    select(Handoff).where(Handoff.channel == channel,
+                                          Handoff.sender_id == sender_id)
+                    .order_by(Handoff.id.desc()).limit(1)).scalar_one_or_none()
+                withdrawn = latest is not None and latest.status == HandoffStatus.cancelled \
+                    and latest.contact_method is not None
+                return ("withdrawn_before" if withdrawn else "none"), {}
+            if handoff.status == HandoffStatus.agent:
+                return "agent", {}
+            if about is About.CANCEL:
+                if handoff.status == HandoffStatus.ticket:
+                    withdraw_ticket(session, handoff)
+                    return "withdrawn", {}
+                handoffs.cancel(session, channel, sender_id)
+                return "cancelled", {}
+            if about is About.WAIT:
+                if handoff.status == HandoffStatus.waiting:
+                    return ActionHandoff()._standing(session, handoff)
+                return "ticket_wait", {"ahead": tickets_ahead(session, handoff),
+                                       "contact": contact_words(handoff.contact_method,
+                                                                handoff.contact_phone)}
+            return "recorded", {
+                "ticket": handoff.status == HandoffStatus.ticket,
+                "problem": handoff.problem, "merchant_id": handoff.merchant_id,
+                "contact": contact_words(handoff.contact_method, handoff.contact_phone)}
+
+        try:
+            outcome, values = await run_in_session(work)
+        except DatabaseUnavailable:
+            return utter_busy(dispatcher)
+        note = {ANSWER_KEY: outcome}
+        if outcome == "none":
+            dispatcher.utter_message(response="utter_handoff_not_waiting")
+        elif outcome == "withdrawn_before":
+            dispatcher.utter_message(text=ALREADY_WITHDRAWN)
+        elif outcome == "withdrawn":
+            dispatcher.utter_message(text=TICKET_WITHDRAWN, **note)
+        elif outcome == "cancelled":
+            dispatcher.utter_message(response="utter_handoff_cancelled")
+        elif outcome in ("waiting", "ticket"):
+            first = "_next" if outcome == "waiting" and values["ahead"] == 0 else ""
+            dispatcher.utter_message(response=f"utter_handoff_{outcome}{first}", **values)
+        elif outcome == "ticket_wait":
+            dispatcher.utter_message(text=ticket_wait_text(values["ahead"], values["contact"]),
+                                     **note)
+        elif outcome == "recorded":
+            dispatcher.utter_message(text=recorded_text(**values), **note)
+        return []
+
+    async def _stop_or_stand(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             said: Said) -> list[EventType]:
         if said.text.startswith("/") or EXPLICIT_STOP.search(said.text):
             await stop_waiting(dispatcher, tracker)
             return []
@@ -545,6 +960,72 @@ class ActionStopWaiting(Action):
         elif outcome == "ticket":
             dispatcher.utter_message(response="utter_handoff_ticket", **values)
         return []
+
+    async def _add(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                   text: str) -> list[EventType]:
+        """"我的问题是…，商户号… 后四位…": added to the request; the ids are the check."""
+        channel, sender_id = sender_key(tracker)
+        events: list[EventType] = []
+        ids = inline_ids(text)
+        try:
+            bound = await run_in_session(
+                lambda s: repository.bound_merchant_id(s, channel, sender_id))
+            if ids is not None and bound is None:
+                result = await check_inline(channel, sender_id, *ids)
+                if result == "ok":
+                    masked = mask_merchant_id(ids[0])
+                    dispatcher.utter_message(response="utter_verified",
+                                             verified_merchant=masked)
+                    events.append(SlotSet("verified_merchant", masked))
+                else:
+                    dispatcher.utter_message(response="utter_handoff_verify_failed")
+            events += [SlotSet("merchant_id", None), SlotSet("phone_last4", None)]
+
+            def work(session: Session) -> HandoffStatus | None:
+                handoff = handoffs.open_handoff_for(session, channel, sender_id)
+                if handoff is None or handoff.status == HandoffStatus.agent:
+                    return None
+                handoff.problem = mask_personal_data(joined_problem(handoff.problem, text))
+                handoff.merchant_id = handoff.merchant_id or repository.bound_merchant_id(
+                    session, channel, sender_id)
+                handoff.updated_at = utcnow()
+                return handoff.status
+
+            status = await run_in_session(work)
+        except DatabaseUnavailable:
+            return utter_busy(dispatcher)
+        if status is None:
+            dispatcher.utter_message(response="utter_handoff_not_waiting")
+            return events
+        where = "已补充到留言里，客服会一并看到：" if status == HandoffStatus.ticket \
+            else "已补充给客服，接入后会一并看到："
+        dispatcher.utter_message(text=where + shown_problem(clean_problem(text)),
+                                 **{ANSWER_KEY: "added"})
+        await ActionHandoff._snapshot(tracker, channel, sender_id)
+        return events
+
+
+def recorded_text(ticket: bool, problem: str | None, merchant_id: str | None,
+                  contact: str) -> str:
+    """What the agent will see, masked: "记到留言里了没有", "客服知道我是啥问题吧"."""
+    who = f"商户号 {mask_merchant_id(merchant_id)}（已核对身份）" if merchant_id \
+        else "还没核对，客服联系时会先帮你核实"
+    lines = [f"问题：{shown_problem(problem)}", f"身份：{who}"]
+    if ticket:
+        lines.append(f"联系方式：{contact}")
+        return ("记下了，客服会看到这些：\n" + "\n".join(lines) +
+                f"\n客服上班后（{ServiceHours.from_env().describe()}）会{contact}，不用从头再说。")
+    return "记下了，客服接入后会先看到这些：\n" + "\n".join(lines) + "\n不用从头再说。"
+
+
+def ticket_wait_text(ahead: int, contact: str) -> str:
+    """"还要等多久" after leaving a message: honest, from the list of messages."""
+    place = "你的留言排在最前面" if ahead == 0 else f"你前面还有{ahead}条留言"
+    hours = ServiceHours.from_env()
+    if hours.is_open(utcnow()):
+        return f"客服正在按先后处理留言，{place}，会{contact}。着急的话可以拨打95017。"
+    return (f"现在不在人工服务时间。客服上班后（{hours.describe()}）按先后处理留言，"
+            f"{place}，会{contact}。着急的话可以拨打95017。")
 
 
 class ValidateSatisfactionForm(RepairingForm):

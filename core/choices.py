@@ -155,6 +155,7 @@ _FILLER = re.compile(
     r"^(?:好的|好吧|好|嗯嗯|嗯|行|那就|那|就|我选|我要|选择|选|要|请|麻烦|可以|谢谢|"
     r"吧|呗|啊|呀|哦|哈|啦|的|了|一下)*$"
 )
+_NOTE = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
 _LAST = re.compile(r"^(?:选)?最后(?:一个|那个|一项|一条|个|项)?$")
 # "1 帮我挑一个", "1.帮我挑一个", "（1）帮我挑一个": a number, a separator, a title.
 _NUMBER_AND_TITLE = re.compile(r"^[(（]?(\d{1,2})(?:\s*[.、:：)）]\s*|\s+)(\S.*)$")
@@ -188,6 +189,9 @@ def _by_title(text: str, choices: list[Choice]) -> Picked | None:
     if not typed:
         return None
     titles = [(choice, canonical(choice.title)) for choice in choices]
+    # A note in brackets is not what a merchant types: "打我电话" for "打我电话（直接发手机号）".
+    titles += [(choice, canonical(_NOTE.sub("", choice.title))) for choice in choices
+               if _NOTE.search(choice.title) and canonical(_NOTE.sub("", choice.title))]
     exact = [choice for choice, title in titles if title and title == typed]
     if exact:
         best = _best(exact)

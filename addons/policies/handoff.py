@@ -111,8 +111,10 @@ class HandoffPolicy(Policy):
         text = (tracker.latest_message.text if tracker.latest_message else None) or ""
         about = about_handoff(text, after_handoff=after_handoff_message(tracker))
         if status == HandoffStatus.cancelled:
-            # Only a withdrawn message is talked about after the fact ("取消留言" again).
-            return about if was_ticket and about in (About.CANCEL, About.RECORDED) else None
+            # Just called off: "取消留言" again is told so; a withdrawn message's content
+            # is talked about ("记到留言里了没有": it was withdrawn).
+            return about if about is About.CANCEL or (
+                was_ticket and about is About.RECORDED) else None
         return about
 
     def predict_action_probabilities(
