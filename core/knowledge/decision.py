@@ -46,6 +46,8 @@ OVERRIDE_MIN_CHARS = 6
 # A message with no word of our domain ("有没有别的办法") needs a closer fit: its few
 # words can all appear in one similar question.
 OFF_TOPIC_OVERRIDE = 0.45
+VAGUE_CHARS = 4
+VAGUE_SURE = 0.35
 FAQ_SURE = 0.6
 # An informational intent this sure keeps its own entry unless another fits this well.
 FAQ_CERTAIN = 0.9
@@ -217,7 +219,14 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
     if own in entries and confidence >= FAQ_CERTAIN and top is not None \
             and top.score < FAQ_OVERRIDE and not same_topic(entries[own], entries[top.entry_id]):
         return Decision("answer", own, why="intent")  # "钱安全吗": the model knows best
-    if top is not None and top.score >= ANSWER and top.score - second >= MARGIN:
+    # "收款码", "客服的事": a word or two fits many entries; unless one fits well, the
+    # merchant chooses.
+    vague = chars <= VAGUE_CHARS and top is not None and top.score < VAGUE_SURE
+    if vague and intent not in FLOW_INTENTS - {"report_account_abnormal"}:
+        suggestions = [c.entry_id for c in candidates[:SUGGESTIONS] if c.score >= SUGGEST]
+        if len(suggestions) > 1:
+            return Decision("suggest", suggestions=suggestions, why="vague")
+    if top is not None and top.score >= ANSWER and top.score - second >= MARGIN and not vague:
         return Decision("answer", top.entry_id, why="match")
     own = INTENT_ENTRIES.get(intent or "")
     if own in entries and confidence >= FAQ_SURE:

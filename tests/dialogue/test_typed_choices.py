@@ -20,7 +20,7 @@ pytestmark = pytest.mark.dialogue
 # The "异地收款" menu entry (WeChat menu, widget topic) sends this payload.
 REMOTE_MENU = "/ask_remote_collection"
 # Vague lines the knowledge base answers with "你是想问：" (tried in order).
-VAGUE_FOR_KNOWLEDGE = ["能不能快点", "有没有别的办法", "还有什么要注意的", "怎么弄啊这个"]
+VAGUE_FOR_KNOWLEDGE = ["资金问题", "风控的事", "码被停了", "能不能快点", "有没有别的办法"]
 # Two unclear lines in a row: the fallback's second stage offers the likeliest topics.
 UNCLEAR_PAIRS = [("钱", "费用"), ("码", "费用"), ("钱", "收费")]
 

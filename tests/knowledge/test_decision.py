@@ -70,6 +70,10 @@ def c(entry_id: str, score: float) -> Candidate:
      {"platform_entry": "redirect_bank"}, "answer", "redirect_bank"),
     ("report_account_abnormal", 0.5, [c("frozen_funds", 0.4), c("redirect_bank", 0.2)],
      {"platform_entry": "redirect_bank"}, "answer", "frozen_funds"),
+    # a word or two that fits many entries: the merchant chooses, unless one fits well
+    (None, 0.0, [c("fee_rate", 0.25), c("fee_rate_lower", 0.2)], {"chars": 3}, "suggest", None),
+    (None, 0.0, [c("fee_rate", 0.5), c("fee_rate_lower", 0.2)], {"chars": 3}, "answer",
+     "fee_rate"),
     # two entries just as likely: the merchant chooses
     ("nlu_fallback", 0.3, [c("fee_rate", 0.3), c("fee_rate_lower", 0.298)], {}, "suggest", None),
     # a sure question of ours is not another firm's, even if a redirect scores a bit more
