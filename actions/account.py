@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
 from actions.forms import FORM_STOP, SWITCH_TO
-from actions.verification import load_identity
+from actions.verification import load_identity, verify_inline
 from core.dates import REVIEW_WORKING_DAYS, working_days_between
 from core.db import handoffs, repository
 from core.db.models import AccountStatus, Appeal, AppealStatus, HandoffStatus, utcnow
@@ -320,12 +320,11 @@ def utter_appeal(dispatcher: CollectingDispatcher, tracker: Tracker | None,
     dispatcher.utter_message(response=response, **values)
 
 
-def answer_status(dispatcher: CollectingDispatcher, account: AccountView,
-                  tracker: Tracker | None = None) -> None:
+def state_line(dispatcher: CollectingDispatcher, account: AccountView) -> None:
+    """The account's state in one message: since when, what still works."""
     merchant = mask_merchant_id(account.merchant_id)
     if account.status == AccountStatus.normal:
         dispatcher.utter_message(response="utter_state_normal", merchant=merchant)
-        dispatcher.utter_message(response="utter_normal_followup")
         return
     dispatcher.utter_message(
         response=f"utter_state_{account.status.value}",
@@ -333,6 +332,14 @@ def answer_status(dispatcher: CollectingDispatcher, account: AccountView,
         since=account.since,
         allowed=allowed_text(account.can_collect, account.can_withdraw),
     )
+
+
+def answer_status(dispatcher: CollectingDispatcher, account: AccountView,
+                  tracker: Tracker | None = None) -> None:
+    state_line(dispatcher, account)
+    if account.status == AccountStatus.normal:
+        dispatcher.utter_message(response="utter_normal_followup")
+        return
     reason = account.reason_code if account.reason_code in KNOWN_REASONS else "unknown"
     dispatcher.utter_message(response=f"utter_reason_{reason}")
     if account.latest_appeal is not None:
@@ -401,6 +408,8 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
     text = (tracker.latest_message or {}).get("text") or ""
     if await answer_queue_wait(dispatcher, tracker, text):
         return True
+    if await verify_inline(dispatcher, tracker, entry_id):
+        return True  # ids in the question: checked first (the failure, or the state, answers)
     try:
         identity = await load_identity(*sender_key(tracker))
         if identity.merchant_id is None:

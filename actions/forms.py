@@ -114,6 +114,9 @@ class RepairingForm(FormValidationAction, abc.ABC):
     #: Slots read from the whole message even when Rasa extracted an entity for them
     #: ("1900 0000 02" holds no phone digits, though "1900" looks like four).
     whole_message_slots: frozenset[str] = frozenset()
+    #: Slots read at every step: an answer to one of them given at another step is taken
+    #: too ("1900000002" at the phone step is the merchant id, said again or corrected).
+    any_step_slots: frozenset[str] = frozenset()
 
     @abc.abstractmethod
     def name(self) -> str: ...
@@ -227,6 +230,16 @@ class RepairingForm(FormValidationAction, abc.ABC):
             return None
         return answer.value
 
+    async def _answers_elsewhere(self, requested: str, said: Said,
+                                 tracker: Tracker) -> dict[str, Any]:
+        """Answers to the other ``any_step_slots`` in this message."""
+        found: dict[str, Any] = {}
+        for slot in sorted(self.any_step_slots - {requested}):
+            value = await self._parse(slot, said, tracker)
+            if value is not None:
+                found[slot] = value
+        return found
+
     def _names(self, slot: str, said: Said) -> bool:
         words = self.slot_words.get(slot)
         return bool(words and words.search(said.text))
@@ -268,11 +281,13 @@ class RepairingForm(FormValidationAction, abc.ABC):
     ) -> dict[str, Any]:
         said = Said.of(tracker)
         parsed = await self._parse(requested, said, tracker)
+        elsewhere = await self._answers_elsewhere(requested, said, tracker)
         free_text = requested in self.free_text_slots
         can_skip = self._is_skip(requested, said, free_text)
 
         def kind(safety: bool = True) -> Move:
-            return classify(said, parsed, free_text=free_text, can_skip=can_skip,
+            answer = parsed if parsed is not None or not elsewhere else elsewhere
+            return classify(said, answer, free_text=free_text, can_skip=can_skip,
                             asks_who=self.asks_who, safety=safety)
 
         move = kind()
@@ -291,6 +306,11 @@ class RepairingForm(FormValidationAction, abc.ABC):
                     move = Move.ACK
             values = await self._take(move, requested, said, parsed, dispatcher, tracker,
                                       domain)
+            if move == Move.ANSWER and elsewhere:
+                values.update({slot: value for slot, value in elsewhere.items()
+                               if values.get(slot) is None})
+                if parsed is None:
+                    values[REPAIR_STATE] = "remind"  # this step's question again, briefly
         if move != Move.ANSWER:
             # What Rasa extracted from a message that was not an answer is not one either
             # ("交2000块" holds no phone digits).

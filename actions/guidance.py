@@ -253,6 +253,10 @@ class ActionFallback(Action):
     ) -> list[EventType]:
         if await safety_first(dispatcher, tracker) in EMERGENCIES:
             return []
+        from actions.verification import verify_inline  # lazy: verification imports forms
+
+        if await verify_inline(dispatcher, tracker, status=True):
+            return []  # a merchant id and the digits in it: checked, and the account shown
         stage = max(1, misses_in_a_row(tracker))
         if stage >= 3:
             dispatcher.utter_message(response="utter_fallback_person")

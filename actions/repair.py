@@ -32,6 +32,8 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from core.handoff_followup import wants_no_person
+
 # --- 1. safety ---------------------------------------------------------------------------
 # Paying someone to unfreeze, handing over passwords or SMS codes, private "consultants",
 # someone posing as support.
@@ -108,9 +110,16 @@ def _leaked(text: str) -> bool:
     return bool(DONE.search(text))
 
 
+# "密码改好了", "已经修改了支付密码": the emergency answer's own advice, done.
+PASSWORD_CHANGED = re.compile(
+    r"(支付|登录|交易|微信)?密码(我)?(已经|已|都|也)?(改|修改|换|重置)(好|完|过)?了"
+    r"|(已经|已|都)?(改|修改|换|重置)(好|完|过)?了?(支付|登录|交易|微信)?密码")
+
+
 def safety_of(text: str) -> Safety | None:
     """What the message says about a scam: already paid, credentials already leaked,
     a scam in progress, or nothing."""
+    text = PASSWORD_CHANGED.sub("", text)
     if _paid(text):
         return Safety.PAID
     if _leaked(text):
@@ -122,13 +131,15 @@ def safety_of(text: str) -> Safety | None:
 
 # --- 2.-7. the rest ------------------------------------------------------------------------
 CANCEL = re.compile(
-    r"^\s*(算了|取消|不办了|不弄了|不查了|不申诉了|不用了|停止|退出|结束|不要了|不想弄了)"
+    r"^\s*(那|那就|那我|好|好的|行|嗯)?[\s,，。]*(算了|取消|不办了|不弄了|不查了|不申诉了|不用了|停止|退出|结束"
+    r"|不要了|不想弄了|不用(再)?(查|核对|核实|验证|看)了)"
 )
 # Short closings: the merchant is leaving for now (answers are kept).
 CLOSING = re.compile(
     r"(明天|明早|回头|晚点|晚些|稍后|等会儿?|待会儿?|过会儿?|改天|下次|有空|空了)(我)?(再|就)?(去)?"
     r"(打|联系|问|找|弄|办|试|查|看|来|说|申诉|处理)"
     r"|(我|那我)(先|这就|马上|现在)?(去)?(打|拨)(一下|个)?(95017|客服|电话)"
+    r"|(我|那我)?(就)?(等|等着)(客服|人工|你们|他们|老板)?的?(电话|回电|回复|联系|通知|消息)"
     r"|再见|拜拜|bye|^88$|先这样|就这样吧|不打扰了|没事了|没别的了|没有别的|(回头|改天|以后|下次)再说",
     re.IGNORECASE,
 )
@@ -176,11 +187,16 @@ ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.IGNORECASE)),
     ("developer", re.compile(
         r"我(们)?(是|这边是|只是|就是)(公司|店里|商户|这边|他们|这家店|老板|客户)?(的|那边的)?"
-        r"(开发|程序员|技术|研发|工程师|it\b)|(我|我们)(负责|做)(技术|开发|对接|接口)"
+        r"(外包|外包的|兼职)?(开发|程序员|技术|研发|工程师|it\b)|(我|我们)(负责|做)(技术|开发|对接|接口)"
         r"|作为(开发|技术)", re.IGNORECASE)),
     ("payer", re.compile(
         r"我(是|只是)(付款|付钱|买东西)的|我是(顾客|买家|消费者|付款人|付款方)"
         r"|我不是商(户|家)(，|,|。|\s|$|我是)")),
+    ("staff", re.compile(
+        r"我(是|只是|就是)(店里|这家店|这个店|店上|公司|老板)?(的|那边的|这边的)?"
+        r"(店员|收银员|收银|员工|服务员|营业员|导购|前台|打工的|帮工|伙计|小工|帮忙的)"
+        r"|(老板|店主|老板娘)(让我|叫我|出差|不在|没空|电话打不通|联系不上)|替老板|帮老板(问|查|看)"
+        r"|我不是(老板|店主)|不是(商户|商家|老板)?本人")),
     ("personal", re.compile(
         r"没有?(开|开通|注册|申请|办)?过?(任何|什么)?商户|没得商户|无商户号|个人用户|个人微信"
         r"|个人收款码|个人的(收款)?码|(我是|就是|只是|我只是)个人|私人微信|普通(微信)?用户")),
@@ -192,6 +208,7 @@ SELF_SUB_MERCHANT = re.compile(r"我(们)?(是|就是|只是)(一个|一家|某)
 def role_of(text: str) -> str | None:
     """Who the message says is asking, when it is not the merchant: "hong_kong" (a
     WeChat Pay HK merchant), "service_provider", "developer", "payer" (a customer),
+    "staff" (someone working for the merchant: "我是店里的收银员", "老板让我问"),
     "personal" (no merchant id), or None."""
     for role, pattern in ROLES:
         if pattern.search(text):
@@ -302,7 +319,13 @@ def is_digression(said: Said, free_text: bool = False) -> bool:
     return said.confidence >= SURE or asked or said.intent == KNOWLEDGE_INTENT
 
 
+# "还没有，不过在找人做": hiring someone to build it, not asking for a person here.
+HIRING = re.compile(r"(找|请|雇|托)(个)?(人|别人|朋友|公司|技术|师傅)(帮忙|帮我)?(做|弄|开发|搭|建|写|办|备案|装)")
+
+
 def wants_person(said: Said) -> bool:
+    if wants_no_person(said.text) or HIRING.search(said.text):
+        return False  # "我没要转人工啊", "不用转人工了"
     return bool(HUMAN.search(said.text)) or (
         said.intent == "request_human" and said.confidence >= LIKELY)
 

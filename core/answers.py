@@ -530,3 +530,38 @@ def read_handoff_contact(text: str) -> str | None:
     if by_phone == NEG:
         return "chat"  # "不用打电话": reply here
     return None
+
+
+# --- the identity check -------------------------------------------------------------------
+
+_PHONE = r"(绑定的?)?(手机号码|手机号|手机|电话号码|电话|号码|尾号|后四位|后4位)"
+_HOLDER = (r"(他|她|老板娘|老板|店主|商户|对方|客户|子商户|商家|人家|别人|法人|他们|那个人|老公|老婆"
+           r"|家里人|股东|负责人)")
+# The bound phone is someone else's: "没有他手机号", "我没有老板手机号", "手机号不是我的",
+# "拿不到", "不知道老板的手机号", "手机在老板那".
+PHONE_NOT_MINE = re.compile(
+    rf"没有?{_HOLDER}的?{_PHONE}|没有(绑定的?)?(手机号码|手机号|手机|电话|号码)"
+    rf"|{_HOLDER}的?{_PHONE}(我)?(也)?(没有|不知道|拿不到|要不到|问不到|不清楚)"
+    rf"|(不知道|拿不到|要不到|问不到|查不到|联系不上|不清楚){_HOLDER}的?{_PHONE}"
+    rf"|{_PHONE}(不是我的|不是我|是{_HOLDER}的|在{_HOLDER}(那|手上|手里|身上))"
+    r"|不是我的?(手机|号)|(手机号?|号码|后四位|尾号)?(拿不到|要不到|问不到)"
+)
+# The merchant's own phone, forgotten or gone: "忘了", "不记得绑的哪个号", "换号了".
+PHONE_FORGOTTEN = re.compile(
+    r"忘了|忘记|不记得|记不得|记不清|想不起|不知道|不清楚|换号了|换了号|换手机号了|停机|注销了|不用了的号"
+)
+
+
+def read_phone_unavailable(text: str) -> str | None:
+    """At the identity check's digits step: "not_mine" when the bound phone belongs to
+    someone else ("没有他手机号", "没有老板手机号", "手机号不是我的", "拿不到"),
+    "forgot" when the merchant's own phone is forgotten or gone ("忘了", "换号了"), None
+    otherwise ("我还没输手机号呢" is neither: it is about to be typed)."""
+    value = normalize(text)
+    if re.search(r"还没(输|发|填|说|打)", value):
+        return None
+    if PHONE_NOT_MINE.search(value):
+        return "not_mine"
+    if PHONE_FORGOTTEN.search(value):
+        return "forgot"
+    return None
