@@ -225,6 +225,8 @@ def test_someone_asking_for_codes_or_fees_is_a_scam_in_progress(text: str) -> No
     # Calling is not paying: "打了六次95017" next to "客服" and "钱".
     "今天已经打了六次95017，接通人工后客服说只能等48小时回电，店里的钱全冻着怎么办",
     "打了好几遍客服电话都没人接，我的钱什么时候能提",
+    # Securing the account after the warning is not a new scam.
+    "密码改好了。继续吧", "支付密码已经改了，接下来呢", "刚改了登录密码",
 ])
 def test_ordinary_messages_are_not_about_a_scam(text: str) -> None:
     assert safety_of(text) is None
