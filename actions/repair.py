@@ -94,8 +94,12 @@ EMERGENCIES = (Safety.LEAKED, Safety.PAID)
 CALLING = re.compile(r"(打|拨)(了|过)?[^，。,.！!？?]{0,4}(次|遍|通|电话|95017|客服|热线|人工)")
 
 
+# "我没被骗", "不是被骗": said to deny it.
+NOT_SCAMMED = re.compile(r"(没有?|不是|并没有?|没)被骗|没上当")
+
+
 def _paid(text: str) -> bool:
-    text = CALLING.sub("", text)
+    text = NOT_SCAMMED.sub("", CALLING.sub("", text))
     if not (re.search(_MONEY, text) and re.search(_PAID_WHO, text)):
         return False
     return bool(PAID_STRONG.search(text)) or (

@@ -20,6 +20,7 @@ from actions.repair import EMERGENCIES, Said, role_of, safety_of
 from core.answers import PHONE_NOT_MINE, read_phone_unavailable
 from core.db import repository
 from core.privacy import MOBILE_PHONE, mask_merchant_id
+from core.text import to_simplified
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,8 @@ MONEY_BEFORE = re.compile(
 # What introduces the phone's last digits: "尾号0002", "手机后四位是 0002", "绑定手机：0002";
 # and what may follow them ("0003结尾").
 PHONE_CUE_BEFORE = re.compile(
-    r"(尾号|尾数|后四位|后4位|末四位|末4位|最后四位|最后4位|手机号?码?|电话号?码?|号码)"
-    r"(的)?(后四位|后4位|尾号|尾数|最后四位)?\s*(是|为)?\s*[:：=]?\s*$")
+    r"(尾号|尾数|尾巴|后四位|后4位|末四位|末4位|最后四位|最后4位|手机号?码?|电话号?码?|号码)"
+    r"(的)?(后四位|后4位|尾号|尾数|尾巴|最后四位)?\s*(是|为|系|係|喺)?\s*[:：=]?\s*$")
 PHONE_CUE_AFTER = re.compile(r"^\s*(结尾|是尾号|是手机尾号|是后四位|是手机后四位)")
 # A 10-digit number named as the service provider's own id is not a merchant id to check.
 PROVIDER_ID_BEFORE = re.compile(
@@ -143,7 +144,7 @@ def find_ids(text: str, asked_for_digits: bool = False) -> tuple[str | None, str
     next to the merchant id, alone in the message, or, with ``asked_for_digits`` (the
     step asked for them), standing on their own ("继续吧 0004"); an amount ("收2800手续费，
     先转一半"), a date, an appeal number or 95017 never are."""
-    plain = unicodedata.normalize("NFKC", text or "")
+    plain = to_simplified(unicodedata.normalize("NFKC", text or ""))  # "手機尾數係0002"
     merchant_id: str | None = None
     id_span: tuple[int, int] | None = None
     rest: list[_Digits] = []

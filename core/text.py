@@ -305,6 +305,14 @@ def condense(normalized: NormalizedText, max_chars: int) -> NormalizedText:
     return _apply(deduplicated, keep)
 
 
+def to_simplified(text: str) -> str:
+    """Traditional script to simplified, one character for one (offsets stay valid)."""
+    converted = _converter.convert(text)
+    if len(converted) == len(text):
+        return converted
+    return "".join(c2 if len(c2 := _converter.convert(c)) == 1 else c for c in text)
+
+
 def normalize(text: str) -> NormalizedText:
     """Normalizes ``text`` and keeps the map to the original offsets."""
     if not text:

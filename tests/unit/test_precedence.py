@@ -227,6 +227,7 @@ def test_someone_asking_for_codes_or_fees_is_a_scam_in_progress(text: str) -> No
     "打了好几遍客服电话都没人接，我的钱什么时候能提",
     # Securing the account after the warning is not a new scam.
     "密码改好了。继续吧", "支付密码已经改了，接下来呢", "刚改了登录密码",
+    "我没被骗啊，朋友转给我1500块还钱",
 ])
 def test_ordinary_messages_are_not_about_a_scam(text: str) -> None:
     assert safety_of(text) is None
