@@ -11,6 +11,7 @@ so a published edit is answered at once; with the database down, from the review
 from __future__ import annotations
 
 import logging
+import re
 from functools import cache
 from typing import Any
 
@@ -36,6 +37,9 @@ KB_METADATA = "knowledge_entry"
 MAX_TITLE = 24
 HK_ENTRY = "wechat_pay_hk"
 HK_NEUTRAL_TAGS = frozenset({"safety", "bot", "redirect"})
+# "要我帮你提交申诉，就说“我要申诉”；": the sentence (or clause) offering to file one.
+APPEAL_OFFER = re.compile(r"[^。；！\n]*“我要申诉”[^。；！\n]*[。；！]?")
+APPEAL_UNDER_REVIEW = "你已经有申诉在审核中，不用重复提交；说“查申诉进度”看最新状态。"
 HK_AGAIN = ("WeChat Pay HK的结算、限制和客服问题，规则和内地不同，我这边查不到，"
             "请直接联系WeChat Pay HK的商户客服。内地微信支付商户号的问题可以接着问我。")
 
@@ -196,9 +200,20 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
     entry = entries.get(entry_id)
     if entry is None:
         return False
-    facts = await answer_facts(tracker) if entry.variants else {}
-    dispatcher.utter_message(text=entry.answer_for(facts), **{KB_METADATA: entry.id})
+    await say_entry(dispatcher, tracker, entry)
     return True
+
+
+async def say_entry(dispatcher: CollectingDispatcher, tracker: Tracker, entry: Entry) -> None:
+    """The entry's answer for this asker; an offer to file an appeal is left out for a
+    merchant whose appeal is already under review ("不用重复提交")."""
+    offers_appeal = APPEAL_OFFER.search(entry.answer) or any(
+        APPEAL_OFFER.search(v.answer) for v in entry.variants)
+    facts = await answer_facts(tracker) if entry.variants or offers_appeal else {}
+    text = entry.answer_for(facts)
+    if offers_appeal and facts.get("appeal") in ("open", "overdue"):
+        text = APPEAL_OFFER.sub("", text).strip() + "\n" + APPEAL_UNDER_REVIEW
+    dispatcher.utter_message(text=text, **{KB_METADATA: entry.id})
 
 
 async def _for_asker(tracker: Tracker, entry_id: str) -> str:
@@ -227,9 +242,7 @@ async def _answer_again(dispatcher: CollectingDispatcher, tracker: Tracker, entr
     others = [i for i in others if i in entries and entries[i].scope != "redirect"
               and same_topic(entries.get(entry_id), entries[i])]
     if others:
-        entry = entries[others[0]]
-        facts = await answer_facts(tracker) if entry.variants else {}
-        dispatcher.utter_message(text=entry.answer_for(facts), **{KB_METADATA: entry.id})
+        await say_entry(dispatcher, tracker, entries[others[0]])
         return True
     entry = entries.get(entry_id)
     follow_ups = [i for i in (entry.follow_ups if entry else []) if i not in answered]

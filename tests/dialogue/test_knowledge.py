@@ -114,3 +114,12 @@ async def test_a_named_platform_gets_its_own_redirect_in_a_long_story(talk: Talk
     reply = await talk().say("我在淘宝和微信上都开店。淘宝那边今天提示资金被保护冻结，"
                              "微信这边暂时没事。淘宝被冻结会不会连累微信商户号？淘宝这边该找谁？")
     assert reply.entries == ["redirect_taobao"]
+
+
+async def test_a_merchant_under_review_is_not_offered_another_appeal(talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("查账户")
+    await merchant.say("1900000003 0003")  # frozen, appeal AP20261120001 under review
+    own = await merchant.say("现在还能提现吗")
+    assert own.entries == ["funds_withdraw_now"]
+    assert "我要申诉" not in own.text and "查申诉进度" in own.text
