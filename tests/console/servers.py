@@ -1,13 +1,14 @@
-"""Real servers for the console's end-to-end tests: the action server and the rasa
-server (REST and WeChat channels against the fake WeChat API, Rasa's SQL event broker
-on) and the console itself as its own process (`python -m console`)."""
+"""Real servers for the console's end-to-end tests: the session's shared stack
+(tests/stack.py: the action server and the rasa server with REST, WeChat against the fake
+WeChat API and the widget, Rasa's SQL event broker on) and the console itself as its own
+process (`python -m console`) following that broker."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +17,12 @@ from typing import Any
 import requests
 import yaml
 
-from core.db.migrate import upgrade
-from core.db.seed import seed_demo_data
-from core.db.session import get_engine
 from tests.conftest import PROJECT_ROOT
-from tests.e2e.servers import VENV_BIN, Servers, _stop, _wait, free_port, running_servers
+from tests.e2e.servers import VENV_BIN, Servers, _stop, _wait, free_port
+from tests.stack import SharedStack
 from tests.wechat.client import TOKEN as WECHAT_TOKEN
 from tests.wechat.client import wechat_send
 from tests.wechat.fake_wechat import FakeWeChat
-from tests.wechat.servers import API_TOKEN, APP_SECRET, credentials
 
 
 def merchant_side_on_main() -> bool:
@@ -79,11 +77,12 @@ class Stack:
 
 @contextmanager
 def running_console(workdir: Path, db_url: str, rasa_url: str, token: str,
-                    events_db: Path) -> Iterator[str]:
+                    events_db: Path, base_env: Mapping[str, str] | None = None) -> Iterator[str]:
     port = free_port()
     log = workdir / "console.log"
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CONSOLE_", "WECHAT_"))},
+        **{k: v for k, v in (base_env or os.environ).items()
+           if not k.startswith(("CONSOLE_", "WECHAT_"))},
         "MERCHANT_DB_URL": db_url, "RASA_URL": rasa_url, "RASA_TOKEN": token,
         "CONSOLE_PORT": str(port), "CONSOLE_EVENTS_DB_URL": f"sqlite:///{events_db}",
         "CONSOLE_POLL_S": "0.2",
@@ -101,26 +100,13 @@ def running_console(workdir: Path, db_url: str, rasa_url: str, token: str,
 
 
 @contextmanager
-def running_stack(workdir: Path) -> Iterator[Stack]:
-    db_url = f"sqlite:///{workdir / 'merchant.db'}"
-    upgrade(db_url)
-    seed_demo_data(get_engine(db_url))
-    events_db = workdir / "events.db"
-    fake = FakeWeChat(app_secret=APP_SECRET).start()
-    python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    broker = f"event_broker:\n  type: SQL\n  dialect: sqlite\n  db: {events_db}\n"
-    # REST, WeChat (fake API) and the chat widget (its demo page on the rasa server).
-    channels = credentials(fake.url) + "addons.channels.widget.WidgetInput:\n  max_message_chars: 500\n"
-    try:
-        with running_servers(workdir, db_url, channels, token=API_TOKEN,
-                             extra_env={"PYTHONPATH": python_path, "HANDOFF_HOURS": "00:00-24:00",
-                                        "WIDGET_REDIS_URL": "", "WIDGET_WELCOME": ""},
-                             extra_endpoints=broker) as rasa, \
-                running_console(workdir, db_url, rasa.rasa_url, API_TOKEN, events_db) as url:
-            yield Stack(rasa, fake, url, db_url, events_db,
-                        {**rasa.logs, "console": workdir / "console.log"})
-    finally:
-        fake.stop()
+def running_stack(shared: SharedStack) -> Iterator[Stack]:
+    """The console (its own process) on the shared stack's database, rasa and broker."""
+    rasa = shared.servers
+    with running_console(shared.workdir, rasa.db_url, rasa.rasa_url, rasa.token,
+                         shared.events_db, shared.base_env) as url:
+        yield Stack(rasa, shared.fake_wechat, url, rasa.db_url, shared.events_db,
+                    {**rasa.logs, "console": shared.workdir / "console.log"})
 
 
 def wait_until(check: Any, timeout: float = 20, interval: float = 0.1) -> Any:

@@ -26,6 +26,7 @@ from core.db.session import get_engine
 from tests.console.agent_client import AgentClient
 from tests.console.conftest import add_agent, queue_handoff
 from tests.console.servers import Stack, merchant_side_on_main, running_stack, wait_until
+from tests.stack import SharedStack
 from tests.wechat.client import openid
 
 pytestmark = pytest.mark.e2e
@@ -36,9 +37,8 @@ needs_merchant_side = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir = Path(tmp_path_factory.mktemp("console-e2e"))
-    with running_stack(workdir) as running:
+def stack(shared_stack: SharedStack) -> Iterator[Stack]:
+    with running_stack(shared_stack) as running:
         add_agent(running.db_url, "wang", "小王")
         add_agent(running.db_url, "li", "小李")
         yield running

@@ -1,21 +1,13 @@
-from __future__ import annotations
+"""The REST end-to-end tests talk to the session's shared stack (tests/stack.py)."""
 
-from collections.abc import Iterator
-from pathlib import Path
+from __future__ import annotations
 
 import pytest
 
-from core.db.migrate import upgrade
-from core.db.seed import seed_demo_data
-from core.db.session import get_engine
-from tests.e2e.servers import Servers, running_servers
+from tests.e2e.servers import Servers
+from tests.stack import SharedStack
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    workdir = tmp_path_factory.mktemp("e2e")
-    db_url = f"sqlite:///{workdir / 'merchant.db'}"
-    upgrade(db_url)
-    seed_demo_data(get_engine(db_url))
-    with running_servers(Path(workdir), db_url) as running:
-        yield running
+def servers(shared_stack: SharedStack) -> Servers:
+    return shared_stack.servers

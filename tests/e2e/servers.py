@@ -7,7 +7,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,19 +28,34 @@ def free_port() -> int:
 
 
 class RasaProcess:
-    """The rasa server of a test run; it can be stopped and started again on its port."""
+    """The rasa server of a test run; it can be stopped and started again on its port.
 
-    def __init__(self, command: list[str], env: dict[str, str], log: Path, url: str) -> None:
+    ``warm_up(base_url)`` runs after every start (the first prediction loads lazily).
+    """
+
+    def __init__(self, command: list[str], env: dict[str, str], log: Path, url: str,
+                 warm_up: Callable[[str], None] | None = None) -> None:
         self.command, self.env, self.log, self.url = command, env, log, url
+        self.warm_up = warm_up
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        self.launch()
+        self.ready()
+
+    def launch(self) -> None:
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
                 self.command, cwd=PROJECT_ROOT, env=self.env, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
+
+    def ready(self) -> None:
+        """Waits until the server is healthy, then warms it up."""
+        assert self.process is not None
         _wait(self.url, self.process, self.log)
+        if self.warm_up is not None:
+            self.warm_up(self.url.split("/status", 1)[0])
 
     def stop(self) -> None:
         if self.process is not None:
@@ -75,6 +91,15 @@ class Servers:
         )
         response.raise_for_status()
         return response.json()
+
+
+def warm_up(rasa_url: str) -> None:
+    """The first predictions after a start load lazily: two REST turns (whatever they
+    answer), so that tests, with their deadlines (WeChat's 4 s passive reply, 30 s per
+    request), measure normal turns."""
+    for _ in range(2):
+        requests.post(f"{rasa_url}/webhooks/rest/webhook", timeout=180,
+                      json={"sender": f"warm-up-{uuid.uuid4().hex[:8]}", "message": "你好"})
 
 
 def _wait(url: str, process: subprocess.Popen, log: Path, seconds: float = 240) -> None:
@@ -114,11 +139,15 @@ def running_servers(
     extra_endpoints: str = "",
     rasa_port: int | None = None,
     extra_rasa_args: list[str] | None = None,
+    base_env: Mapping[str, str] | None = None,
+    warm_up: Callable[[str], None] | None = None,
 ) -> Iterator[Servers]:
     """An action server and a rasa server (API on) on free ports, stopped on exit.
 
     ``extra_endpoints`` is appended to endpoints.yml (e.g. a tracker store that survives
-    a restart of the rasa server: ``Servers.rasa.stop()`` / ``.start()``).
+    a restart of the rasa server: ``Servers.rasa.stop()`` / ``.start()``). The servers'
+    environment is ``base_env`` (default: this process's) without WECHAT_* variables,
+    plus ``extra_env``.
     """
     if not MODEL.exists():
         raise RuntimeError("no trained model: run `make train` first")
@@ -130,7 +159,7 @@ def running_servers(
     (workdir / "credentials.yml").write_text(credentials, encoding="utf-8")
     env = {
         # The machine's own WeChat settings must not leak into the test channels.
-        **{k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")},
+        **{k: v for k, v in (base_env or os.environ).items() if not k.startswith("WECHAT_")},
         "MERCHANT_DB_URL": db_url,
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -151,11 +180,12 @@ def running_servers(
              "--enable-api", "--auth-token", token,
              "--endpoints", str(workdir / "endpoints.yml"),
              "--credentials", str(workdir / "credentials.yml"), *(extra_rasa_args or [])],
-            env, rasa_log, f"http://127.0.0.1:{rasa_port}/status?token={token}",
+            env, rasa_log, f"http://127.0.0.1:{rasa_port}/status?token={token}", warm_up,
         )
         rasa_log.write_text("", encoding="utf-8")
-        rasa.start()
+        rasa.launch()  # both load at the same time; the warm-up needs the action server
         _wait(f"http://127.0.0.1:{actions_port}/health", processes[0], actions_log)
+        rasa.ready()
         yield Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
                       token, {"actions": actions_log, "rasa": rasa_log}, rasa, db_url)
     finally:

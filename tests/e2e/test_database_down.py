@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.servers import Servers, running_servers
+from tests.e2e.servers import Servers, running_servers, warm_up
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +18,8 @@ DEAD_URL = "postgresql+psycopg2://nobody@127.0.0.1:9/none"  # nothing listens on
 
 @pytest.fixture(scope="module")
 def servers_without_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    with running_servers(Path(tmp_path_factory.mktemp("dead-db")), DEAD_URL) as running:
+    with running_servers(Path(tmp_path_factory.mktemp("dead-db")), DEAD_URL,
+                         warm_up=warm_up) as running:
         yield running
 
 

@@ -1,48 +1,40 @@
 """A REST caller cannot reach another channel's conversation: not by using a WeChat
-OpenID as sender id, not by claiming input_channel "wechat". With REST_SHARED_SECRET,
-requests without the secret are refused."""
+OpenID as sender id, not by claiming input_channel "wechat". With a shared secret,
+requests without the secret are refused.
+
+On the session's shared stack (tests/stack.py): the main REST channel as `make run` has
+it, and the same class as ``rest_locked`` with ``shared_secret`` and a rate limit of 5."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy.orm import Session
 
 from core.db import repository
-from core.db.migrate import upgrade
-from core.db.seed import seed_demo_data
 from core.db.session import get_engine
-from tests.e2e.servers import Servers, running_servers
+from tests.e2e.servers import Servers
+from tests.stack import LOCKED_REST_LIMIT, REST_SECRET, SharedStack
 from tests.wechat.client import TOKEN, wechat_send
-from tests.wechat.servers import credentials
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "rest-secret-for-tests"
+SECRET = REST_SECRET
+LOCKED = "rest_locked"  # the REST channel with a shared secret and a rate limit of 5
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    workdir = tmp_path_factory.mktemp("channels-apart")
-    db_url = f"sqlite:///{workdir / 'merchant.db'}"
-    upgrade(db_url)
-    seed_demo_data(get_engine(db_url))
-    both = credentials("http://127.0.0.1:9").replace(
-        "addons.channels.rest.RestInput:\n",
-        f"addons.channels.rest.RestInput:\n  shared_secret: {SECRET}\n")
-    with running_servers(Path(workdir), db_url, both,
-                         extra_env={"RATE_LIMIT_MESSAGES": "5"}) as running:
-        yield running
+def servers(shared_stack: SharedStack) -> Servers:
+    return shared_stack.servers
 
 
-def rest(servers: Servers, body: dict, secret: str | None = SECRET) -> requests.Response:
+def rest(servers: Servers, body: dict, secret: str | None = SECRET,
+         channel: str = LOCKED) -> requests.Response:
     headers = {"X-Rest-Secret": secret} if secret is not None else {}
-    return requests.post(f"{servers.rasa_url}/webhooks/rest/webhook", json=body,
+    return requests.post(f"{servers.rasa_url}/webhooks/{channel}/webhook", json=body,
                          headers=headers, timeout=30)
 
 
@@ -74,7 +66,7 @@ def test_a_wechat_openid_used_on_rest_is_a_fresh_conversation(servers: Servers) 
         body = {"sender": openid, "message": "帮我查一下账户状态"}
         if claimed:
             body["input_channel"] = claimed
-        reply = " ".join(m.get("text", "") for m in rest(servers, body).json())
+        reply = " ".join(m.get("text", "") for m in rest(servers, body, channel="rest").json())
         assert "冻结" not in reply and "1900****03" not in reply
         assert "商户号" in reply  # asked to verify, like any stranger
     wechat_tracker = requests.get(f"{servers.rasa_url}/conversations/{openid}/tracker",
@@ -88,8 +80,8 @@ def test_rate_and_size_limits_answer_politely_and_keep_serving_others(
 ) -> None:
     fast = f"fast-{uuid.uuid4().hex[:6]}"
     statuses = [rest(servers, {"sender": fast, "message": "客服电话多少"}).status_code
-                for _ in range(6)]
-    assert statuses[:5] == [200] * 5 and statuses[5] == 429
+                for _ in range(LOCKED_REST_LIMIT + 1)]
+    assert statuses == [200] * LOCKED_REST_LIMIT + [429]
     limited = rest(servers, {"sender": fast, "message": "客服电话多少"}).json()
     assert "稍等" in limited[0]["text"]
     calm = rest(servers, {"sender": f"calm-{uuid.uuid4().hex[:6]}", "message": "客服电话多少"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,12 +13,10 @@ import redis
 
 from addons.channels.wechat import WeChatConfig, WeChatInput
 from addons.channels.wechat_store import MemoryStore, RedisStore
-from core.db.migrate import upgrade
-from core.db.seed import seed_demo_data
-from core.db.session import get_engine
-from tests.wechat.client import APP_ID, TOKEN, openid, wechat_send
+from tests.stack import SharedStack
+from tests.wechat.client import APP_ID, TOKEN
 from tests.wechat.fake_wechat import FakeWeChat
-from tests.wechat.servers import WeChatServers, running_wechat_servers
+from tests.wechat.servers import WeChatServers, wechat_view
 
 REDIS_URL = os.environ.get("WECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -105,16 +102,9 @@ def redis_namespace(redis_available: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def wechat_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeChatServers]:
-    workdir = Path(tmp_path_factory.mktemp("wechat-e2e"))
-    db_url = f"sqlite:///{workdir / 'merchant.db'}"
-    upgrade(db_url)
-    seed_demo_data(get_engine(db_url))
-    with running_wechat_servers(workdir, db_url) as servers:
-        # The first prediction loads lazily: warm up so tests measure normal turns.
-        for _ in range(2):
-            servers.post(wechat_send.text_xml(openid(), "你好"))
-        yield servers
+def wechat_servers(shared_stack: SharedStack) -> WeChatServers:
+    """The session's shared stack (tests/stack.py), warmed up after every start."""
+    return wechat_view(shared_stack)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,20 +1,19 @@
-"""Real action server + rasa server with the WeChat channel, for the end-to-end tests."""
+"""The WeChat channels of the session's shared stack (tests/stack.py), for the
+end-to-end tests: their credentials and a client for them."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
-from tests.conftest import PROJECT_ROOT
-from tests.e2e.servers import running_servers
 from tests.wechat.client import AES_KEY, APP_ID, TOKEN, wechat_send
 from tests.wechat.fake_wechat import FakeWeChat
+
+if TYPE_CHECKING:
+    from tests.stack import SharedStack
 
 API_TOKEN = "wechat-e2e-api-token"
 APP_SECRET = "e2e-app-secret"
@@ -22,10 +21,17 @@ SLOW_APP_ID = "wx00000000000000slow"
 
 
 def credentials(api_base: str) -> str:
-    # Compatible mode: plaintext and encrypted pushes both work on the main channel.
+    # The main channel in plaintext mode; encrypted pushes go to ``wechat_aes`` (compatible
+    # mode takes encrypted pushes only).
     return f"""\
 addons.channels.rest.RestInput:
 addons.channels.wechat.WeChatInput:
+  token: {TOKEN}
+  app_id: {APP_ID}
+  app_secret: {APP_SECRET}
+  api_base: {api_base}
+  reply_timeout_s: 4.0
+tests.wechat.aes_channel.AesWeChatInput:
   token: {TOKEN}
   app_id: {APP_ID}
   app_secret: {APP_SECRET}
@@ -47,16 +53,17 @@ class WeChatServers:
     rasa_url: str
     fake: FakeWeChat
     logs: dict[str, Path]
+    token: str = API_TOKEN
 
     def url(self, channel: str = "wechat") -> str:
         return f"{self.rasa_url}/webhooks/{channel}/webhook"
 
-    def post(self, xml: str, aes: bool = False, channel: str = "wechat",
+    def post(self, xml: str, aes: bool = False, channel: str | None = None,
              **signing: Any) -> tuple[int, str]:
         query, body = wechat_send.signed_request(
             xml, TOKEN, AES_KEY if aes else "", APP_ID if aes else "", **signing
         )
-        return self.post_raw(query, body, channel)
+        return self.post_raw(query, body, channel or ("wechat_aes" if aes else "wechat"))
 
     def post_raw(self, query: dict[str, str], body: bytes,
                  channel: str = "wechat") -> tuple[int, str]:
@@ -77,7 +84,7 @@ class WeChatServers:
 
     def tracker(self, sender: str) -> dict[str, Any]:
         response = requests.get(f"{self.rasa_url}/conversations/{sender}/tracker",
-                                params={"token": API_TOKEN}, timeout=10)
+                                params={"token": self.token}, timeout=10)
         response.raise_for_status()
         return response.json()
 
@@ -89,14 +96,7 @@ class WeChatServers:
                 self.logs.items() if path.exists()}
 
 
-@contextmanager
-def running_wechat_servers(workdir: Path, db_url: str) -> Iterator[WeChatServers]:
-    fake = FakeWeChat(app_secret=APP_SECRET).start()
-    # The test-only SlowWeChatInput lives in tests/, which is not an installed package.
-    python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    try:
-        with running_servers(workdir, db_url, credentials(fake.url), token=API_TOKEN,
-                             extra_env={"PYTHONPATH": python_path}) as servers:
-            yield WeChatServers(servers.rasa_url, fake, servers.logs)
-    finally:
-        fake.stop()
+def wechat_view(stack: SharedStack) -> WeChatServers:
+    """The shared stack seen by the WeChat tests."""
+    return WeChatServers(stack.servers.rasa_url, stack.fake_wechat, stack.servers.logs,
+                         stack.servers.token)

@@ -1,7 +1,8 @@
 """The WeChat channel inside a real rasa server with the real action server and model.
 
-One session starts both servers (credentials: the main channel in compatible mode with a
-test EncodingAESKey; the same class as ``wechat_slow`` with ``reply_timeout_s: 0.05``;
+One session starts both servers (credentials: the main channel in plaintext mode; the same
+class as ``wechat_aes`` in compatible mode with a test EncodingAESKey, and as
+``wechat_slow`` with ``reply_timeout_s: 0.05``;
 both pointed at a local fake WeChat API).
 """
 
@@ -76,7 +77,8 @@ def test_forged_signature_is_refused_and_never_reaches_the_bot(
     assert wechat_servers.post_raw(query, body)[0] == 403
     # Encrypted: the outer signature is right, the msg_signature is forged.
     enc_query, enc_body = send.signed_request(send.text_xml(user, "你好"), TOKEN, AES_KEY, APP_ID)
-    assert wechat_servers.post_raw({**enc_query, "msg_signature": "0" * 40}, enc_body)[0] == 403
+    forged = {**enc_query, "msg_signature": "0" * 40}
+    assert wechat_servers.post_raw(forged, enc_body, "wechat_aes")[0] == 403
     assert wechat_servers.user_events(user) == []
 
 
@@ -227,7 +229,8 @@ def test_send_script_against_the_running_server(
     common = ["--url", wechat_servers.url(), "--token", TOKEN, "--openid", openid()]
     assert send.main([*common, "客服电话多少"]) == 0
     assert "95017" in capsys.readouterr().out
-    assert send.main([*common, "--aes", "--aes-key", AES_KEY, "--app-id", APP_ID,
+    aes_url = ["--url", wechat_servers.url("wechat_aes"), *common[2:]]
+    assert send.main([*aes_url, "--aes", "--aes-key", AES_KEY, "--app-id", APP_ID,
                       "--subscribe"]) == 0
     out = capsys.readouterr().out
     assert "<Encrypt>" in out and "--- decrypted ---" in out and "1. 查我的账户状态" in out
