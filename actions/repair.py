@@ -337,8 +337,8 @@ def wants_person(said: Said) -> bool:
 def is_closing(said: Said, free_text: bool = False) -> bool:
     """"好的我明天打95017", "先这样吧，拜拜": the merchant is leaving for now. In a
     free-text step a story may mention tomorrow: there only a short one counts."""
-    if said.is_question:
-        return False
+    if said.is_question or RESTART.search(said.text):
+        return False  # "重新来吧" starts over, whatever the model calls it
     if said.intent == "goodbye" and said.confidence >= SURE:
         return True
     limit = SHORT + 2 if free_text else CLOSING_MAX

@@ -22,7 +22,7 @@ REMOTE_MENU = "/ask_remote_collection"
 # Vague lines the knowledge base answers with "你是想问：" (tried in order).
 VAGUE_FOR_KNOWLEDGE = ["资金问题", "风控的事", "码被停了", "能不能快点", "有没有别的办法"]
 # Two unclear lines in a row: the fallback's second stage offers the likeliest topics.
-UNCLEAR_PAIRS = [("钱", "费用"), ("码", "费用"), ("钱", "收费")]
+UNCLEAR_PAIRS = [("钱", "码"), ("啥意思", "这个咋说"), ("钱", "费用"), ("码", "费用")]
 
 
 async def last_user(merchant: Conversation) -> UserUttered:
