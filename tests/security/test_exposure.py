@@ -40,7 +40,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     rasa_port, actions_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("RASA_TOKEN", "RASA_HOST", "RASA_CORS_ORIGINS", "SANIC_HOST")}
+    # Free ports for all three (a `make run` on this machine may hold 5005/5055/5070).
     env.update(RASA_PORT=str(rasa_port), ACTIONS_PORT=str(actions_port),
+               CONSOLE_PORT=str(free_port()),
                LOCAL_SECRETS_DIR=str(workdir / "secrets"),
                RASA_CORS_ORIGINS="https://help.example.com",
                MERCHANT_DB_URL=f"sqlite:///{workdir / 'merchant.db'}")
