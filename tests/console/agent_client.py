@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
+from contextlib import suppress
 from typing import Any
 
 import requests
@@ -65,5 +67,11 @@ class AgentClient:
 
     def close(self) -> None:
         if self._stream is not None:
+            # The reader thread waits in recv for the next keep-alive (up to 15 s), holding
+            # the response's buffer: shut the connection down so closing does not wait.
+            with suppress(OSError, ValueError), \
+                    socket.fromfd(self._stream.raw.fileno(), socket.AF_INET,
+                                  socket.SOCK_STREAM) as connection:
+                connection.shutdown(socket.SHUT_RDWR)
             self._stream.close()
         self.http.close()
