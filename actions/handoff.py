@@ -64,7 +64,7 @@ from actions.repair import (
     classify,
     safety_of,
 )
-from actions.verification import MERCHANT_ID, extract_last4
+from actions.verification import MERCHANT_ID, check_identity, extract_last4
 from actions.waiting import stop_waiting
 from core.answers import (
     PHONE_WORDS,
@@ -319,20 +319,11 @@ def inline_ids(text: str) -> tuple[str, str] | None:
     return (match.group(1), last4) if last4 else None
 
 
-def check_inline(channel: str, sender_id: str, merchant_id: str, last4: str) -> Any:
-    """The identity check on ids sent at a handoff step: the same counting and lock-outs
-    as the identity check form (actions.verification)."""
-
-    def work(session: Session) -> str:
-        if repository.is_locked(session, channel, sender_id):
-            return "locked"
-        if repository.merchant_id_locked(session, merchant_id):
-            return "locked"
-        if repository.check_identity(session, channel, sender_id, merchant_id, last4):
-            return "ok"
-        return "locked" if repository.is_locked(session, channel, sender_id) else "failed"
-
-    return run_in_session(work)
+async def check_inline(channel: str, sender_id: str, merchant_id: str, last4: str) -> str:
+    """The identity check on ids sent at a handoff step: the identity check form's own
+    check (the same counting, lock-outs and alert); a locked merchant id is "locked"."""
+    result = await check_identity(channel, sender_id, merchant_id, last4)
+    return "locked" if result == "merchant_locked" else result
 
 
 async def answer_candidate(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
