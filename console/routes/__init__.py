@@ -5,7 +5,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.routes import canned, handoffs, knowledge, login, me, messages, pages, stream
+from console.routes import (
+    appeal_events,
+    canned,
+    handoffs,
+    history,
+    insights,
+    knowledge,
+    login,
+    me,
+    messages,
+    pages,
+    stream,
+)
 
 ROUTERS: list[APIRouter] = [login.router, me.router, handoffs.router, messages.router,
-                            canned.router, stream.router, knowledge.router, pages.router]
+                            canned.router, stream.router, knowledge.router, history.router,
+                            insights.router, appeal_events.router, pages.router]

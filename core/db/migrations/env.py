@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+import core.db.appeal_events  # noqa: F401  (its tables join Base.metadata)
 from core.db.models import Base
 
 config = context.config

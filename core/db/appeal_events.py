@@ -1,0 +1,1 @@
+"""Appeal decisions recorded by the payment provider's back office (placeholder)."""

@@ -1,0 +1,1 @@
+"""Reporting views over the stored tables (placeholder)."""
