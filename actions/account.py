@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
+from actions.capability import Capabilities, asks_capability, capability_answer, question_kind
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
 from actions.forms import FORM_STOP, SWITCH_TO
 from actions.verification import load_identity, verify_inline
@@ -426,6 +427,9 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
                 or rejection_shown(tracker, rejected.id)):
             explain_rejection(dispatcher, tracker, account, rejected, entry_id)
             return True
+    if asks_capability(text) and not (account.can_withdraw and entry_id in FUNDS_ENTRIES):
+        explain_capability(dispatcher, tracker, account, text, entry_id)
+        return True
     # "能提现吗" with withdrawals blocked: the entry's own variant says so directly.
     waiting_funds = entry_id in FUNDS_ENTRIES and entry_id != "funds_withdraw_now"
     if entry_id in REVIEW_ENTRIES or (waiting_funds and not account.can_withdraw):
@@ -474,6 +478,27 @@ def explain_review(dispatcher: CollectingDispatcher, tracker: Tracker, account: 
         if entry_id in FUNDS_ENTRIES else ""
     response = "utter_appeal_review_overdue" if appeal.overdue else "utter_appeal_review_in_time"
     dispatcher.utter_message(response=response, funds_note=funds_note, **values)
+
+
+def explain_capability(dispatcher: CollectingDispatcher, tracker: Tracker,
+                       account: AccountView, text: str, entry_id: str) -> None:
+    """What still works for this merchant, with the next step; asked again, short with
+    the offer of a person (actions.capability)."""
+    key = f"capability:{account.merchant_id[-2:]}:{question_kind(text)}"
+    open_appeal = next((a for a in account.appeals if a.status.is_open), None)
+    latest = account.latest_appeal
+    facts = Capabilities(
+        merchant=mask_merchant_id(account.merchant_id),
+        can_collect=account.can_collect, can_withdraw=account.can_withdraw,
+        appeal_id=open_appeal.id if open_appeal else None,
+        appeal_days=open_appeal.working_days if open_appeal else 0,
+        appeal_overdue=bool(open_appeal and open_appeal.overdue),
+        rejected_last=open_appeal is None and latest is not None
+        and latest.status == AppealStatus.rejected,
+        appeal_said=bool(open_appeal) and times_said(tracker, STATUS_RESPONSES, open_appeal.id) > 0,
+    )
+    answer = capability_answer(text, facts, again=facts_said(tracker, key) >= 1)
+    dispatcher.utter_message(text=answer, **{FACT_METADATA: key, KB_METADATA: entry_id})
 
 
 def explain_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker,

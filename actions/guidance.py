@@ -15,6 +15,7 @@ from actions.common import DatabaseUnavailable, latest_text, run_in_session, sen
 from actions.knowledge import (
     KB_METADATA,
     answer_entry,
+    answer_what_now,
     answered_entries,
     chosen_entry_id,
     knowledge_of,
@@ -257,6 +258,8 @@ class ActionFallback(Action):
 
         if await verify_inline(dispatcher, tracker, status=True):
             return []  # a merchant id and the digits in it: checked, and the account shown
+        if await answer_what_now(dispatcher, tracker):
+            return []  # "那我怎么办" right after an answer: its next step
         stage = max(1, misses_in_a_row(tracker))
         if stage >= 3:
             dispatcher.utter_message(response="utter_fallback_person")

@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.common import DatabaseUnavailable, run_in_session, sender_key
+from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
 from core.dates import is_overdue
 from core.db import repository
 from core.db.models import utcnow
@@ -42,6 +42,12 @@ APPEAL_OFFER = re.compile(r"[^。；！\n]*“我要申诉”[^。；！\n]*[。
 APPEAL_UNDER_REVIEW = "你已经有申诉在审核中，不用重复提交；说“查申诉进度”看最新状态。"
 HK_AGAIN = ("WeChat Pay HK的结算、限制和客服问题，规则和内地不同，我这边查不到，"
             "请直接联系WeChat Pay HK的商户客服。内地微信支付商户号的问题可以接着问我。")
+# "打95017得唔得？" / "客服电话多少" from a HK merchant: the phone question answered as asked.
+HK_PHONE_ASK = re.compile(r"95017|电话|電話|熱線|热线|打(过去|去)?客服")
+HK_95017 = ("95017是中国内地微信支付的客服电话，查不到也处理不了WeChat Pay HK的账户，打过去多半帮不上。"
+            "请用WeChat Pay HK钱包里的客服入口，或它官网公布的商户客服电话。")
+HK_PHONE = ("WeChat Pay HK的商户客服电话，以WeChat Pay HK官网或钱包里公布的为准；"
+            "内地微信支付的热线管不到HK的账户。")
 
 
 def knowledge_of(tracker: Tracker) -> dict[str, Any]:
@@ -190,8 +196,12 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
     asked_for = entry_id
     entry_id = await _for_asker(tracker, entry_id)
     answered = answered_entries(tracker)
-    if entry_id == HK_ENTRY != asked_for and entry_id in answered:
-        dispatcher.utter_message(text=HK_AGAIN, **{KB_METADATA: HK_ENTRY})
+    if entry_id == HK_ENTRY and entry_id in answered and (
+            asked_for != HK_ENTRY or HK_PHONE_ASK.search(latest_text(tracker))):
+        said = latest_text(tracker)
+        text = HK_AGAIN if not HK_PHONE_ASK.search(said) else \
+            HK_95017 if "95017" in said else HK_PHONE
+        dispatcher.utter_message(text=text, **{KB_METADATA: HK_ENTRY})
         return True
     if entry_id in answered:
         return await _answer_again(dispatcher, tracker, entry_id, answered,
@@ -255,6 +265,33 @@ async def _answer_again(dispatcher: CollectingDispatcher, tracker: Tracker, entr
     return True
 
 
+# "那我怎么办", "然后呢": a bare ask for the next step, right after an answer.
+WHAT_NOW = re.compile(r"^(那|那么|所以|然后)?(我)?(该|应该|要)?(怎么办|咋办|怎么弄|咋弄|怎么做|咋整|怎么搞|然后呢|接下来呢|"
+                      r"接下来(怎么|咋)(办|做)|下一步(呢|怎么办|做什么)?|现在(怎么办|咋办))(呢|啊|呀|啦)?[?？。!！]*$")
+
+
+async def answer_what_now(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """The next step of the answer just given (its follow-ups as choices), instead of
+    "没看懂"; False when nothing was answered yet or the message is something else."""
+    if not WHAT_NOW.match(latest_text(tracker).replace(" ", "")):
+        return False
+    answered = answered_entries(tracker)
+    if not answered:
+        return False
+    entries = await load_entries([answered[-1]])
+    entry = entries.get(answered[-1])
+    follow_ups = [i for i in (entry.follow_ups if entry else []) if i not in answered]
+    more = await load_entries(follow_ups) if follow_ups else {}
+    shown = [more[i] for i in follow_ups if i in more][:3]
+    metadata = {KB_METADATA: answered[-1]}
+    if shown:
+        dispatcher.utter_message(response="utter_what_now_more", buttons=choice_buttons(shown),
+                                 **metadata)
+    else:
+        dispatcher.utter_message(response="utter_what_now", **metadata)
+    return True
+
+
 class ActionAnswerKnowledge(Action):
     """Answers a message the knowledge matcher (or a "did you mean" choice) picked."""
 
@@ -268,6 +305,8 @@ class ActionAnswerKnowledge(Action):
         # Safety first: the emergency answer replaces the matched entry.
         if await safety_first(dispatcher, tracker, answers_entry=True) in EMERGENCIES:
             return []
+        if await answer_what_now(dispatcher, tracker):
+            return []  # a bare "那我怎么办" names no topic: the last answer's next step
         # The answering rules (the appeal coach, the intents' own entries) are shared
         # with the informational intents and the forms' digressions.
         if not await answer_faq(dispatcher, tracker):

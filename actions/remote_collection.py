@@ -231,9 +231,56 @@ class ValidateRemoteAdviceForm(RepairingForm):
         return None
 
 
+def said_before(tracker: Tracker, response: str) -> bool:
+    """``response`` was already sent in this session."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            return False
+        if event.get("event") == "bot" and (event.get("metadata") or {}).get(
+                "utter_action") == response:
+            return True
+    return False
+
+
+def stated_facts(tracker: Tracker) -> dict[str, Any]:
+    """What the merchant already said in this session about the advisor's questions
+    ("我没有外地客户", "有网站但没备案"), latest first; only statements that name the
+    question's topic count, so a bare "没有" answers nothing here."""
+    found: dict[str, Any] = {}
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") != "user" or str(event.get("text") or "").startswith("/"):
+            continue
+        # The whole message first ("没有外地客户，就是想线上收款" is remote), then clause
+        # by clause: "客户都在外地，有网站但没备案，怎么收款" states two facts in a question.
+        text = str(event.get("text") or "")
+        for clause in [text, *CLAUSES.split(text)]:
+            for slot, value in _stated(clause).items():
+                if slot not in found and value is not None and value is not answers.UNSURE:
+                    found[slot] = value
+    return found
+
+
+CLAUSES = re.compile(r"[，,。；;！!？?\n]+")
+
+
+def _stated(clause: str) -> dict[str, Any]:
+    return {
+        "payer_location": answers.read_payer_location(clause)
+        if (answers.REMOTE_WORDS.search(clause) or answers.LOCAL_WORDS.search(clause)) else None,
+        "has_website_icp": answers.read_website_icp(clause)
+        if TOPICS["has_website_icp"].search(clause) else None,
+        "has_miniprogram": answers.read_miniprogram(clause)
+        if TOPICS["has_miniprogram"].search(clause) else None,
+    }
+
+
 class ActionRemoteIntro(Action):
     """Names the ways to collect from remote payers in two lines, then offers the advisor;
-    a merchant restricted for remote QR collection hears why first."""
+    a merchant restricted for remote QR collection hears why first. What the merchant
+    already said counts: customers who all come to the shop need no remote option, and
+    the options are not listed twice."""
 
     def name(self) -> str:
         return "action_remote_intro"
@@ -243,11 +290,39 @@ class ActionRemoteIntro(Action):
         warn_if_scam(dispatcher, tracker)
         reason_code = await bound_reason(tracker)
         events: list[EventType] = []
+        stated = {slot: value for slot, value in stated_facts(tracker).items()
+                  if tracker.get_slot(slot) is None}
         if reason_code == "remote_qr_collection":
             dispatcher.utter_message(response="utter_remote_from_restriction")
-            events.append(SlotSet("payer_location", "remote"))
-        dispatcher.utter_message(response="utter_remote_options")
+            stated["payer_location"] = "remote"
+        events.extend(SlotSet(slot, value) for slot, value in stated.items())
+        known = Answers(**{slot: stated.get(slot, tracker.get_slot(slot))
+                           for slot in ADVISOR_SLOTS})
+        if known.payer_location == "local":
+            recommend(dispatcher, tracker, known, "offline_qr")
+            return [*events, SlotSet("recommended_channel", "offline_qr")]
+        again = said_before(tracker, "utter_remote_options")
+        dispatcher.utter_message(response="utter_remote_options_again" if again
+                                 else "utter_remote_options")
         return events
+
+
+def recommend(dispatcher: CollectingDispatcher, tracker: Tracker, answers: Answers,
+              option: str) -> None:
+    """The recommendation with its reasons; the same one again is said briefly."""
+    response = f"utter_recommend_{option}"
+    if said_before(tracker, response) and tracker.get_slot("recommended_channel") == option:
+        dispatcher.utter_message(response="utter_recommend_again", option=OPTION_NAMES[option])
+        return
+    dispatcher.utter_message(response=response, why=reasons(answers, option))
+
+
+OPTION_NAMES = {
+    "offline_qr": "店里的经营收款码当面收款",
+    "website_api": "网站支付接口",
+    "miniprogram": "小程序收款",
+    "multi_channel_code": "持牌服务商的多通道收款码",
+}
 
 
 class ActionRecommendCollection(Action):
@@ -265,6 +340,5 @@ class ActionRecommendCollection(Action):
         if option is None:
             dispatcher.utter_message(response="utter_ask_remote_collection")
             return [SlotSet(SWITCH_TO, None)]
-        dispatcher.utter_message(response=f"utter_recommend_{option}",
-                                 why=reasons(answers, option))
+        recommend(dispatcher, tracker, answers, option)
         return [SlotSet("recommended_channel", option), SlotSet(SWITCH_TO, None)]

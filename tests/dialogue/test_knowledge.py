@@ -122,4 +122,5 @@ async def test_a_merchant_under_review_is_not_offered_another_appeal(talk: Talk)
     await merchant.say("1900000003 0003")  # frozen, appeal AP20261120001 under review
     own = await merchant.say("现在还能提现吗")
     assert own.entries == ["funds_withdraw_now"]
-    assert "我要申诉" not in own.text and "查申诉进度" in own.text
+    # The merchant's own answer (actions.capability) points at the appeal under review.
+    assert "我要申诉" not in own.text and "AP20261120001" in own.text

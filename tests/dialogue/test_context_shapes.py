@@ -1,0 +1,110 @@
+"""Follow-ups that use what the assistant already knows (issue 19, shapes 5, 6 and 7),
+through the trained model:
+
+- a verified merchant under review asking what still works, whether part of the balance
+  can come out, or how long "those 20,000" take gets their own account's answer, not the
+  appeal status block again;
+- the remote-collection advisor uses what the merchant said ("客人都是到店的": the shop's
+  code is enough; "有网站但没备案": not asked again) and never lists the options twice;
+- a WeChat Pay HK merchant asking whether 95017 helps is answered about 95017;
+- "那我怎么办" right after an answer gets that answer's next step, not "没看懂".
+
+Assertions are on response names, metadata keys, slots and the facts in the text.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conversation import Conversation
+from tests.dialogue.conftest import Talk
+
+pytestmark = pytest.mark.dialogue
+
+STATUS_BLOCKS = {"utter_appeal_status", "utter_appeal_status_again", "utter_appeal_status_still",
+                 "utter_appeal_status_brief", "utter_appeal_review_overdue",
+                 "utter_appeal_review_in_time"}
+
+
+async def verified_frozen(talk: Talk) -> Conversation:
+    merchant = talk()
+    await merchant.say("1900000003")
+    reply = await merchant.say("0003")
+    assert "utter_verified" in reply.responses
+    return merchant
+
+
+async def test_what_still_works_is_answered_from_the_account(talk: Talk) -> None:
+    merchant = await verified_frozen(talk)
+    collect = await merchant.say("现在还能收款吗")
+    assert not STATUS_BLOCKS & set(collect.responses)
+    assert "收不了款" in collect.text and "1900****03" in collect.text
+    part = await merchant.say("那我能先提一部分出来吗")
+    assert not STATUS_BLOCKS & set(part.responses)
+    assert "一部分也不行" in part.text
+    when = await merchant.say("那两万块提现要多久能到")
+    assert not STATUS_BLOCKS & set(when.responses)
+    assert "没法给你准确日期" in when.text and "AP20261120001" in when.text
+    assert len({collect.text, part.text, when.text}) == 3
+
+
+async def test_asking_what_works_again_and_again_ends_with_a_person(talk: Talk) -> None:
+    merchant = await verified_frozen(talk)
+    first = await merchant.say("还能提现吗")
+    await merchant.say("能不能提现")
+    third = await merchant.say("到底能不能提现啊")
+    assert third.text != first.text and "转人工" in third.text
+
+
+async def test_customers_who_come_to_the_shop_need_no_remote_option(talk: Talk) -> None:
+    merchant = talk()
+    reply = await merchant.say("我没有外地客户，客人都是到店的")
+    assert "utter_recommend_offline_qr" in reply.responses
+    assert "utter_remote_options" not in reply.responses
+    assert await merchant.slot("payer_location") == "local"
+    again = await merchant.say("那推荐我用哪种收款方式")
+    assert "utter_remote_options" not in again.responses
+    assert "utter_recommend_offline_qr" not in again.responses  # not the same block twice
+
+
+async def test_the_options_are_not_listed_twice(talk: Talk) -> None:
+    merchant = talk()
+    first = await merchant.say("我想在外地也能收款，有什么办法")
+    assert "utter_remote_options" in first.responses
+    second = await merchant.say("外地客户付款有哪些方式")
+    assert "utter_remote_options" not in second.responses
+    assert "utter_remote_options_again" in second.responses
+    assert second.buttons  # the advisor is still offered
+
+
+async def test_what_was_said_before_the_advisor_is_not_asked_again(talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("客户都在外地，我有个网站但是没备案，怎么收款")
+    assert await merchant.slot("payer_location") == "remote"
+    assert await merchant.slot("has_website_icp") is False
+    reply = await merchant.say("好的")
+    assert await merchant.active_form() == "remote_advice_form"
+    assert "utter_ask_has_miniprogram" in reply.responses
+    assert "utter_ask_payer_location" not in reply.responses
+    assert "utter_ask_has_website_icp" not in reply.responses
+
+
+async def test_a_hong_kong_merchant_asking_about_95017_is_answered_about_it(talk: Talk) -> None:
+    merchant = talk()
+    first = await merchant.say("我係香港商戶，收款被限制咗")
+    assert "wechat_pay_hk" in first.entries
+    phone = await merchant.say("打95017得唔得？")
+    assert "95017是中国内地" in phone.text
+
+
+async def test_what_now_after_an_answer_gets_its_next_step(talk: Talk) -> None:
+    person = talk()
+    await person.say("我是个人微信，不是商户，收了朋友转账后被限制收款了")
+    reply = await person.say("那我怎么办")
+    assert {"utter_what_now", "utter_what_now_more"} & set(reply.responses)
+    assert "utter_ask_rephrase" not in reply.responses
+
+
+async def test_what_now_with_nothing_answered_yet_is_not_guessed(talk: Talk) -> None:
+    reply = await talk().say("那我怎么办")
+    assert not {"utter_what_now", "utter_what_now_more"} & set(reply.responses)
