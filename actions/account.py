@@ -18,8 +18,11 @@ from actions.capability import Capabilities, asks_capability, capability_answer,
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
 from actions.forms import FORM_STOP, SWITCH_TO
 from actions.verification import load_identity, verify_inline
+from core import appeal_timing
+from core.appeal_timing import WaitEstimate
 from core.dates import REVIEW_WORKING_DAYS, working_days_between
-from core.db import handoffs, repository
+from core.db import appeal_events, handoffs, repository
+from core.db.appeal_events import Decision, DecisionKind
 from core.db.models import AccountStatus, Appeal, AppealStatus, HandoffStatus, utcnow
 from core.privacy import mask_merchant_id
 
@@ -104,18 +107,39 @@ class AppealView:
     created: str
     created_at: dt.datetime | None = None
     working_days: int = 0  # working days since it was filed
+    decision: Decision | None = None  # the back office's latest (core.db.appeal_events)
+    estimate: WaitEstimate | None = None  # from past appeals of its reason (open ones)
 
     @classmethod
-    def of(cls, appeal: Appeal, now: dt.datetime | None = None) -> AppealView:
+    def of(cls, appeal: Appeal, now: dt.datetime | None = None,
+           decision: Decision | None = None, estimate: WaitEstimate | None = None,
+           ) -> AppealView:
         now = now or utcnow()
         return cls(appeal.id, appeal.category, appeal.status, appeal.decision_note,
                    format_date(appeal.created_at), appeal.created_at,
-                   working_days_between(appeal.created_at, now))
+                   working_days_between(appeal.created_at, now), decision, estimate)
 
     @property
     def overdue(self) -> bool:
-        """Open for longer than a review usually takes (core.dates, working days)."""
+        """Open for longer than most past appeals of its reason took, or without enough
+        of them, than a review usually takes (core.appeal_timing, working days)."""
+        if self.estimate is not None:
+            return self.estimate.overdue
         return self.status.is_open and self.working_days > REVIEW_WORKING_DAYS
+
+    @property
+    def needs_materials(self) -> bool:
+        """Open and the reviewers asked for more documents."""
+        return self.status.is_open and self.decision is not None and \
+            self.decision.kind == DecisionKind.needs_materials
+
+    def materials_step(self) -> str:
+        decision = self.decision
+        assert decision is not None
+        wanted = "、".join(decision.missing_materials) or "补充材料"
+        why = f"（审核说明：{decision.reason}）" if decision.reason else ""
+        return (f"审核方要你补充：{wanted}{why}。在微信支付商家助手→我的→风险处理里找到这条记录补交，"
+                "补齐后审核会继续。")
 
     def template_values(self, newer: AppealView | None = None) -> dict[str, Any]:
         """Values for the appeal responses; ``newer``: an appeal filed after this one."""
@@ -127,6 +151,10 @@ class AppealView:
                          "可以针对原因补充材料后重新申诉，说“我要申诉”即可。")
         elif self.status == AppealStatus.approved:
             next_step = "收款功能会陆续恢复；如果仍然受限，请拨打95017。"
+        elif self.needs_materials:
+            next_step = self.materials_step()
+        elif self.estimate is not None and self.estimate.enough_history:
+            next_step = appeal_timing.waiting_sentence(self.estimate) or ""
         elif self.overdue:
             next_step = (f"已经过了{self.working_days}个工作日，超过一般的1到3个工作日，"
                          f"算是超时了。建议打95017，报商户号和申诉编号{self.id}催一下进度；"
@@ -137,7 +165,8 @@ class AppealView:
         return {
             "appeal_id": self.id,
             "appeal_category_label": APPEAL_CATEGORY_LABELS.get(self.category, "其他原因"),
-            "appeal_status": APPEAL_STATUS_LABELS[self.status],
+            "appeal_status": "待补充材料" if self.needs_materials
+            else APPEAL_STATUS_LABELS[self.status],
             "created": self.created,
             "decision_note": self.decision_note or "未说明",
             "working_days": self.working_days,
@@ -195,10 +224,19 @@ def load_account(merchant_id: str, appeal_id: str | None) -> Any:
         if state is None:
             return None
         now = utcnow()
-        appeals = tuple(AppealView.of(a, now) for a in repository.appeals_of(session, merchant_id))
+        rows = repository.appeals_of(session, merchant_id)
         requested = repository.get_appeal(session, appeal_id) if appeal_id else None
         if requested is not None and requested.merchant_id != merchant_id:
             requested = None  # never show another merchant's appeal
+        decisions = appeal_events.latest_decisions(
+            session, [a.id for a in rows] + ([requested.id] if requested else []))
+
+        def view(appeal: Appeal) -> AppealView:
+            estimate = appeal_timing.estimate_wait(session, appeal, now) \
+                if appeal.status.is_open else None
+            return AppealView.of(appeal, now, decisions.get(appeal.id), estimate)
+
+        appeals = tuple(view(a) for a in rows)
         return AccountView(
             merchant_id=merchant_id,
             status=state.status,
@@ -207,7 +245,7 @@ def load_account(merchant_id: str, appeal_id: str | None) -> Any:
             can_collect=state.can_collect,
             can_withdraw=state.can_withdraw,
             latest_appeal=appeals[0] if appeals else None,
-            requested_appeal=AppealView.of(requested, now) if requested else None,
+            requested_appeal=view(requested) if requested else None,
             appeals=appeals,
         )
 
@@ -309,6 +347,8 @@ def utter_appeal(dispatcher: CollectingDispatcher, tracker: Tracker | None,
                      "问清楚，或者说“转人工”。")
         elif appeal.status == AppealStatus.approved:
             chase = "如果还是受限，打95017或者说“转人工”。"
+        elif appeal.needs_materials:
+            chase = appeal.materials_step()
         elif appeal.overdue:
             chase = (f"已经过了{appeal.working_days}个工作日，超时了：建议直接打95017报申诉编号"
                      "催一下，或者说“转人工”让客服帮你跟进。")
@@ -470,7 +510,8 @@ def explain_rejection(dispatcher: CollectingDispatcher, tracker: Tracker,
 def explain_review(dispatcher: CollectingDispatcher, tracker: Tracker, account: AccountView,
                    appeal: AppealView, entry_id: str) -> None:
     values = {**appeal.template_values(), KB_METADATA: entry_id}
-    if times_said(tracker, STATUS_RESPONSES, appeal.id) >= 1:
+    if appeal.needs_materials or times_said(tracker, STATUS_RESPONSES, appeal.id) >= 1:
+        # Waiting for the merchant's documents, not for the reviewers: say what to send.
         # Shorter, with the next step; still the answer to the entry asked.
         utter_appeal(dispatcher, tracker, account, appeal, {KB_METADATA: entry_id})
         return

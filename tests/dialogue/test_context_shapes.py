@@ -108,3 +108,37 @@ async def test_what_now_after_an_answer_gets_its_next_step(talk: Talk) -> None:
 async def test_what_now_with_nothing_answered_yet_is_not_guessed(talk: Talk) -> None:
     reply = await talk().say("那我怎么办")
     assert not {"utter_what_now", "utter_what_now_more"} & set(reply.responses)
+
+
+def decide(url: str, kind: str, reason: str, materials: list[str]) -> None:
+    """The back office records a decision on the seeded appeal AP20261120001."""
+    import datetime as dt
+
+    from sqlalchemy.orm import Session
+
+    from core.db.appeal_events import DecisionKind, record_event
+    from core.db.session import get_engine
+
+    with Session(get_engine(url)) as session, session.begin():
+        record_event(session, "AP20261120001", f"ev-{kind}", DecisionKind(kind), reason,
+                     materials, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+
+
+async def test_a_request_for_materials_is_told_at_once(talk: Talk, fresh_db: str) -> None:
+    decide(fresh_db, "needs_materials", "收款用途说明不清楚", ["近30天的订单截图", "情况说明"])
+    merchant = talk()
+    await merchant.say("1900000003")
+    reply = await merchant.say("0003")
+    assert "近30天的订单截图" in reply.text and "待补充材料" in reply.text
+    again = await merchant.say("申诉审核要多久")
+    assert "近30天的订单截图" in again.text  # waiting for the merchant, not the reviewers
+    assert "1到3个工作日" not in again.text
+
+
+async def test_an_approval_from_the_back_office_is_the_answer(talk: Talk, fresh_db: str) -> None:
+    decide(fresh_db, "approved", "材料核实无误", [])
+    merchant = talk()
+    await merchant.say("查申诉进度")
+    await merchant.say("1900000003")
+    reply = await merchant.say("0003")
+    assert "已通过" in reply.text and "审核中" not in reply.text
