@@ -10,6 +10,7 @@ from console.routes import (
     canned,
     handoffs,
     history,
+    inbox,
     insights,
     knowledge,
     login,
@@ -21,4 +22,5 @@ from console.routes import (
 
 ROUTERS: list[APIRouter] = [login.router, me.router, handoffs.router, messages.router,
                             canned.router, stream.router, knowledge.router, history.router,
-                            insights.router, appeal_events.router, pages.router]
+                            insights.router, appeal_events.router, inbox.router,
+                            pages.router]
