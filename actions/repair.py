@@ -203,8 +203,10 @@ ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|我不是(老板|店主)|不是(商户|商家|老板)?本人")),
     ("personal", re.compile(
         r"没有?(开|开通|注册|申请|办)?过?(任何|什么)?商户|没得商户|无商户号|个人用户|个人微信"
-        r"|个人收款码|个人的(收款)?码|(我是|就是|只是|我只是)个人|私人微信|普通(微信)?用户")),
+        r"|个人收款码|个人的(收款)?码|(我是|就是|只是|我只是)个人|私人微信|普通(微信)?用户|(就是|只是)?普通人")),
 )
+# "我不是商家" from someone whose own collecting is restricted: a personal account.
+OWN_COLLECTING = re.compile(r"收钱|收款|收到|收了|收的钱|被限|受限|限制|冻结|封了")
 # A sub-merchant speaking for itself is a merchant ("我是服务商的子商户").
 SELF_SUB_MERCHANT = re.compile(r"我(们)?(是|就是|只是)(一个|一家|某)?(.{0,6}的)?(子商户|特约商户)")
 
@@ -218,6 +220,9 @@ def role_of(text: str) -> str | None:
         if pattern.search(text):
             if role == "service_provider" and SELF_SUB_MERCHANT.search(text):
                 continue
+            if role == "payer" and OWN_COLLECTING.search(text) and \
+                    not re.search(r"顾客|买家|消费者|付款人|付款方|付款的|付钱的|买东西的", text):
+                return "personal"
             return role
     return None
 

@@ -203,6 +203,8 @@ ROLE_FAMILIES = {
     "staff": ("staff_collection_notice", "collection_voice_broadcast", "face_to_face_ok",
               "customer_credit_card_failed", "payment_not_received", "refund_to_customer"),
 }
+# Who said earlier they have no mainland merchant id: never asked for one later.
+NO_MAINLAND_ID = ("personal", "hong_kong")
 APPEAL_WORDS = re.compile(r"申诉|解封|解除")
 RESTRICTED_WORDS = re.compile(r"限制|限了|冻结|冻了|风控|收不了|封了|管控")
 
@@ -588,10 +590,13 @@ class ValidateVerifyForm(RepairingForm):
             values["merchant_id"] = merchant_id
         if last4:
             values["phone_last4"] = last4
+        known_id = merchant_id or tracker.get_slot("merchant_id")
         role = role_of(said.text)
+        if role is None and not known_id and asker_role(tracker) in NO_MAINLAND_ID:
+            # "我不是商家……" earlier, "帮我查账户状态" now: there is no id to ask for.
+            role = asker_role(tracker)
         if role == "service_provider" and about_provider_account(said.text):
             return self._ended(dispatcher, tracker, "provider_account")
-        known_id = merchant_id or tracker.get_slot("merchant_id")
         if not (last4 or tracker.get_slot("phone_last4")) and \
                 read_phone_unavailable(said.text) == "not_mine":
             return await self._without_digits(role or asker_role(tracker), dispatcher, tracker)

@@ -142,3 +142,14 @@ async def test_an_approval_from_the_back_office_is_the_answer(talk: Talk, fresh_
     await merchant.say("1900000003")
     reply = await merchant.say("0003")
     assert "已通过" in reply.text and "审核中" not in reply.text
+
+
+@pytest.mark.parametrize("opening", ["我不是商家，就是普通人，微信收钱被限制了",
+                                     "我係香港商戶，收款被限制咗"])
+async def test_who_said_they_have_no_merchant_id_is_not_asked_for_one(
+        talk: Talk, opening: str) -> None:
+    person = talk()
+    await person.say(opening)
+    reply = await person.say("帮我查一下我的账户状态")
+    assert "utter_ask_merchant_id" not in reply.responses
+    assert await person.active_form() is None

@@ -121,6 +121,9 @@ def test_waiting_for_a_call_is_a_closing(text: str) -> None:
     ("我们是做餐饮SaaS的服务商", "service_provider"),
     ("我不是商户，我是付钱的顾客", "payer"),
     ("我没有商户号", "personal"),
+    ("我不是商家，就是普通人，微信收钱被限制了", "personal"),
+    ("我不是商户，朋友转账给我后被限制收款了", "personal"),
+    ("我是顾客，付款被限制了", "payer"),
     ("我的收款码被限制了", None),
     ("老板您好，我想问下费率", None),
 ])
