@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.db import repository
+from core.db.inbox import InboxTriaged
 from core.db.models import AgentMessage, Handoff, HandoffNote
 
 # Read by the tracker store (addons.stores.tracker_store): delete instead of saving.
@@ -29,3 +30,6 @@ def forget(session: Session, channel: str, sender_id: str) -> None:
         .values(problem=None, contact_phone=None, account_snapshot=None)
         .execution_options(synchronize_session=False)
     )
+    # The inbox's triage marks keep the sender id (the messages go with the events).
+    session.execute(delete(InboxTriaged).where(InboxTriaged.sender_id.in_(
+        [sender_id, f"{channel}:{sender_id}"])).execution_options(synchronize_session=False))

@@ -206,3 +206,17 @@ def test_forgetting_a_merchant_deletes_what_was_said_in_their_handoffs(db_url: s
         assert left == {(other, "AgentMessage"), (other, "HandoffNote")}
         forgotten = session.get(Handoff, mine)
         assert forgotten is not None and forgotten.problem is None  # statistics stay
+
+
+def test_forgetting_a_merchant_deletes_their_inbox_triage_marks(db_url: str) -> None:
+    """The inbox's triage rows keep a sender id: they go with "删除我的记录" too."""
+    from core.db.forget import forget
+    from core.db.inbox import ActionKind, InboxTriaged, record
+
+    agent = add_agent(db_url, "li")
+    with Session(get_engine(db_url)) as session, session.begin():
+        record(session, ActionKind.ignore, agent, "li", [(1, "forget-me"), (2, "someone-else")])
+    with Session(get_engine(db_url)) as session, session.begin():
+        forget(session, "widget", "forget-me")
+    with Session(get_engine(db_url)) as session:
+        assert {row.sender_id for row in session.query(InboxTriaged).all()} == {"someone-else"}

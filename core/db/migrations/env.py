@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import core.db.appeal_events  # noqa: F401  (its tables join Base.metadata)
+import core.db.inbox  # noqa: F401
 from core.db.models import Base
 
 config = context.config
