@@ -243,6 +243,10 @@ async def _answer_again(dispatcher: CollectingDispatcher, tracker: Tracker, entr
     """The same entry again: the next likeliest entry not said yet if it matched well,
     else its follow-ups as choices, else a short acknowledgement with the ways on."""
     knowledge = knowledge_of(tracker)
+    text = latest_text(tracker)
+    if MISREAD.search(text) or INSISTING.search(text):
+        return await _misread(dispatcher, tracker, entry_id, answered,
+                              corrected=bool(MISREAD.search(text)))
     others = [str(c["id"]) for c in knowledge.get("candidates") or []
               if c.get("id") != entry_id and float(c.get("score") or 0) >= SUGGEST
               and c.get("id") not in answered] if try_others else []
@@ -262,6 +266,30 @@ async def _answer_again(dispatcher: CollectingDispatcher, tracker: Tracker, entr
         dispatcher.utter_message(response="utter_kb_repeat_more", buttons=choice_buttons(shown))
     else:
         dispatcher.utter_message(response="utter_kb_repeat")
+    return True
+
+
+# "我说的是微信收款 不是淘宝": the answer given missed; "到底会不会？？？": it did not land.
+MISREAD = re.compile(r"我(说|问)的是|不是(问)?(这个|那个)|答非所问|没问(这个|你这个)|你没(回答|听懂|看懂|明白)"
+                     r"|理解错|搞错|又没|不是[^，。,.？?]{1,8}(啊|呀|吧|的)[，。,.！!？?\s]*$|跟我说的不一样|不对吧?")
+INSISTING = re.compile(r"到底|究竟|[?？]{2,}|还是没(说|讲|回答)|没回答")
+
+
+async def _misread(dispatcher: CollectingDispatcher, tracker: Tracker, entry_id: str,
+                   answered: list[str], corrected: bool) -> bool:
+    """The same entry matched again while the merchant says it missed ("我说的是…不是…")
+    or insists ("到底…？？"): never "说过了"; an apology with the other likely
+    entries, else a question about what is not right, with a person on offer."""
+    candidates = [str(c["id"]) for c in knowledge_of(tracker).get("candidates") or []
+                  if c.get("id") != entry_id and c.get("id") not in answered
+                  and float(c.get("score") or 0) >= SUGGEST]
+    entries = await load_entries(candidates) if candidates else {}
+    shown = [entries[i] for i in candidates if i in entries and entries[i].scope != "redirect"][:3]
+    if corrected and shown:
+        dispatcher.utter_message(response="utter_kb_misread", buttons=choice_buttons(shown))
+        return True
+    dispatcher.utter_message(response="utter_kb_misread_ask" if corrected
+                             else "utter_kb_repeat_insist")
     return True
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from core.handoff_followup import wants_no_person
+from core.parting import is_parting
 
 # --- 1. safety ---------------------------------------------------------------------------
 # Paying someone to unfreeze, handing over passwords or SMS codes, private "consultants",
@@ -347,7 +348,9 @@ def is_closing(said: Said, free_text: bool = False) -> bool:
     if said.intent == "goodbye" and said.confidence >= SURE:
         return True
     limit = SHORT + 2 if free_text else CLOSING_MAX
-    return len(said.text) <= limit and bool(CLOSING.search(said.text))
+    if len(said.text) <= limit and bool(CLOSING.search(said.text)):
+        return True
+    return not free_text and is_parting(said.text)  # "好的我先整理材料，谢谢"
 
 
 def is_thanks(said: Said) -> bool:

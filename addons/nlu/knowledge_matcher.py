@@ -41,11 +41,13 @@ from core.knowledge import vectors as vec
 from core.knowledge.decision import KNOWLEDGE_INTENT, PLATFORM_ENTRIES, decide, on_topic
 from core.knowledge.entries import DEFAULT_DIRECTORY
 from core.knowledge.live import LiveKnowledge
+from core.parting import is_parting
 
 logger = logging.getLogger(__name__)
 
 KNOWLEDGE_KEY = "knowledge"
 FALLBACK_INTENT = "nlu_fallback"
+THANK_INTENT = "thank"
 _CONTENT = re.compile(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z]")
 
 _live: dict[str, LiveKnowledge] = {}
@@ -107,6 +109,10 @@ class KnowledgeMatcher(GraphComponent):
 
     def process_one(self, message: Message) -> None:
         text = message.get(TEXT)
+        if isinstance(text, str) and is_parting(text):
+            # "行 我打95017催一下 谢谢": thanks for now, not the topic in its middle.
+            self._rank_first(message, THANK_INTENT, 1.0)
+            return
         chars = len(_CONTENT.findall(text)) if isinstance(text, str) else 0
         if chars < self._config["min_chars"]:
             return

@@ -153,3 +153,36 @@ async def test_who_said_they_have_no_merchant_id_is_not_asked_for_one(
     reply = await person.say("帮我查一下我的账户状态")
     assert "utter_ask_merchant_id" not in reply.responses
     assert await person.active_form() is None
+
+
+@pytest.mark.parametrize("parting", ["行 我打95017催一下 谢谢", "好的我先整理快递单，整理好再来，谢谢",
+                                     "好 我让老板自己登商家助手看 谢谢", "我没说信用卡啊。。算了 谢谢"])
+async def test_a_parting_with_a_plan_is_thanked_not_answered_again(talk: Talk, parting: str) -> None:
+    merchant = talk()
+    await merchant.say("申诉被驳回了怎么办")
+    reply = await merchant.say(parting)
+    assert reply.intent == "thank"
+    assert reply.responses == ["utter_thank"]
+
+
+async def test_a_parting_inside_the_identity_check_does_not_nag(talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("帮我查下账户状态")
+    reply = await merchant.say("好吧我先问问老板，谢谢")
+    assert "utter_ask_merchant_id" not in reply.responses
+    assert "utter_remind_merchant_id" not in reply.responses
+
+
+async def test_money_handed_over_with_thanks_is_still_an_emergency(talk: Talk) -> None:
+    reply = await talk().say("好的，我已经转了2000保证金给他了，谢谢")
+    assert reply.intent != "thank"
+    assert "95017" in reply.text
+
+
+async def test_a_correction_after_a_wrong_answer_is_not_told_it_was_said(talk: Talk) -> None:
+    merchant = talk()
+    first = await merchant.say("淘宝店铺资金被冻结了找谁")
+    assert "redirect_taobao" in first.entries
+    reply = await merchant.say("我说的是微信收款 不是淘宝")
+    assert "utter_kb_repeat" not in reply.responses
+    assert "redirect_taobao" not in reply.entries
