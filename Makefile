@@ -42,7 +42,8 @@ agent: db
 
 # The action server runs in the background and is stopped however the shell ends.
 shell: db train
-	@SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions --port $(ACTIONS_PORT) >var/actions.log 2>&1 & \
+	@umask 077; export ACTIONS_SECRET="$$($(PY) -c 'from core.local_secrets import local_secret as s; print(s("actions_secret", "ACTIONS_SECRET"))')"; \
+	  SANIC_HOST=127.0.0.1 $(PY) scripts/action_server.py --actions actions --port $(ACTIONS_PORT) >var/actions.log 2>&1 & \
 	  actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM; \
 	  $(RASA) shell --model models/current.tar.gz --endpoints endpoints.yml; \
 	  status=$$?; exit $$status

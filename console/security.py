@@ -1,14 +1,19 @@
-"""Passwords (argon2), session tokens (only their hash is stored), CSRF tokens and the
-login throttle (slow-down, then a lock) that treats unknown usernames like known ones."""
+"""Passwords (argon2), session tokens (only their hash is stored), CSRF tokens, the
+login throttle (slow-down, then a lock) that treats unknown usernames like known ones,
+and the gate that bounds how many sign-ins hash passwords at once."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -89,10 +94,22 @@ class UnknownUserStrikes:
 
     def put(self, username: str, strikes: Strikes) -> None:
         with self._lock:
-            self._names[username] = strikes
-            self._names.move_to_end(username)
-            while len(self._names) > self._max:
-                self._names.popitem(last=False)
+            self._put(username, strikes)
+
+    def fail(self, username: str, policy: LoginPolicy, now: dt.datetime) -> Strikes:
+        """One more failure for ``username``, read and written under one lock: wrong
+        passwords sent at the same moment all count, as they do for a real account
+        (its row is locked while it is updated)."""
+        with self._lock:
+            strikes = register_failure(self._names.get(username) or Strikes(), policy, now)
+            self._put(username, strikes)
+            return Strikes(strikes.failures, strikes.locked_until)
+
+    def _put(self, username: str, strikes: Strikes) -> None:
+        self._names[username] = strikes
+        self._names.move_to_end(username)
+        while len(self._names) > self._max:
+            self._names.popitem(last=False)
 
 
 def register_failure(strikes: Strikes, policy: LoginPolicy, now: dt.datetime) -> Strikes:
@@ -105,3 +122,50 @@ def register_failure(strikes: Strikes, policy: LoginPolicy, now: dt.datetime) ->
 
 def is_locked(strikes: Strikes, now: dt.datetime) -> bool:
     return strikes.locked_until is not None and strikes.locked_until > now
+
+
+class LoginBusy(Exception):
+    """Too many sign-ins at once: the caller is asked to try again in a few seconds."""
+
+
+class LoginGate:
+    """At most ``slots`` sign-ins hash a password and touch the database at once (argon2
+    takes ~64 MiB and tens of milliseconds each); up to ``queue`` more wait, each at most
+    ``wait_s``; the rest are answered at once with ``LoginBusy``. Without it a burst of
+    sign-ins queued on the database's write lock until its timeout and answered 500."""
+
+    def __init__(self, slots: int, queue: int, wait_s: float) -> None:
+        self.slots, self.queue, self.wait_s = slots, queue, wait_s
+        self._waiting = 0
+        self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_env(cls) -> LoginGate:
+        return cls(slots=int(os.environ.get("CONSOLE_LOGIN_SLOTS") or min(4, os.cpu_count() or 1)),
+                   queue=int(os.environ.get("CONSOLE_LOGIN_QUEUE") or 64),
+                   wait_s=float(os.environ.get("CONSOLE_LOGIN_WAIT_S") or 5))
+
+    def _semaphore_here(self) -> asyncio.Semaphore:
+        # One semaphore per event loop (tests serve one app from several loops).
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._loop is not loop:
+            self._semaphore, self._loop, self._waiting = asyncio.Semaphore(self.slots), loop, 0
+        return self._semaphore
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        semaphore = self._semaphore_here()
+        if semaphore.locked() and self._waiting >= self.queue:
+            raise LoginBusy
+        self._waiting += 1
+        try:
+            await asyncio.wait_for(semaphore.acquire(), self.wait_s)
+        except asyncio.TimeoutError:
+            raise LoginBusy from None
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            semaphore.release()

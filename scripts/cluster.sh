@@ -14,6 +14,9 @@
 # the environment at `up` (defaults below), e.g. CLUSTER_RATE_PER_IP=1000r/s; on a
 # running cluster, what the caller does not set keeps its value from var/cluster/env.
 set -euo pipefail
+# Logs, the env file (secrets) and anything else this script or its services create are
+# the owner's only (files 0600, directories 0700).
+umask 077
 export SQLALCHEMY_WARN_20=0 SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
@@ -31,7 +34,7 @@ die() { echo "cluster: $*" >&2; exit 1; }
 # Keys written to var/cluster/env; values must not contain spaces or quotes.
 ENV_KEYS=(CLUSTER_PORT ACTIONS_LB_PORT RASA_API_PORT RASA1_PORT RASA2_PORT ACTIONS1_PORT
     ACTIONS2_PORT CONSOLE_PORT CLUSTER_RATE_PER_IP CLUSTER_BURST_PER_IP CLUSTER_CONN_PER_IP
-    CLUSTER_API_ALLOW RASA_TOKEN REST_SHARED_SECRET PG_ADMIN_URL TRACKER_DB_URL
+    CLUSTER_API_ALLOW RASA_TOKEN ACTIONS_SECRET REST_SHARED_SECRET PG_ADMIN_URL TRACKER_DB_URL
     MERCHANT_DB_URL REDIS_HOST REDIS_PORT LOCK_REDIS_HOST LOCK_REDIS_PORT LOCK_REDIS_DB
     CHANNEL_REDIS_URL RABBITMQ_HOST RABBITMQ_PORT RABBITMQ_USER RABBITMQ_PASSWORD
     RABBITMQ_URL ACTION_ENDPOINT_URL SQL_POOL_SIZE SQL_MAX_OVERFLOW TICKET_LOCK_LIFETIME
@@ -141,6 +144,9 @@ prepare() {
 print(s("rasa_token", "RASA_TOKEN"))')"
     case "$RASA_TOKEN" in change-me-local-token|e2e-token)
         die "RASA_TOKEN is a published example token; choose your own";; esac
+    # The action servers' shared secret: the same on both and in every replica's endpoints.
+    ACTIONS_SECRET="$("$PY" -c 'from core.local_secrets import local_secret as s
+print(s("actions_secret", "ACTIONS_SECRET"))')"
     "$PY" -c 'from core.local_secrets import local_secret as s; s("wechat_token", "WECHAT_TOKEN")'
     say "databases: cluster_tracker, cluster_merchant"
     PG_ADMIN_URL="$PG_ADMIN_URL" TRACKER_DB_URL="$TRACKER_DB_URL" MERCHANT_DB_URL="$MERCHANT_DB_URL" \
@@ -205,7 +211,7 @@ common_env() {
     # replicas fought over the cores (measured, 2 cores: 15.8 → 22.5 turns/s at p99 ≤ 1 s).
     export TF_INTRA_OP_PARALLELISM_THREADS="${TF_INTRA_OP_PARALLELISM_THREADS:-1}"
     export TF_INTER_OP_PARALLELISM_THREADS="${TF_INTER_OP_PARALLELISM_THREADS:-1}"
-    export RASA_TOKEN REST_SHARED_SECRET MERCHANT_DB_URL TRACKER_DB_URL ACTION_ENDPOINT_URL
+    export RASA_TOKEN ACTIONS_SECRET REST_SHARED_SECRET MERCHANT_DB_URL TRACKER_DB_URL ACTION_ENDPOINT_URL
     export LOCK_REDIS_HOST LOCK_REDIS_PORT LOCK_REDIS_DB
     export RABBITMQ_HOST RABBITMQ_PORT RABBITMQ_USER RABBITMQ_PASSWORD
     export SQL_POOL_SIZE SQL_MAX_OVERFLOW TICKET_LOCK_LIFETIME
@@ -237,13 +243,15 @@ start_one() {
             # 1 MB (measured: ~100 KB per 50 turns), so its body limit matches the internal
             # nginx port's 32 MB, not the public 1 MB.
             SANIC_HOST=127.0.0.1 SANIC_REQUEST_MAX_SIZE=33554432 \
-                launch "$name" "$RASA" run actions --actions actions --port "$port" ;;
+                launch "$name" "$PY" scripts/action_server.py --actions actions --port "$port" ;;
         rasa1|rasa2)
             local port; [ "$name" = rasa1 ] && port="$RASA1_PORT" || port="$RASA2_PORT"
             local cors=()
             [ -z "${RASA_CORS_ORIGINS:-}" ] || cors=(--cors $RASA_CORS_ORIGINS)
-            WIDGET_NODE_ID="$name" launch "$name" "$RASA" run --model models/current.tar.gz \
-                --interface 127.0.0.1 --port "$port" --enable-api --auth-token "$RASA_TOKEN" \
+            # The API token comes from RASA_TOKEN in the environment, not the command line.
+            WIDGET_NODE_ID="$name" launch "$name" "$PY" scripts/rasa_server.py run \
+                --model models/current.tar.gz \
+                --interface 127.0.0.1 --port "$port" --enable-api \
                 "${cors[@]}" --credentials credentials.yml --endpoints endpoints.scaled.yml ;;
         console)
             CONSOLE_HOST=127.0.0.1 CONSOLE_PORT="$CONSOLE_PORT" RASA_URL="$RASA_URL" \
@@ -263,7 +271,10 @@ health_url() {
     esac
 }
 
-healthy() { curl -fsS -o /dev/null --max-time 3 "$(health_url "$1")" 2>/dev/null; }
+# The URL (a replica's carries the API token) reaches curl on stdin, not its command line.
+fetch() { printf 'url = "%s"\n' "$(health_url "$1")" | curl -K - -fsS --max-time 3 "${@:2}"; }
+
+healthy() { fetch "$1" -o /dev/null 2>/dev/null; }
 
 wait_healthy() {  # names...
     local deadline=$((SECONDS + START_TIMEOUT_S)) name pending
@@ -300,7 +311,7 @@ stop_one() {  # name [signal]
 }
 
 fingerprint() {  # the model fingerprint a replica reports
-    curl -fsS --max-time 3 "$(health_url "$1")" 2>/dev/null \
+    fetch "$1" 2>/dev/null \
         | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("model_id") or "?")' \
         2>/dev/null || echo "?"
 }
@@ -355,6 +366,9 @@ up() {
     ensure_services
     ensure_nginx
     mkdir -p "$RUN"
+    # nginx's workers run as nobody and use temporary directories under var/cluster/nginx:
+    # the directories above it may be passed through, not listed (files stay 0600).
+    chmod 711 "$ROOT/var" "$RUN"
     prepare
     write_env
     render_nginx

@@ -18,12 +18,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.local_secrets import local_secret, secret_file  # noqa: E402
+from core.local_secrets import VAR_DIR, local_secret, secret_file, tighten  # noqa: E402
 
 # Example tokens from this project's earlier docs: never accepted.
 KNOWN_TOKENS = {"change-me-local-token", "e2e-token"}
-RASA = str(ROOT / ".venv" / "bin" / "rasa")
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
+# Launchers that keep secrets off the command line and check the action server's secret.
+RASA_SERVER = str(ROOT / "scripts" / "rasa_server.py")
+ACTION_SERVER = str(ROOT / "scripts" / "action_server.py")
 
 
 def healthy(url: str) -> bool:
@@ -35,12 +37,18 @@ def healthy(url: str) -> bool:
 
 
 def main() -> int:
+    # Databases, logs and caches the servers create under var/ are the owner's only
+    # (0600 / 0700 whatever the caller's umask); trees made before are narrowed too.
+    os.umask(0o077)
+    tighten(VAR_DIR)
     rasa_port = os.environ.get("RASA_PORT", "5005")
     actions_port = os.environ.setdefault("ACTIONS_PORT", "5055")  # endpoints.yml reads it
     # Local only unless told otherwise (RASA_HOST=0.0.0.0 behind a proxy or firewall).
     host = os.environ.get("RASA_HOST", "127.0.0.1")
-    # The action server has no authentication of its own: it listens on this machine only.
+    # The action server listens on this machine only, and runs actions only for callers
+    # holding the shared secret (endpoints.yml sends it).
     os.environ.setdefault("SANIC_HOST", os.environ.get("ACTIONS_HOST", "127.0.0.1"))
+    os.environ["ACTIONS_SECRET"] = local_secret("actions_secret", "ACTIONS_SECRET")
     # No default token: RASA_TOKEN, or one generated once into var/secrets/ (mode 0600).
     token_from_env = bool(os.environ.get("RASA_TOKEN", "").strip())
     token = local_secret("rasa_token", "RASA_TOKEN")
@@ -56,10 +64,12 @@ def main() -> int:
     # The agent console: its own service on this machine, talking to the rasa API.
     console_port = os.environ.setdefault("CONSOLE_PORT", "5070")
     os.environ.setdefault("RASA_URL", f"http://127.0.0.1:{rasa_port}")
+    # Secrets reach the servers through the environment (readable by this user only),
+    # never their command lines (readable by every local user in `ps`).
     commands = [
-        [RASA, "run", "actions", "--actions", "actions", "--port", actions_port],
-        [RASA, "run", "--model", "models/current.tar.gz", "--interface", host,
-         "--port", rasa_port, "--enable-api", "--auth-token", token,
+        [PYTHON, ACTION_SERVER, "--actions", "actions", "--port", actions_port],
+        [PYTHON, RASA_SERVER, "run", "--model", "models/current.tar.gz", "--interface", host,
+         "--port", rasa_port, "--enable-api",
          *(["--cors", *cors] if cors else []),
          "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
         # The agent console (console/): its own FastAPI service, reading Rasa's events.

@@ -9,6 +9,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
+from core.local_secrets import private_file
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'merchant.db'}"
 # A look-up that takes longer than this is answered with "system busy".
@@ -29,7 +31,9 @@ def _engine_for(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # Bound phones live here: 0600 in a 0700 directory whatever the umask
+            # (SQLite gives its journal the database's mode).
+            private_file(Path(parsed.database))
         engine = create_engine(
             url, future=True, connect_args={"timeout": DB_TIMEOUT_S, "check_same_thread": False}
         )

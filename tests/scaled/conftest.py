@@ -38,6 +38,7 @@ def scaled_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every variable endpoints.scaled.yml reads, pointing at this machine's services."""
     for name, value in {
         "ACTION_ENDPOINT_URL": "http://127.0.0.1:9/webhook",
+        "ACTIONS_SECRET": "actions-secret-for-tests",
         "TRACKER_DB_URL": "postgresql://postgres@127.0.0.1:5432/postgres",
         "LOCK_REDIS_HOST": "127.0.0.1", "LOCK_REDIS_PORT": "6379",
         "LOCK_REDIS_DB": str(TEST_REDIS_DB),
