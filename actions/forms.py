@@ -46,6 +46,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import latest_text
 from actions.guidance import answer_faq, safety_first
+from actions.knowledge import answer_top_entry
 from actions.repair import (
     CHITCHAT_INTENTS,
     EMERGENCIES,
@@ -91,6 +92,10 @@ class Answer:
 
 
 Parser = Callable[[Said, Tracker], Awaitable[Answer | None]]
+
+
+# A cancel longer than this that asks something carries a question to answer.
+CANCEL_WITH_QUESTION = 8
 
 
 class RepairingForm(FormValidationAction, abc.ABC):
@@ -331,6 +336,9 @@ class RepairingForm(FormValidationAction, abc.ABC):
             return await self.on_human(requested, dispatcher, tracker)
         if move == Move.CANCEL:
             dispatcher.utter_message(response="utter_form_stopped")
+            if said.is_question and len(said.text) > CANCEL_WITH_QUESTION:
+                # "不继续了。申诉交了两周没结果正常吗": stopped, and the question answered.
+                await answer_top_entry(dispatcher, tracker)
             return {**self._cleared(domain), FORM_STOP: "cancelled", PAUSED_FORM: None,
                     **calm}
         if move == Move.CLOSING:

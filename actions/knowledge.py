@@ -26,7 +26,7 @@ from core.dates import is_overdue
 from core.db import repository
 from core.db.models import utcnow
 from core.knowledge import store
-from core.knowledge.decision import INTENT_ENTRIES, PLATFORM_ENTRIES, SUGGEST, same_topic
+from core.knowledge.decision import ANSWER, INTENT_ENTRIES, PLATFORM_ENTRIES, SUGGEST, same_topic
 from core.knowledge.entries import Entry, KnowledgeError, load_directory
 
 logger = logging.getLogger(__name__)
@@ -267,6 +267,16 @@ async def _answer_again(dispatcher: CollectingDispatcher, tracker: Tracker, entr
     else:
         dispatcher.utter_message(response="utter_kb_repeat")
     return True
+
+
+async def answer_top_entry(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """The entry that fits the message best, whatever the model made of it, when it fits
+    well enough to answer (a question carried by a cancel, asked in general)."""
+    candidates = knowledge_of(tracker).get("candidates") or []
+    top = candidates[0] if candidates else None
+    if top is None or float(top.get("score") or 0) < ANSWER:
+        return False
+    return await answer_entry(dispatcher, tracker, str(top["id"]))
 
 
 # "我说的是微信收款 不是淘宝": the answer given missed; "到底会不会？？？": it did not land.

@@ -136,8 +136,9 @@ def safety_of(text: str) -> Safety | None:
 
 # --- 2.-7. the rest ------------------------------------------------------------------------
 CANCEL = re.compile(
-    r"^\s*(那|那就|那我|好|好的|行|嗯)?[\s,，。]*(算了|取消|不办了|不弄了|不查了|不申诉了|不用了|停止|退出|结束"
-    r"|不要了|不想弄了|不用(再)?(查|核对|核实|验证|看)了)"
+    r"^\s*(我都说了|我说了|都说了|说了)?(那|那就|那我|好|好的|行|嗯)?[\s,，。]*(算了|取消|不办了|不弄了|不查了|不申诉了|不用了|停止|退出|结束"
+    r"|不要了|不想弄了|不用(再)?(查|核对|核实|验证|看)了|不(再)?(核对|核实|验证|继续)了?(?!的)|不查[!！。]|别(再)?(问|核对|查)了"
+    r"|不想(核对|查|继续))"
 )
 # Short closings: the merchant is leaving for now (answers are kept).
 CLOSING = re.compile(
@@ -188,7 +189,8 @@ ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"香港商户|香港的商户|港商|(我|我们)(是|在)香港.{0,6}商户|wechat\s*pay\s*hk|港版微信"
         r"|香港钱包|微信支付香港|hk钱包|香港微信支付", re.IGNORECASE)),
     ("service_provider", re.compile(
-        r"服务商|渠道商|isv|(我们|我)(名下|下面|旗下)的?(子|特约)?商户|(帮|替|给)(我们的?)?(子|特约)商户",
+        r"(?<!不是)服务商(?!(帮|给|替)(我|我们)(开|办|弄|申请))|渠道商|isv|(我们|我)(名下|下面|旗下)的?(子|特约)?商户"
+        r"|(帮|替|给)(我们的?)?(子|特约)商户",
         re.IGNORECASE)),
     ("developer", re.compile(
         r"我(们)?(是|这边是|只是|就是)(公司|店里|商户|这边|他们|这家店|老板|客户)?(的|那边的)?"
@@ -201,7 +203,9 @@ ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"我(是|只是|就是)(店里|这家店|这个店|店上|公司|老板)?(的|那边的|这边的)?"
         r"(店员|收银员|收银|员工|服务员|营业员|导购|前台|打工的|帮工|伙计|小工|帮忙的)"
         r"|(老板|店主|老板娘)(让我|叫我|出差|不在|没空|电话打不通|联系不上)|替老板|帮老板(问|查|看)"
-        r"|我不是(老板|店主)|不是(商户|商家|老板)?本人")),
+        r"|我不是(老板|店主)|不是(商户|商家|老板)?本人"
+        r"|(帮|替)(我)?(舅舅|舅|叔叔|叔|姑姑|阿姨|姨|爸|妈|爸爸|妈妈|父亲|母亲|老爸|老妈|哥|姐|弟|妹|老公|老婆|亲戚|朋友|家里人)(问|查|看|弄|办)"
+        r"|(是|我是)(他|她)的?(外甥|侄子|侄女|儿子|女儿|亲戚|家人)")),
     ("personal", re.compile(
         r"没有?(开|开通|注册|申请|办)?过?(任何|什么)?商户|没得商户|无商户号|个人用户|个人微信"
         r"|个人收款码|个人的(收款)?码|(我是|就是|只是|我只是)个人|私人微信|普通(微信)?用户|(就是|只是)?普通人")),
@@ -350,7 +354,8 @@ def is_closing(said: Said, free_text: bool = False) -> bool:
     limit = SHORT + 2 if free_text else CLOSING_MAX
     if len(said.text) <= limit and bool(CLOSING.search(said.text)):
         return True
-    return not free_text and is_parting(said.text)  # "好的我先整理材料，谢谢"
+    # "好的我先整理材料，谢谢" (thanks alone stays thanks: the step is asked again)
+    return not free_text and not is_thanks(said) and is_parting(said.text)
 
 
 def is_thanks(said: Said) -> bool:

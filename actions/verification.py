@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
 from actions.forms import FORM_STOP, MISSES, PAUSED_FORM, REPAIR_STATE, Answer, RepairingForm
-from actions.knowledge import answer_entry, asker_role, knowledge_of
+from actions.knowledge import answer_entry, answer_top_entry, asker_role, knowledge_of
 from actions.repair import EMERGENCIES, Said, role_of, safety_of
 from core.answers import PHONE_NOT_MINE, read_phone_unavailable
 from core.db import repository
@@ -203,6 +203,29 @@ ROLE_FAMILIES = {
     "staff": ("staff_collection_notice", "collection_voice_broadcast", "face_to_face_ok",
               "customer_credit_card_failed", "payment_not_received", "refund_to_customer"),
 }
+def declined_check(tracker: Tracker) -> bool:
+    """The merchant cancelled the identity check earlier in this session."""
+    loop = None
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind == "session_started":
+            loop = None
+        elif kind == "active_loop":
+            loop = event.get("name") or loop
+        elif kind == "slot" and event.get("name") == FORM_STOP and \
+                event.get("value") == "cancelled" and loop == "verify_form":
+            return True
+    return False
+
+
+async def answer_in_general(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """The knowledge entry that fits the question best, told in general (no account)."""
+    if not await answer_top_entry(dispatcher, tracker):
+        return False
+    say(dispatcher, "own_on_request")
+    return True
+
+
 # Who said earlier they have no mainland merchant id: never asked for one later.
 NO_MAINLAND_ID = ("personal", "hong_kong")
 APPEAL_WORDS = re.compile(r"申诉|解封|解除")
@@ -239,6 +262,7 @@ def role_entry(role: str, text: str, purpose: str | None,
 # key in the metadata (``IDENTITY_REPLY``), as responses carry ``utter_action``.
 IDENTITY_REPLY = "identity_reply"
 TEXTS = {
+    "own_on_request": "这是一般情况。想查你自己账户的，随时说“查账户”。",
     # The same whether the merchant id exists or not.
     "failed": "商户号或手机号后4位对不上。请核对一下：只是后4位记错了，直接发后4位；商户号也要改的话，"
               "把商户号和后4位用空格隔开一起发。换过手机号的，要用商户绑定的那个号；"
@@ -597,6 +621,11 @@ class ValidateVerifyForm(RepairingForm):
             role = asker_role(tracker)
         if role == "service_provider" and about_provider_account(said.text):
             return self._ended(dispatcher, tracker, "provider_account")
+        if not known_id and not last4 and said.is_question and declined_check(tracker) \
+                and await answer_in_general(dispatcher, tracker):
+            # "取消" earlier, "申诉两周没结果正常吗" now: the general answer, no check again.
+            return {"merchant_id": None, "phone_last4": None, FORM_STOP: "declined",
+                    REPAIR_STATE: None, MISSES: 0.0}
         if not (last4 or tracker.get_slot("phone_last4")) and \
                 read_phone_unavailable(said.text) == "not_mine":
             return await self._without_digits(role or asker_role(tracker), dispatcher, tracker)

@@ -62,6 +62,7 @@ PLATFORM_ENTRIES: Mapping[str, str] = {
 # A named platform's entry is answered when it scores this close to the best entry.
 PLATFORM_MARGIN = 0.05
 # Redirects to platforms the other_platform entity names: only when it names them.
+PLATFORM_REDIRECTS = frozenset(PLATFORM_ENTRIES.values())
 NAMED_REDIRECTS = frozenset({"alipay", "bank", "unionpay", "platform"})
 OOS_SURE = 0.9
 OOS_OVERRIDE = 0.6
@@ -164,6 +165,10 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
     the redirect entry of another platform or a bank the message names."""
     if intent in CONTROL_INTENTS and confidence >= FAQ_SURE:
         return Decision("keep", why="control")
+    # Another platform's entry needs that platform named: "奶茶店 号被冻结 提现提不出来"
+    # shares words with Taobao's entry but is a WeChat Pay merchant's.
+    candidates = [c for c in candidates
+                  if c.entry_id not in PLATFORM_REDIRECTS or c.entry_id == platform_entry]
     top = candidates[0] if candidates else None
     second = candidates[1].score if len(candidates) > 1 else 0.0
     strong = top is not None and top.score >= OVERRIDE and chars >= OVERRIDE_MIN_CHARS

@@ -186,3 +186,26 @@ async def test_a_correction_after_a_wrong_answer_is_not_told_it_was_said(talk: T
     reply = await merchant.say("我说的是微信收款 不是淘宝")
     assert "utter_kb_repeat" not in reply.responses
     assert "redirect_taobao" not in reply.entries
+
+
+async def test_a_merchant_whose_account_a_provider_opened_is_not_a_provider(talk: Talk) -> None:
+    reply = await talk().say("你好 我是开烧烤店的 收款码突然收不了钱了 想查下怎么回事 "
+                             "但是商户号是啥我不记得了 当时是服务商帮我开的")
+    assert not any(str(e).startswith("sp_") for e in reply.entries if e)
+
+
+async def test_a_wechat_merchant_is_not_sent_to_taobao(talk: Talk) -> None:
+    reply = await talk().say("奶茶店 号被冻结 提现提不出来 急")
+    assert "redirect_taobao" not in reply.entries
+
+
+async def test_a_cancelled_check_is_not_started_again_for_a_general_question(talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("帮我查下商户号1900000003的状态")
+    stopped = await merchant.say("不继续了。我申诉是11月20号交的，到今天还没结果正常吗")
+    assert "utter_form_stopped" in stopped.responses
+    assert any(stopped.entries)  # and the question answered
+    general = await merchant.say("申诉交了快两周没结果正常吗")
+    assert "utter_ask_merchant_id" not in general.responses
+    assert "utter_ask_phone_last4" not in general.responses
+    assert any(general.entries)

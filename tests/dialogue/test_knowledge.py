@@ -40,7 +40,7 @@ async def test_the_same_entry_is_never_said_twice(talk: Talk) -> None:
     assert again.text != first.text
     assert "fee_rate" not in again.entries
     assert again.entries[0] is not None or again.responses[0] in (
-        "utter_kb_repeat", "utter_kb_repeat_more")
+        "utter_kb_repeat", "utter_kb_repeat_more", "utter_kb_repeat_insist")
 
 
 async def test_a_did_you_mean_choice_answers_that_entry(talk: Talk) -> None:

@@ -99,3 +99,13 @@ def test_decisions(intent, conf, cands, kwargs, kind, entry) -> None:  # type: i
 ])
 def test_on_topic(text: str, topical: bool) -> None:
     assert d.on_topic(text) is topical
+
+
+def test_another_platforms_entry_needs_the_platform_named() -> None:
+    """"奶茶店 号被冻结 提现提不出来": Taobao's entry shares words, but nobody named Taobao."""
+    entries = {**ENTRIES, "redirect_taobao": make("redirect_taobao", "redirect")}
+    cands = [c("redirect_taobao", 0.45), c("frozen_funds", 0.3)]
+    unnamed = d.decide("out_of_scope", 0.6, cands, entries)
+    assert unnamed.entry_id != "redirect_taobao"
+    named = d.decide("out_of_scope", 0.6, cands, entries, platform_entry="redirect_taobao")
+    assert named.kind == "answer" and named.entry_id == "redirect_taobao"

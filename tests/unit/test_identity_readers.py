@@ -98,7 +98,9 @@ def test_phone_unavailable(text: str, reading: str | None) -> None:
     assert read_phone_unavailable(text) == reading
 
 
-@pytest.mark.parametrize("text", ["不用查了", "那不查了", "好，不用了", "算了", "不用再核对了"])
+@pytest.mark.parametrize("text", ["不用查了", "那不查了", "好，不用了", "算了", "不用再核对了",
+                                  "不继续了。我申诉是11月20号交的", "我说了不核对了！",
+                                  "不查！只问一般情况"])
 def test_ways_to_end_the_check_are_a_cancel(text: str) -> None:
     assert CANCEL.match(text)
     assert classify(Said(text=text, intent="deny", confidence=0.9), None) == Move.CANCEL
@@ -124,6 +126,10 @@ def test_waiting_for_a_call_is_a_closing(text: str) -> None:
     ("我不是商家，就是普通人，微信收钱被限制了", "personal"),
     ("我不是商户，朋友转账给我后被限制收款了", "personal"),
     ("我是顾客，付款被限制了", "payer"),
+    ("我们是服务商", "service_provider"),
+    ("我不是服务商 我就是店老板 商户号在哪能找到", None),
+    ("收款码突然收不了钱了，商户号不记得了，当时是服务商帮我开的", None),
+    ("我帮我舅舅问一下，他开了个数码店，提示风控", "staff"),
     ("我的收款码被限制了", None),
     ("老板您好，我想问下费率", None),
 ])
