@@ -157,6 +157,34 @@ class Watcher:
                     ).scalars()]
         return event
 
+    def _open_handoff(self, sender_id: str, channel: str | None) -> tuple[int, str] | None:
+        query = select(Handoff.id, Handoff.channel).where(
+            Handoff.sender_id == sender_id, Handoff.status.in_(handoffs.OPEN))
+        if channel:
+            query = query.where(Handoff.channel == channel)
+        with Session(self.engine) as session:
+            row = session.execute(query.limit(1)).first()
+        return (row.id, row.channel) if row else None
+
+    async def conversation_of(self, event: dict[str, Any]) -> tuple[int, str] | None:
+        """The open handoff (id, channel) a broker event belongs to. The snapshot can be
+        up to one interval old: a conversation queued (and claimed) since is looked up
+        in the database, so its merchant's messages are not dropped meanwhile."""
+        sender_id = str(event.get("sender_id"))
+        found = self.snapshot.senders.get(sender_id)
+        if found is not None:
+            return found
+        metadata = event.get("metadata") or {}
+        console_line = event.get("event") == "bot" and (
+            "handoff_notice" in metadata or "agent_message_id" in metadata)
+        if event.get("event") != "user" and not console_line:
+            return None  # the bot answering a conversation nobody handed over
+        found = await asyncio.to_thread(self._open_handoff, sender_id,
+                                        event.get("input_channel") or None)
+        if found is not None:
+            self.snapshot.senders[sender_id] = found
+        return found
+
     async def run(self) -> None:
         self.snapshot = await asyncio.to_thread(read_snapshot, self.engine)
         while True:
@@ -176,7 +204,11 @@ async def follow(source: EventSource, watcher: Watcher, hub: Hub) -> None:
     async for event in source.events():
         if event.get("event") not in {"user", "bot"}:
             continue
-        found = watcher.snapshot.senders.get(str(event.get("sender_id")))
+        try:
+            found = await watcher.conversation_of(event)
+        except Exception:  # noqa: BLE001 - keep following through a database hiccup
+            logger.exception("console follower: looking up a conversation failed")
+            continue
         if found is None:
             continue
         handoff_id, channel = found

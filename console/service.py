@@ -64,6 +64,7 @@ def agent_summary(session: Session, agent: Agent) -> dict[str, Any]:
         "presence": agent.presence.value,
         "presence_label": PRESENCE_LABELS[agent.presence.value],
         "max_open": agent.max_open, "open": held_count(session, agent.id),
+        "supervisor": bool(agent.supervisor),
     }
 
 
@@ -104,14 +105,14 @@ def handoff_summary(handoff: Handoff, names: dict[int, str],
     }
 
 
-def _names(session: Session) -> dict[int, str]:
+def agent_names(session: Session) -> dict[int, str]:
     return dict(session.execute(select(Agent.id, Agent.display_name)).all())
 
 
 def queue_snapshot(session: Session, agent_id: int,
                    now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
-    names = _names(session)
+    names = agent_names(session)
     rows = session.execute(
         select(Handoff).where(Handoff.status.in_(handoffs.OPEN)).order_by(Handoff.queued_at)
     ).scalars().all()
@@ -193,7 +194,7 @@ def conversation(session: Session, handoff_id: int, viewer: int | None = None,
                  now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     handoff = get_handoff(session, handoff_id)
-    names = _names(session)
+    names = agent_names(session)
     notes = session.execute(
         select(HandoffNote).where(HandoffNote.handoff_id == handoff_id)
         .order_by(HandoffNote.id)
@@ -212,6 +213,19 @@ def conversation(session: Session, handoff_id: int, viewer: int | None = None,
     }
 
 
+def closers(session: Session, channel: str, sender_id: str) -> list[tuple[float, str]]:
+    """(closed_at, agent name) of the conversation's closed handoffs, oldest first: the
+    transcript names who ended each one."""
+    rows = session.execute(
+        select(Handoff.closed_at, Agent.display_name)
+        .join(Agent, Agent.id == Handoff.agent_id)
+        .where(Handoff.channel == channel, Handoff.sender_id == sender_id,
+               Handoff.status == HandoffStatus.closed, Handoff.closed_at.is_not(None))
+        .order_by(Handoff.closed_at)
+    ).all()
+    return [(epoch(closed_at) or 0.0, name) for closed_at, name in rows]
+
+
 def held_by(session: Session, handoff_id: int, agent_id: int) -> Handoff:
     handoff = get_handoff(session, handoff_id)
     if handoff.status != HandoffStatus.agent or handoff.agent_id != agent_id:
@@ -219,8 +233,24 @@ def held_by(session: Session, handoff_id: int, agent_id: int) -> Handoff:
     return handoff
 
 
+def not_claimable(session: Session, handoff: Handoff, agent_id: int) -> Refused | None:
+    """Why a handoff cannot be claimed now, said as it is (None: it can be)."""
+    if handoff.status in (HandoffStatus.waiting, HandoffStatus.ticket):
+        return None
+    if handoff.status == HandoffStatus.cancelled:
+        return Refused("商户已取消排队，不用再接入了")
+    if handoff.status == HandoffStatus.closed:
+        return Refused("这个会话已经结束了")
+    if handoff.agent_id == agent_id:
+        return Refused("这个会话已经在你手上了")
+    holder = session.get(Agent, handoff.agent_id) if handoff.agent_id else None
+    return Refused(f"已被客服{holder.display_name}接入" if holder else "已被其他客服接入")
+
+
 def claim(session: Session, handoff_id: int, agent_id: int) -> Handoff:
-    get_handoff(session, handoff_id)
+    refusal = not_claimable(session, get_handoff(session, handoff_id), agent_id)
+    if refusal is not None:
+        raise refusal
     try:
         return handoffs.claim(session, handoff_id, agent_id)
     except handoffs.ClaimRefused as refused:
@@ -228,7 +258,10 @@ def claim(session: Session, handoff_id: int, agent_id: int) -> Handoff:
             agent = session.get(Agent, agent_id)
             limit = agent.max_open if agent else "?"
             raise Refused(f"你同时处理的会话已达上限（{limit}个），先结束一个再接入") from None
-        raise Refused("已被其他客服接入") from None
+        # Lost a race: the row changed since it was read; say what it is now.
+        handoff = get_handoff(session, handoff_id)
+        session.refresh(handoff)
+        raise not_claimable(session, handoff, agent_id) or Refused("已被其他客服接入") from None
 
 
 def transfer(session: Session, handoff_id: int, from_agent: int, to_agent: int) -> Handoff:
@@ -257,7 +290,8 @@ def close(session: Session, handoff_id: int, agent_id: int, resolution: str) -> 
 
 
 def add_note(session: Session, handoff_id: int, agent_id: int, text: str) -> HandoffNote:
-    get_handoff(session, handoff_id)
+    if not get_handoff(session, handoff_id).status.is_open:
+        raise Refused("会话已结束，不能再加备注")  # an ended handoff is read-only
     note = HandoffNote(handoff_id=handoff_id, agent_id=agent_id, text=text,
                        created_at=utcnow())
     session.add(note)

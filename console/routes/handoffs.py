@@ -14,13 +14,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, constr
 from sqlalchemy.orm import Session
 
-from console import service
-from console.delivery import NO_PUSH_CHANNELS
+from console import history, service, views
 from console.deps import CONSOLE, DB, SIGNED_IN, Console, Principal
 from console.errors import REFUSED, SIGNED_IN_ERRORS
 from console.rasa_client import RasaError
-from console.transcript import transcript
-from core.db.models import Agent, utcnow
+from console.transcript import mask_text
+from core.db.models import Agent, Handoff, utcnow
 
 router = APIRouter(prefix="/console/api", dependencies=[SIGNED_IN], responses=SIGNED_IN_ERRORS)
 
@@ -48,21 +47,13 @@ def queue(me: Principal = SIGNED_IN, session: Session = DB,
 @router.get("/handoffs/{handoff_id}", summary="One conversation: transcript, account, notes")
 def conversation(handoff_id: int, me: Principal = SIGNED_IN, session: Session = DB,
                  console: Console = CONSOLE) -> dict[str, Any]:
+    """Open handoffs for every agent; an ended one only as ``console.history`` allows
+    (anyone else: 404, as for an id that does not exist)."""
     with session.begin():
-        view = service.conversation(session, handoff_id, viewer=me.agent_id)
-        handoff = service.get_handoff(session, handoff_id)
-        sender_id, channel = handoff.sender_id, handoff.channel
-    try:
-        tracker = console.rasa.tracker(sender_id)
-        view["transcript"] = transcript(tracker)
-        view["window"] = console.delivery.window(channel, tracker)
-        view["transcript_error"] = None
-    except RasaError as error:
-        view["transcript"] = []
-        view["window"] = {"applies": channel == "wechat", "open": True}
-        view["transcript_error"] = f"读取对话记录失败：{error.message}"
-    view["can_push"] = channel not in NO_PUSH_CHANNELS
-    return view
+        who = history.reader(session, me.agent_id)
+        handoff = history.readable(session, who, session.get(Handoff, handoff_id))
+        view = views.conversation(console, session, who, handoff)
+    return views.with_transcript(console, view)
 
 
 @router.post("/handoffs/{handoff_id}/claim", summary="Claim a waiting conversation or ticket",
@@ -70,6 +61,7 @@ def conversation(handoff_id: int, me: Principal = SIGNED_IN, session: Session = 
 def claim(handoff_id: int, me: Principal = SIGNED_IN, session: Session = DB,
           console: Console = CONSOLE) -> dict[str, Any]:
     with session.begin():
+        # A refusal names the state only (cancelled, closed, whose), never the content.
         service.claim(session, handoff_id, me.agent_id)
     notice_error = console.delivery.notify(
         handoff_id, f"客服{me.name}已接入，正在查看你的问题。", "claimed")
@@ -80,8 +72,10 @@ def claim(handoff_id: int, me: Principal = SIGNED_IN, session: Session = DB,
 def add_note(handoff_id: int, body: NoteBody, me: Principal = SIGNED_IN,
              session: Session = DB) -> dict[str, Any]:
     with session.begin():
+        who = history.reader(session, me.agent_id)
+        history.visible_or_absent(session, who, session.get(Handoff, handoff_id))
         note = service.add_note(session, handoff_id, me.agent_id, body.text)
-        return {"id": note.id, "text": note.text, "agent": me.name,
+        return {"id": note.id, "text": mask_text(note.text), "agent": me.name,
                 "created_at": service.epoch(note.created_at)}
 
 

@@ -15,6 +15,7 @@ const state = {
   knownWaiting: new Set(),
   stream: null,
   sending: false,
+  history: { page: 0, filters: {}, items: [] },
 };
 
 const $ = (id) => document.getElementById(id);
@@ -143,6 +144,7 @@ async function startApp() {
   state.canned = await api("GET", "/canned");
   renderCanned();
   await loadQueue(true);
+  loadHistory(false);
   connectStream();
 }
 
@@ -280,7 +282,20 @@ async function openConversation(id) {
   let view;
   try {
     view = await api("GET", `/handoffs/${id}`);
-  } catch (error) { toast(error.message, "error"); return; }
+  } catch (error) {
+    if (error.status === 404 && state.current === id) {
+      // Ended and not ours to read (console/history.py): the open view goes away.
+      state.current = null;
+      state.view = null;
+      $("conversation-body").hidden = true;
+      $("details").hidden = true;
+      $("empty-state").hidden = false;
+      toast("这个会话已经结束了");
+      return;
+    }
+    toast(error.message, "error");
+    return;
+  }
   if (state.current !== id) {
     $("reply-text").value = "";
     $("close-form").hidden = true;
@@ -289,6 +304,21 @@ async function openConversation(id) {
   state.view = view;
   for (const node of document.querySelectorAll(".card")) {
     node.classList.toggle("selected", Number(node.dataset.handoffId) === id);
+  }
+  renderConversation();
+}
+
+async function openHistory(ref) {
+  let view;
+  try {
+    view = await api("GET", `/history/${encodeURIComponent(ref)}`);
+  } catch (error) { toast(error.message, "error"); return; }
+  if (state.current !== view.handoff.id) $("reply-text").value = "";
+  $("close-form").hidden = true;
+  state.current = view.handoff.id;
+  state.view = view;
+  for (const node of document.querySelectorAll(".card")) {
+    node.classList.toggle("selected", node.dataset.ref === ref);
   }
   renderConversation();
 }
@@ -314,7 +344,11 @@ function renderConversation() {
   $("transfer-box").hidden = !isMine;
   $("close-open").hidden = !isMine;
   $("reply-form").hidden = !isMine;
-  $("note-form").hidden = !["waiting", "agent", "ticket"].includes(h.status);
+  const ended = !["waiting", "agent", "ticket"].includes(h.status);
+  $("note-form").hidden = ended;
+  $("notes-closed").hidden = !ended;
+  renderSummary(view.history);
+  renderEarlier(view.earlier || []);
   renderBanner();
   renderTranscript();
   renderAccount(view.account);
@@ -353,6 +387,13 @@ function deliveryLabel(message) {
 }
 
 function lineNode(role, text, ts, extra) {
+  if (role === "system") {
+    // Something that happened (a close, a menu click), not a line anyone wrote.
+    const note = el("li", "line system");
+    note.append(el("span", "system-text", text));
+    note.append(el("span", "time", clock(ts)));
+    return note;
+  }
   const item = el("li", `line ${role}`);
   const who = { merchant: "商户", bot: "机器人", agent: extra && extra.agent ? `客服 ${extra.agent}` : "客服" }[role];
   const meta = el("div", "line-meta");
@@ -476,6 +517,106 @@ function renderAccount(account) {
     box.append(item);
   }
 }
+
+function scoreLabel(score) {
+  return score ? `${"★".repeat(score)}${"☆".repeat(5 - score)}（${score}分）` : "商户没有评分";
+}
+
+function renderSummary(item) {
+  $("summary-box").hidden = !item;
+  if (!item) return;
+  const t = item.timings || {};
+  const span = (seconds) => (seconds === null || seconds === undefined ? "—" : duration(seconds));
+  const rows = [
+    ["结果", item.status_label],
+    ["处理结果", item.resolution || "—"],
+    ["满意度", scoreLabel(item.satisfaction)],
+    ["客服", item.agent || "—"],
+    ["排队", span(t.wait_seconds)],
+    ["首次回复", span(t.first_reply_seconds)],
+    ["处理时长", span(t.handling_seconds)],
+    ["结束于", clock(item.closed_at)],
+  ];
+  const list = $("summary");
+  list.replaceChildren();
+  for (const [label, value] of rows) {
+    list.append(el("dt", "", label));
+    list.append(el("dd", "", value));
+  }
+}
+
+function historyCard(item) {
+  const node = el("li", "card history-card");
+  node.dataset.ref = item.ref;
+  node.tabIndex = 0;
+  node.setAttribute("role", "button");
+  const top = el("div", "card-top");
+  top.append(el("span", `tag ${item.channel}`, item.channel_label));
+  top.append(el("span", `tag status-${item.status}`, item.status_label));
+  top.append(el("span", "score", item.satisfaction ? `${item.satisfaction}分` : "未评分"));
+  node.append(top);
+  node.append(el("div", "card-problem", item.problem || "（商户没有描述问题）"));
+  const bottom = el("div", "card-bottom");
+  bottom.append(el("span", "muted", item.merchant ? `商户号 ${item.merchant}` : "未核验身份"));
+  bottom.append(el("span", "muted", `${item.agent || "无人接入"} · ${clock(item.closed_at)}`));
+  node.append(bottom);
+  const open = () => openHistory(item.ref);
+  node.addEventListener("click", open);
+  node.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); open(); }
+  });
+  return node;
+}
+
+function renderEarlier(items) {
+  $("earlier-box").hidden = !items.length;
+  $("earlier-list").replaceChildren(...items.map(historyCard));
+}
+
+function historyFilters() {
+  const filters = {
+    merchant: $("history-merchant").value.trim(), q: $("history-q").value.trim(),
+    date_from: $("history-from").value, date_to: $("history-to").value,
+    agent_id: $("history-agent").value,
+  };
+  return Object.fromEntries(Object.entries(filters).filter(([, v]) => v));
+}
+
+async function loadHistory(more) {
+  const page = more ? state.history.page + 1 : 0;
+  const filters = more ? state.history.filters : historyFilters();
+  const query = new URLSearchParams({ ...filters, page: String(page) });
+  let result;
+  try {
+    result = await api("GET", `/history?${query}`);
+  } catch (error) { toast(error.message, "error"); return; }
+  state.history = { page, filters, items: more ? state.history.items.concat(result.items) : result.items };
+  $("history-scope").textContent = result.supervisor ? "（全部客服）" : "（我处理过的）";
+  const agentBox = $("history-agent-box");
+  if (result.supervisor && agentBox.hidden) {
+    agentBox.hidden = false;
+    const select = $("history-agent");
+    for (const agent of result.agents) {
+      const option = el("option", "", agent.name);
+      option.value = String(agent.id);
+      select.append(option);
+    }
+  }
+  const list = $("history-list");
+  list.replaceChildren(...state.history.items.map(historyCard));
+  if (!state.history.items.length) list.append(el("li", "none", "没有找到结束的会话"));
+  $("history-more").hidden = result.items.length < result.page_size;
+}
+
+$("history-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  loadHistory(false);
+});
+$("history-reset").addEventListener("click", () => {
+  $("history-form").reset();
+  loadHistory(false);
+});
+$("history-more").addEventListener("click", () => loadHistory(true));
 
 function renderNotes(notes) {
   const list = $("notes");
@@ -603,6 +744,7 @@ $("close-form").addEventListener("submit", async (event) => {
     $("close-form").hidden = true;
     $("close-resolution").value = "";
     toast(result.warning || "会话已结束，机器人会请商户评分", result.warning ? "error" : "");
+    loadHistory(false);
     await loadQueue();
     await openConversation(state.current);
   } catch (error) { toast(error.message, "error"); }

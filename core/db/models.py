@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import secrets
 
 from sqlalchemy import (
     Boolean,
@@ -26,6 +27,11 @@ Base = declarative_base()
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_ref() -> str:
+    """An opaque, unguessable handoff reference (history links; ids are sequential)."""
+    return secrets.token_urlsafe(16)
 
 
 class AccountStatus(str, enum.Enum):
@@ -184,6 +190,8 @@ class Agent(Base):
     presence = Column(Enum(AgentPresence, name="agent_presence", native_enum=False),
                       nullable=False, default=AgentPresence.offline)
     max_open = Column(Integer, nullable=False, default=3)
+    # A supervisor reads every closed conversation (history); agents read their own.
+    supervisor = Column(Boolean, nullable=False, default=False, server_default=text("false"))
     failed_logins = Column(Integer, nullable=False, default=0)
     locked_until = Column(DateTime)
     last_seen_at = Column(DateTime)
@@ -208,6 +216,8 @@ class Handoff(Base):
     __tablename__ = "handoffs"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
+    # How history names it: closed handoffs are read by this, never by the sequential id.
+    ref = Column(String(32), nullable=False, default=new_ref)
     channel = Column(String(40), nullable=False)
     sender_id = Column(String(128), nullable=False)
     merchant_id = Column(String(10))  # verified merchant, if any
@@ -232,6 +242,7 @@ class Handoff(Base):
     __table_args__ = (
         Index("ix_handoffs_status_queued", "status", "queued_at"),
         Index("ix_handoffs_conversation", "channel", "sender_id", "queued_at"),
+        UniqueConstraint("ref", name="uq_handoffs_ref"),
         # One open handoff per conversation, also under concurrent requests.
         Index(
             "uq_handoffs_one_open_per_conversation",
@@ -254,6 +265,17 @@ class HandoffNote(Base):
     agent_id = Column(Integer, ForeignKey("agents.id"), nullable=False)
     text = Column(Text, nullable=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class HandoffRead(Base):
+    """Audit: an agent opened a closed conversation (history, transcript, notes)."""
+
+    __tablename__ = "handoff_reads"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id"), nullable=False, index=True)
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    read_at = Column(DateTime, nullable=False, default=utcnow)
 
 
 class AgentMessage(Base):

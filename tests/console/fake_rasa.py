@@ -68,9 +68,17 @@ class FakeRasa:
         if request.method == "POST" and tail == "trigger_intent":
             if self.trigger_down:
                 raise httpx.ConnectError("connection refused", request=request)
+            body = json.loads(request.content)
             with self._lock:
-                self.triggers.append({"sender": sender, **json.loads(request.content),
+                self.triggers.append({"sender": sender, **body,
                                       "output_channel": request.url.params.get("output_channel")})
+                # As Rasa 3.6 stores it (UserUttered.create_external): a "user" event.
+                events = self.trackers.setdefault(sender, [])
+                channel = next((e.get("input_channel") for e in reversed(events)
+                                if e["event"] == "user"), None)
+                events.append({"event": "user", "text": f"EXTERNAL: {body['name']}",
+                               "parse_data": {"intent": {"name": body["name"]}},
+                               "timestamp": time.time(), "input_channel": channel})
             return httpx.Response(200, json={"tracker": {}, "messages": []})
         return httpx.Response(404, json={"message": "not found"})
 

@@ -49,13 +49,13 @@ def test_two_agents_claiming_at_the_same_moment_one_wins(
     results = asyncio.run(race())
     assert sorted(r.status_code for r in results) == [200, 409]
     loser = next(r for r in results if r.status_code == 409)
-    assert loser.json()["detail"] == "已被其他客服接入"
+    winner = "小王" if results[0].status_code == 200 else "小李"
+    assert loser.json()["detail"] == f"已被客服{winner}接入"
     notices = fake_rasa.bot_events("oMerchant1")
     assert len(notices) == 1  # the merchant hears of one agent only
     with Session(get_engine(db_url)) as session:
         handoff = session.get(Handoff, handoff_id)
         assert handoff.status == HandoffStatus.agent
-        winner = "小王" if results[0].status_code == 200 else "小李"
         assert notices[0]["text"] == f"客服{winner}已接入，正在查看你的问题。"
 
 
@@ -312,7 +312,7 @@ def test_conversation_view_masks_and_keeps_notes_internal(
         {"event": "user", "text": "/affirm", "timestamp": time.time(), "metadata": {}}]
     later = client.get(f"{API}/handoffs/{handoff_id}").json()["transcript"]
     assert [line["text"] for line in later[-4:]] == ["2", "1 先核对身份", "帮我挑一个",
-                                                     "（点了一个按钮）"]
+                                                     "商户点了一个按钮"]
     assert view["account"]["state_label"] == "限制收款"
     assert view["account"]["appeals"][0]["id"] == "AP20261120001"
     assert [n["text"] for n in view["notes"]] == ["商户情绪急，先安抚"]

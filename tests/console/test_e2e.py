@@ -111,7 +111,9 @@ def test_wechat_merchant_and_agent_round_trip(stack: Stack, wang: AgentClient) -
     # The merchant answers: the console hears it through Rasa's event broker.
     sent_before = len(stack.wechat.sent_to(user))
     passive = stack.wechat_says(user, "好的，我的手机是13800000002")
+    # The merchant's line (the bot's "好的，帮你转人工" may be forwarded too).
     line = wang.wait_event(lambda e: e["type"] == "message" and e["handoff_id"] == handoff_id
+                           and e["entry"]["role"] == "merchant"
                            and e["entry"]["text"].startswith("好的"))
     assert line, stack.log_tails()
     assert line["entry"]["text"] == "好的，我的手机是138********"
@@ -228,6 +230,10 @@ def browser(stack: Stack) -> Iterator[object]:
 def sign_in_page(browser: object, stack: Stack, username: str) -> object:
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
     page = context.new_page()
+    # Anything the strict CSP blocks (an inline style or script) is reported here.
+    page.csp_errors = []  # type: ignore[attr-defined]
+    page.on("console", lambda message: "Content Security Policy" in message.text
+            and page.csp_errors.append(message.text))  # type: ignore[attr-defined]
     page.goto(f"{stack.console_url}/console/")
     page.fill("#login-username", username)
     page.fill("#login-password", "wrong password!")
@@ -390,8 +396,48 @@ def test_widget_merchant_and_console_agent_in_two_browsers(stack: Stack,
         scored = wait_until(lambda: _satisfaction(stack, handoff_id) == 5, timeout=30)
         assert scored, stack.log_tails()
         widget.ask("客服电话多少", "打之前准备好")  # the bot answers again
+        # Rasa stored the close as a user event "EXTERNAL: handoff_closed": after a
+        # reload the widget shows a notice, never a line the merchant did not write.
+        tracker_texts = [e.get("text") for e in stack.rasa.tracker(session_id)["events"]
+                         if e.get("event") == "user"]
+        assert "EXTERNAL: handoff_closed" in tracker_texts
+        widget.page.reload()
+        widget.open()
+        widget.wait_bot("打之前准备好")
+        widget.expect(widget.loc(".notice").filter(has_text="人工客服已结束会话")) \
+            .to_have_count(1)
+        assert widget.loc(".msg.user .bubble").filter(has_text="EXTERNAL").count() == 0
+        widget.page.screenshot(path=str(SCREENSHOTS / "06-widget-after-close.png"))
+        # The console's transcript: a system line naming the agent, no merchant line.
+        agent.click("#history-form button[type=submit]")
+        history_card = "#history-list .history-card:has-text('5分')"
+        agent.wait_for_selector(history_card, timeout=15000)
+        check_history(agent)
     merchant_context.close()
     agent.context.close()
+
+
+def check_history(agent: object) -> None:
+    """History at 1440 px and 375 px, by keyboard: search, open, summary, transcript."""
+    agent.fill("#history-q", "小程序收款")
+    with agent.expect_response(lambda r: "/console/api/history?" in r.url and "q=" in r.url):
+        agent.press("#history-q", "Enter")
+    card = agent.locator("#history-list .history-card").first
+    card.wait_for()
+    assert agent.locator("#history-list .history-card").count() == 1
+    card.focus()
+    agent.keyboard.press("Enter")
+    agent.wait_for_selector("#summary-box:not([hidden]) dd:has-text('5分')")
+    agent.wait_for_selector("#summary dd:has-text('已说明小程序收款')")
+    agent.wait_for_selector("#transcript .line.system:has-text('客服小王结束了会话')")
+    assert agent.locator("#transcript .line.merchant:has-text('EXTERNAL')").count() == 0
+    assert agent.is_hidden("#note-form") and agent.is_visible("#notes-closed")
+    agent.screenshot(path=str(SCREENSHOTS / "07-history-1440.png"), full_page=True)
+    agent.set_viewport_size({"width": 375, "height": 812})
+    agent.locator("#history").scroll_into_view_if_needed()
+    agent.screenshot(path=str(SCREENSHOTS / "07-history-375.png"), full_page=True)
+    agent.set_viewport_size({"width": 1440, "height": 900})
+    assert agent.csp_errors == []  # type: ignore[attr-defined]
 
 
 def _satisfaction(stack: Stack, handoff_id: int) -> int | None:

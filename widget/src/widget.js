@@ -40,7 +40,24 @@ const TEXT = {
   input: "输入消息",
   log: "对话记录",
   unread: (n) => `${n} 条未读消息`,
+  handoffClosed: "人工客服已结束会话",
 };
+
+// Rasa stores events the merchant never typed as user messages (trigger_intent's
+// "EXTERNAL: <intent>", bare "/intent" payloads): never shown as the merchant's bubble.
+const EXTERNAL_PREFIX = "EXTERNAL: ";
+const SYSTEM_LINES = { handoff_closed: TEXT.handoffClosed };
+
+/** The notice for a history message the merchant did not write; "" to leave it out;
+ * null for the merchant's own message. */
+function systemNotice(message) {
+  if (message.type === "system") return String(message.text || "");
+  if (message.type !== "user") return null;
+  if (message.text.startsWith(EXTERNAL_PREFIX)) {
+    return SYSTEM_LINES[message.text.slice(EXTERNAL_PREFIX.length).trim()] || "";
+  }
+  return message.text.startsWith("/") ? "" : null;
+}
 
 function randomToken(bytes = 32) {
   const data = new Uint8Array(bytes);
@@ -571,7 +588,10 @@ class ChatWidget {
     const history = [];
     for (const m of messages) {
       if (!m || typeof m.text !== "string") continue;
-      if (m.type === "user") {
+      const notice = systemNotice(m);
+      if (notice !== null) {
+        if (notice) history.push({ kind: "notice", key: `s:${m.ts}`, text: notice, ts: m.ts });
+      } else if (m.type === "user") {
         const key = m.message_id ? `u:${m.message_id}` : `u:ts:${m.ts}`;
         history.push({ kind: "user", key, id: m.message_id, text: m.text, ts: m.ts,
           status: "sent" });
