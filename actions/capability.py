@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 COLLECT_ASK = re.compile(
     r"(还|能|可以|可不可以|能不能|会不会|让不让)[^，。？?！!]{0,4}(收款|收钱|收账|扫码|收款码|收)"
-    r"|收款[^，。？?]{0,4}(吗|么|不|没)|收不了|收不到|客人(还能|能不能)?[^，。？?]{0,3}付")
-WITHDRAW_ASK = re.compile(r"提现|提出来|提钱|取出|取钱|转出来|转出去|提一部分|提点|提到(银行)?卡|拿出来|提走")
+    r"|收款[^，。？?]{0,4}(吗|么|不|没)|收不了|收不到|(客人|顾客|客户|买家)[^，。？?]{0,6}(扫|付)")
+WITHDRAW_ASK = re.compile(r"提现|提出来|提不出|提不了|取不出|取不了|提钱|取出|取钱|转出来|转出去|提一部分|提点|提到(银行)?卡|拿出来|提走")
 WHAT_WORKS = re.compile(r"还能用(什么|啥|哪些)|哪些(功能)?还能用|什么(功能)?还能用|还能干(嘛|什么|啥)|还剩(什么|啥)能用")
 WHEN = re.compile(r"多久|几天|什么时候|啥时候|多长时间|哪天|何时|多少天|要多长")
+NEW_CODE = re.compile(r"换(个|一个|张)?(新)?(码|收款码|二维码)|重新(申请|办|弄)(个|一个)?码|新码")
 PARTIAL = re.compile(r"一部分|部分|一点|先提|提一些|少量|一半|小额|少提")
 # Questions for another answer: why it happened, how to appeal, a person.
 NOT_CAPABILITY = re.compile(r"为什么|为啥|怎么会|原因|凭什么|怎么申诉|如何申诉|申诉(怎么|要|需要)|人工|客服电话")
@@ -97,6 +98,8 @@ def capability_answer(text: str, facts: Capabilities, *, again: bool = False) ->
         parts.append("什么时候能提要看审核结果，我没法给你准确日期，也没人能保证。")
     if blocked_withdraw and not again:
         parts.append("钱还在你的账户里，不会因此被没收。")
+    if collect and not facts.can_collect and NEW_CODE.search(text):
+        parts.append("顾客扫码会付款失败，换个码也没用：限制针对的是商户号，不是某一个码。")
     if facts.can_collect and facts.can_withdraw:
         return "".join(parts)
     if again:

@@ -66,6 +66,8 @@ PLATFORM_REDIRECTS = frozenset(PLATFORM_ENTRIES.values())
 NAMED_REDIRECTS = frozenset({"alipay", "bank", "unionpay", "platform"})
 OOS_SURE = 0.9
 OOS_OVERRIDE = 0.6
+# An on-topic message the model calls out of scope gets an entry of ours scoring this.
+TOPICAL_OOS = 0.25
 # A question that belongs elsewhere is told where when a redirect entry scores this.
 REDIRECT_MIN = 0.25
 # ... and, against a sure question of ours, when it scores this.
@@ -198,8 +200,12 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
         return Decision("answer", top.entry_id, why="override") \
             if strong and not own_topic and not certain else Decision("keep", why="task")
     if intent == OUT_OF_SCOPE and confidence >= OOS_SURE:
-        # Weather, homework, other trades: sure it is not ours unless an entry fits well.
-        return Decision("answer", top.entry_id, why="oos-override") if strong \
+        # Weather, homework, other trades: sure it is not ours unless an entry fits well,
+        # or the message speaks of our topics and an entry of ours fits ("号被冻结 提现
+        # 提不出来" is a merchant's, whatever the model thinks).
+        ours = top is not None and entries[top.entry_id].scope != "redirect" \
+            and top.score >= TOPICAL_OOS and topical
+        return Decision("answer", top.entry_id, why="oos-override") if strong or ours \
             else Decision("keep", why="out of scope")
     own = INTENT_ENTRIES.get(intent or "")
     own_score = next((c.score for c in candidates if c.entry_id == own), None)

@@ -61,7 +61,7 @@ def c(entry_id: str, score: float) -> Candidate:
     (None, 0.0, [c("fee_rate", 0.6)], {"topical": False}, "answer", "fee_rate"),
     # sure out of scope: a redirect entry says where it belongs
     ("out_of_scope", 0.99, [c("redirect_loan_credit", 0.3)], {}, "answer", "redirect_loan_credit"),
-    ("out_of_scope", 0.99, [c("fee_rate", 0.3)], {}, "keep", None),
+    ("out_of_scope", 0.99, [c("fee_rate", 0.3)], {"topical": False}, "keep", None),
     # a platform named in the message
     ("out_of_scope", 0.99, [c("fee_rate", 0.3)], {"platform_entry": "redirect_bank"}, "answer",
      "redirect_bank"),
@@ -109,3 +109,11 @@ def test_another_platforms_entry_needs_the_platform_named() -> None:
     assert unnamed.entry_id != "redirect_taobao"
     named = d.decide("out_of_scope", 0.6, cands, entries, platform_entry="redirect_taobao")
     assert named.kind == "answer" and named.entry_id == "redirect_taobao"
+
+
+def test_an_on_topic_message_the_model_calls_out_of_scope_gets_our_entry() -> None:
+    cands = [c("frozen_funds", 0.27), c("redirect_loan_credit", 0.2)]
+    topical = d.decide("out_of_scope", 0.95, cands, ENTRIES, topical=True)
+    assert topical.kind == "answer" and topical.entry_id == "frozen_funds"
+    weather = d.decide("out_of_scope", 0.95, cands, ENTRIES, topical=False)
+    assert weather.kind == "keep"

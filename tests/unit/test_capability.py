@@ -82,3 +82,13 @@ def test_only_the_same_question_counts_as_asked_again() -> None:
     kinds = {question_kind(t) for t in ("现在还能收款吗", "那我能先提一部分出来吗", "那两万块提现要多久能到")}
     assert len(kinds) == 3
     assert question_kind("还能提现吗") == question_kind("到底能不能提现啊")
+
+
+def test_customers_paying_and_a_new_code_are_a_collecting_question() -> None:
+    answer = capability_answer("冻结期间顾客扫我的码付钱会怎样，要不要先换个码", FROZEN)
+    assert answer is not None and "收不了款" in answer and "换个码也没用" in answer
+
+
+def test_money_that_cannot_come_out_is_a_withdrawal_question() -> None:
+    answer = capability_answer("那就是一分钱都提不出来是吧？大概还要多久", FROZEN)
+    assert answer is not None and "提现目前是暂停的" in answer and "没法给你准确日期" in answer
