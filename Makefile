@@ -37,8 +37,8 @@ run: db train
 
 # An agent account of the console; the password is asked for at the terminal.
 agent: db
-	@test -n "$(USERNAME)" -a -n "$(NAME)" || { echo "usage: make agent USERNAME=wang NAME=小王 [MAX_OPEN=3]"; exit 2; }
-	@$(PY) -m console.agents create "$(USERNAME)" --name "$(NAME)" $(if $(MAX_OPEN),--max-open $(MAX_OPEN))
+	@test -n "$(USERNAME)" -a -n "$(NAME)" || { echo "usage: make agent USERNAME=wang NAME=小王 [MAX_OPEN=3] [SUPERVISOR=1]"; exit 2; }
+	@$(PY) -m console.agents create "$(USERNAME)" --name "$(NAME)" $(if $(MAX_OPEN),--max-open $(MAX_OPEN)) $(if $(SUPERVISOR),--supervisor)
 
 # The action server runs in the background and is stopped however the shell ends.
 shell: db train

@@ -32,14 +32,15 @@ def _password(args: argparse.Namespace) -> str:
     return first
 
 
-def create(url: str, username: str, name: str, password: str, max_open: int) -> int:
+def create(url: str, username: str, name: str, password: str, max_open: int,
+           supervisor: bool = False) -> int:
     password_hash = security.hash_password(password)
     with Session(get_engine(url)) as session, session.begin():
         if session.execute(select(Agent.id).where(Agent.username == username)).first():
             raise SystemExit(f"agent {username!r} exists already (use set-password)")
         agent = Agent(username=username, display_name=name, password_hash=password_hash,
                       presence=AgentPresence.offline, max_open=max_open, failed_logins=0,
-                      created_at=utcnow())
+                      created_at=utcnow(), supervisor=supervisor)
         session.add(agent)
         session.flush()
         return agent.id
@@ -60,6 +61,15 @@ def set_password(url: str, username: str, password: str) -> None:
             session.delete(row)
 
 
+def set_supervisor(url: str, username: str, on: bool) -> None:
+    with Session(get_engine(url)) as session, session.begin():
+        agent = session.execute(select(Agent).where(Agent.username == username)
+                                ).scalar_one_or_none()
+        if agent is None:
+            raise SystemExit(f"no agent {username!r}")
+        agent.supervisor = on
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m console.agents")
     parser.add_argument("--url", default=None, help="database URL (default: MERCHANT_DB_URL)")
@@ -71,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
                       default=int(os.environ.get("CONSOLE_MAX_OPEN") or 3),
                       help="conversations at once (default 3)")
     make.add_argument("--password-stdin", action="store_true")
+    make.add_argument("--supervisor", action="store_true",
+                      help="reads every ended conversation, the figures and the inbox")
+    role = commands.add_parser("set-supervisor", help="make an agent a supervisor or not")
+    role.add_argument("username")
+    role.add_argument("on", choices=["on", "off"])
     reset = commands.add_parser("set-password", help="new password (also unlocks)")
     reset.add_argument("username")
     reset.add_argument("--password-stdin", action="store_true")
@@ -82,8 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "create":
             if not 1 <= args.max_open <= 20:
                 raise SystemExit("--max-open must be between 1 and 20")
-            agent_id = create(url, args.username, args.name, _password(args), args.max_open)
-            print(f"agent {args.username} ({args.name}) created, id {agent_id}")
+            agent_id = create(url, args.username, args.name, _password(args), args.max_open,
+                              supervisor=args.supervisor)
+            kind = "supervisor" if args.supervisor else "agent"
+            print(f"{kind} {args.username} ({args.name}) created, id {agent_id}")
+        elif args.command == "set-supervisor":
+            set_supervisor(url, args.username, args.on == "on")
+            print(f"{args.username}: supervisor {args.on}")
         elif args.command == "set-password":
             set_password(url, args.username, _password(args))
             print(f"password of {args.username} changed; old sessions signed out")
@@ -91,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             with Session(get_engine(url)) as session:
                 for agent in session.execute(select(Agent).order_by(Agent.id)).scalars():
                     print(f"{agent.id}\t{agent.username}\t{agent.display_name}\t"
-                          f"{agent.presence.value}\tmax {agent.max_open}")
+                          f"{agent.presence.value}\tmax {agent.max_open}"
+                          + ("\tsupervisor" if agent.supervisor else ""))
     except ValueError as error:  # a password too short
         print(f"error: {error}", file=sys.stderr)
         return 2

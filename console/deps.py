@@ -39,6 +39,7 @@ class Principal:
     username: str
     csrf_token: str
     session_hash: str
+    supervisor: bool = False
 
 
 class Console:
@@ -110,7 +111,7 @@ def authenticated(request: Request, session: Session = DB) -> Principal:
         if agent.last_seen_at is None or agent.last_seen_at < now - dt.timedelta(seconds=10):
             agent.last_seen_at = now
         principal = Principal(agent.id, agent.display_name, agent.username,
-                              row.csrf_token, digest)
+                              row.csrf_token, digest, bool(agent.supervisor))
     if request.method not in SAFE_METHODS:
         if not same_origin(request):
             raise Refused("请求来源不对", 403)
@@ -120,6 +121,17 @@ def authenticated(request: Request, session: Session = DB) -> Principal:
 
 
 SIGNED_IN = Depends(authenticated)
+
+
+def supervising(me: Principal = SIGNED_IN) -> Principal:
+    """A signed-in supervisor: the team's figures and the merchants' unanswered
+    questions are theirs to read (403 for other agents)."""
+    if not me.supervisor:
+        raise Refused("这一页只有主管能看", 403)
+    return me
+
+
+SUPERVISOR = Depends(supervising)
 
 
 def still_signed_in(console: Console, me: Principal) -> bool:

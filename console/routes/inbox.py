@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from console.deps import CONSOLE, DB, SIGNED_IN, Console, Principal
+from console.deps import CONSOLE, DB, SUPERVISOR, Console, Principal
 from console.errors import REFUSED, SIGNED_IN_ERRORS, Problem, Refused
 
 # The report's readers of the two databases: the same engines, so the same pools.
@@ -67,7 +67,7 @@ TO = Query(None, alias="to", description="结束日期 YYYY-MM-DD（含）")
 
 
 @router.get("/console/api/inbox", responses={**SIGNED_IN_ERRORS, **BAD_PARAMS},
-            dependencies=[SIGNED_IN],
+            dependencies=[SUPERVISOR],
             summary="Unanswered messages of local days from..to, grouped by meaning")
 async def groups(date_from: str | None = FROM, date_to: str | None = TO,
                  console: Console = CONSOLE) -> dict[str, Any]:
@@ -150,13 +150,13 @@ def _act(console: Console, session: Session, me: Principal, body: ActionBody
              responses={**SIGNED_IN_ERRORS, **BAD_PARAMS, **REFUSED,
                         404: {"model": Problem}},
              summary="Triage messages: add as similar question (a draft), out of scope, ignore")
-def act(body: ActionBody, session: Session = DB, me: Principal = SIGNED_IN,
+def act(body: ActionBody, session: Session = DB, me: Principal = SUPERVISOR,
         console: Console = CONSOLE) -> dict[str, Any]:
     return _act(console, session, me, body)
 
 
 @router.get("/console/api/inbox/actions", responses=SIGNED_IN_ERRORS,
-            dependencies=[SIGNED_IN], summary="The latest triage actions (the audit)")
+            dependencies=[SUPERVISOR], summary="The latest triage actions (the audit)")
 def audit(session: Session = DB) -> dict[str, Any]:
     return {"actions": [row.view() for row in triage.recent(session)]}
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from console.deps import CONSOLE, SIGNED_IN, Console
+from console.deps import CONSOLE, SUPERVISOR, Console
 from console.errors import SIGNED_IN_ERRORS, Problem, Refused
 from core.db import insights
 from core.privacy import mask_personal_data
@@ -39,7 +39,7 @@ BAD_PARAMS: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem, "description": "日期或渠道不对"}}
 
 # The page is public like the console's own index (it signs in through the API); every
-# API route below carries SIGNED_IN itself.
+# API route below carries SUPERVISOR itself.
 router = APIRouter()
 
 
@@ -128,7 +128,7 @@ CHANNEL_Q = Query(None, description="只看一个渠道：wechat / widget / rest
 
 
 @router.get("/console/api/insights/summary", responses={**SIGNED_IN_ERRORS, **BAD_PARAMS},
-            dependencies=[SIGNED_IN],
+            dependencies=[SUPERVISOR],
             summary="Report figures for local days from..to (JSON, flat keys)")
 def summary(date_from: str | None = FROM, date_to: str | None = TO,
             channel: str | None = CHANNEL_Q, console: Console = CONSOLE) -> dict[str, Any]:
@@ -148,7 +148,7 @@ def _cell(value: Any) -> str:
 
 
 @router.get("/console/api/insights/summary.csv",
-            responses={**SIGNED_IN_ERRORS, **BAD_PARAMS}, dependencies=[SIGNED_IN],
+            responses={**SIGNED_IN_ERRORS, **BAD_PARAMS}, dependencies=[SUPERVISOR],
             summary="The same figures as CSV (metric,value), one row per group")
 def summary_csv(date_from: str | None = FROM, date_to: str | None = TO,
                 channel: str | None = CHANNEL_Q, console: Console = CONSOLE) -> Response:

@@ -97,8 +97,8 @@ def make_client(console_app: Any) -> Iterator[Any]:
 
 
 def add_agent(db_url: str, username: str, name: str, max_open: int = 3,
-              password: str = PASSWORD) -> int:
-    return agents.create(db_url, username, name, password, max_open)
+              password: str = PASSWORD, supervisor: bool = False) -> int:
+    return agents.create(db_url, username, name, password, max_open, supervisor=supervisor)
 
 
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:

@@ -50,7 +50,7 @@ def inbox_client(db_url: str, tmp_path: Path,
     events = create_engine(events_url, future=True)
     write_events(events, the_inbox_day())
     events.dispose()
-    add_agent(db_url, "zhang", "主管老张")
+    add_agent(db_url, "zhang", "主管老张", supervisor=True)
     app = create_app(settings_for(db_url, events_db_url=events_url),
                      rasa_transport=FakeRasa().transport(), sleep=Sleeps(), background=False)
     with TestClient(app) as client:
@@ -222,7 +222,7 @@ def test_a_supervisor_triages_groups_in_chromium(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'merchant.db'}"
     upgrade(db_url)
     seed_entries(db_url)
-    add_agent(db_url, "zhang", "主管老张")
+    add_agent(db_url, "zhang", "主管老张", supervisor=True)
     events_db = tmp_path / "events.db"
     engine = create_engine(f"sqlite:///{events_db}", future=True)
     write_events(engine, the_inbox_day())
@@ -269,3 +269,12 @@ def test_a_supervisor_triages_groups_in_chromium(tmp_path: Path) -> None:
             browser.close()
     with Session(get_engine(db_url)) as session:
         assert store.history(session, "qr_code_blocked")[-1].status.value == "draft"
+
+
+def test_an_agent_who_is_not_a_supervisor_cannot_triage(inbox_client: TestClient,
+                                                        db_url: str) -> None:
+    add_agent(db_url, "chen_agent", "小陈")
+    sign_in(inbox_client, "chen_agent")
+    assert inbox_client.get("/console/api/inbox").status_code == 403
+    assert inbox_client.post("/console/api/inbox/actions",
+                             json={"action": "ignore", "message_ids": ["1:x"]}).status_code == 403

@@ -48,7 +48,7 @@ def insights_client(db_url: str, tmp_path: Path, service_hours: None) -> Iterato
     events = create_engine(events_url, future=True)
     write_events(events, the_day())
     events.dispose()
-    add_agent(db_url, "zhang", "主管老张")
+    add_agent(db_url, "zhang", "主管老张", supervisor=True)
     with _client(db_url, events_url) as client:
         yield client
 
@@ -157,7 +157,7 @@ def test_exported_text_is_masked_and_never_a_formula(insights_client: TestClient
 def test_without_the_event_broker_file_the_handoff_figures_still_come(
         db_url: str, tmp_path: Path, service_hours: None) -> None:
     write_merchant_day(db_url)
-    add_agent(db_url, "zhang", "主管老张")
+    add_agent(db_url, "zhang", "主管老张", supervisor=True)
     missing = tmp_path / "nowhere" / "events.db"
     with _client(db_url, f"sqlite:///{missing}") as client:
         figures = signed_in(client).get(SUMMARY, params=DAY).json()
@@ -194,7 +194,7 @@ def test_a_supervisor_reads_the_figures_in_chromium(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'merchant.db'}"
     upgrade(db_url)
     write_merchant_day(db_url)
-    add_agent(db_url, "zhang", "主管老张")
+    add_agent(db_url, "zhang", "主管老张", supervisor=True)
     events_db = tmp_path / "events.db"
     engine = create_engine(f"sqlite:///{events_db}", future=True)
     write_events(engine, the_day())
@@ -240,3 +240,13 @@ def test_a_supervisor_reads_the_figures_in_chromium(tmp_path: Path) -> None:
             assert not [text for text in errors if "Content Security Policy" in text], errors
         finally:
             browser.close()
+
+
+def test_an_agent_who_is_not_a_supervisor_sees_no_figure(insights_client: TestClient,
+                                                         db_url: str) -> None:
+    """The figures show colleagues' workloads: supervisors only."""
+    add_agent(db_url, "chen_agent", "小陈")
+    sign_in(insights_client, "chen_agent")
+    for path in ("/console/api/insights/summary", "/console/api/insights/summary.csv"):
+        response = insights_client.get(path, params={"from": "2026-11-30", "to": "2026-11-30"})
+        assert response.status_code == 403, path
