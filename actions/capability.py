@@ -19,7 +19,9 @@ WHEN = re.compile(r"多久|几天|什么时候|啥时候|多长时间|哪天|何
 NEW_CODE = re.compile(r"换(个|一个|张)?(新)?(码|收款码|二维码)|重新(申请|办|弄)(个|一个)?码|新码")
 PARTIAL = re.compile(r"一部分|部分|一点|先提|提一些|少量|一半|小额|少提")
 # Questions for another answer: why it happened, how to appeal, a person.
-NOT_CAPABILITY = re.compile(r"为什么|为啥|怎么会|原因|凭什么|怎么申诉|如何申诉|申诉(怎么|要|需要)|人工|客服电话")
+NOT_CAPABILITY = re.compile(r"为什么|为啥|怎么会|原因|凭什么|怎么申诉|如何申诉|申诉(怎么|要|需要)|人工|客服电话"
+                            r"|申请|开通|办理|收费|收不收费|费率|手续费|多少钱|服务商|多通道|聚合|小程序|网站|接口"
+                            r"|银行卡|信用卡|换卡|结算卡|永久|再(被)?驳回")
 
 
 @dataclass(frozen=True)

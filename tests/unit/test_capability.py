@@ -24,6 +24,8 @@ def test_capability_questions_are_recognised(text: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "为什么不能提现", "怎么申诉才能恢复收款", "收款被限制了转人工", "客服电话多少", "我要申诉",
+    "问的是服务商那个多通道收款码 怎么申请 收不收费", "提现到银行卡要换卡怎么弄",
+    "第二次再被驳回是不是就永久不能收款了",
 ])
 def test_other_questions_are_left_to_their_answers(text: str) -> None:
     assert not asks_capability(text)
