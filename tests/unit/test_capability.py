@@ -25,7 +25,8 @@ def test_capability_questions_are_recognised(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "为什么不能提现", "怎么申诉才能恢复收款", "收款被限制了转人工", "客服电话多少", "我要申诉",
     "问的是服务商那个多通道收款码 怎么申请 收不收费", "提现到银行卡要换卡怎么弄",
-    "第二次再被驳回是不是就永久不能收款了",
+    "第二次再被驳回是不是就永久不能收款了", "小程序收款手续费高不高",
+    "后台那个交易异常的提示是啥意思", "顾客扫码的时候弹出一个风险提醒",
 ])
 def test_other_questions_are_left_to_their_answers(text: str) -> None:
     assert not asks_capability(text)
