@@ -35,7 +35,9 @@ router = APIRouter(prefix="/console/api")
 
 
 class LoginBody(BaseModel):
-    username: constr(strip_whitespace=True, min_length=1, max_length=40)  # type: ignore[valid-type]
+    # No control characters (PostgreSQL refuses NUL in a string: a 500, not an answer).
+    username: constr(strip_whitespace=True, min_length=1, max_length=40,  # type: ignore[valid-type]
+                     regex=r"^[^\x00-\x1f\x7f]+$")
     password: constr(min_length=1, max_length=200)  # type: ignore[valid-type]
 
 

@@ -184,3 +184,11 @@ def test_expired_sessions_are_refused_and_swept_with_presence(
 def test_passwords_shorter_than_ten_characters_are_refused(password: str) -> None:
     with pytest.raises(ValueError):
         security.hash_password(password)
+
+
+def test_a_user_name_with_control_characters_is_refused_not_a_server_error(
+        client: TestClient) -> None:
+    """PostgreSQL refuses NUL in a string; the sign-in answers 422, never 500."""
+    for name in ("wang\x00", "wa\nng", "\x7f"):
+        response = client.post("/console/api/login", json={"username": name, "password": "x" * 12})
+        assert response.status_code == 422, name
