@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,11 @@ from bench.procs import (
 
 TOKEN = "bench-token"
 CREDENTIALS = "rest:\n"
+# The launchers `make run` uses: the action server checks the shared secret (one per
+# benchmark run), the rasa server takes its API token from RASA_TOKEN, not argv.
+ACTION_SERVER = str(PROJECT_ROOT / "scripts" / "action_server.py")
+RASA_SERVER = str(PROJECT_ROOT / "scripts" / "rasa_server.py")
+ACTIONS_SECRET = secrets.token_urlsafe(32)
 
 
 @dataclass
@@ -81,10 +87,11 @@ def fresh_merchant_db(workdir: Path) -> str:
 
 
 def _rasa_cmd(model: Path, port: int, workdir: Path, endpoints: str) -> list[str]:
+    """The rasa server's command; its environment must hold RASA_TOKEN=TOKEN."""
     (workdir / "endpoints.yml").write_text(endpoints, encoding="utf-8")
     (workdir / "credentials.yml").write_text(CREDENTIALS, encoding="utf-8")
-    return [RASA, "run", "--model", str(model), "--port", str(port), "--enable-api",
-            "--auth-token", TOKEN, "--endpoints", str(workdir / "endpoints.yml"),
+    return [PYTHON, RASA_SERVER, "run", "--model", str(model), "--port", str(port),
+            "--enable-api", "--endpoints", str(workdir / "endpoints.yml"),
             "--credentials", str(workdir / "credentials.yml")]
 
 
@@ -93,16 +100,18 @@ def run_assistant(workdir: Path, model: Path, db_url: str) -> Iterator[RunningBo
     """Action server + rasa server (in-memory tracker and lock store), stopped on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
     rasa_port, actions_port = free_port(), free_port()
-    env = base_env(MERCHANT_DB_URL=db_url)
-    endpoints = f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+    env = base_env(MERCHANT_DB_URL=db_url, ACTIONS_SECRET=ACTIONS_SECRET)
+    # Rasa fills in ${ACTIONS_SECRET} from its environment, as in the project's endpoints.yml.
+    endpoints = (f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+                 "  headers:\n    X-Actions-Secret: ${ACTIONS_SECRET}\n")
     rasa_cmd = _rasa_cmd(model, rasa_port, workdir, endpoints)
     with server_group("assistant") as group:
         actions_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
         actions = group.start(
-            [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)],
-            PROJECT_ROOT, env, actions_log,
+            [PYTHON, ACTION_SERVER, "--actions", "actions", "--port", str(actions_port)],
+            PROJECT_ROOT, {**env, "SANIC_HOST": "127.0.0.1"}, actions_log,
         )
-        rasa = group.start(rasa_cmd, PROJECT_ROOT, env, rasa_log)
+        rasa = group.start(rasa_cmd, PROJECT_ROOT, {**env, "RASA_TOKEN": TOKEN}, rasa_log)
         ready = group.wait_healthy([
             Health("actions", f"http://127.0.0.1:{actions_port}/health", actions, actions_log),
             Health("rasa", f"http://127.0.0.1:{rasa_port}/status?token={TOKEN}", rasa,
@@ -120,7 +129,7 @@ def run_baseline(workdir: Path, model: Path) -> Iterator[RunningBot]:
     rasa_cmd = _rasa_cmd(model, rasa_port, workdir, "# starter bot: no action server\n")
     with server_group("baseline") as group:
         rasa_log = workdir / "rasa.log"
-        rasa = group.start(rasa_cmd, workdir, base_env(), rasa_log)
+        rasa = group.start(rasa_cmd, workdir, base_env(RASA_TOKEN=TOKEN), rasa_log)
         ready = group.wait_healthy([
             Health("rasa", f"http://127.0.0.1:{rasa_port}/status?token={TOKEN}", rasa,
                    rasa_log),

@@ -43,6 +43,9 @@ DEFAULTS: dict[str, str] = {
     # Space-separated addresses or CIDRs that may reach /console/ and the rasa API
     # through the public port; none by default.
     "CLUSTER_API_ALLOW": "",
+    # The same for the back-office API (/api/v1/appeals/, the agent console): the risk
+    # system's addresses; none by default.
+    "CLUSTER_BACKOFFICE_ALLOW": "",
     "ACTIONS_TIMEOUT_S": "15",
 }
 
@@ -73,12 +76,22 @@ def settings(env: Mapping[str, str] | None = None) -> dict[str, str]:
     for name in ("RASA1_ADDR", "RASA2_ADDR", "ACTIONS1_ADDR", "ACTIONS2_ADDR", "CONSOLE_ADDR"):
         if not ADDR.match(values[name]):
             raise ValueError(f"{name} must be host:port, not {values[name]!r}")
-    allowed = []
-    for item in values.pop("CLUSTER_API_ALLOW").replace(",", " ").split():
-        ipaddress.ip_network(item, strict=False)  # ValueError for anything else
-        allowed.append(f"            allow {item};")
-    values["API_ALLOW_LINES"] = "\n".join(allowed)
+    values["API_ALLOW_LINES"] = _allow_lines("CLUSTER_API_ALLOW", values)
+    values["BACKOFFICE_ALLOW_LINES"] = _allow_lines("CLUSTER_BACKOFFICE_ALLOW", values)
     return values
+
+
+def _allow_lines(name: str, values: dict[str, str]) -> str:
+    """nginx ``allow`` lines for the addresses or CIDRs in ``values[name]`` (separated by
+    spaces or commas), which is taken out of ``values``."""
+    allowed = []
+    for item in values.pop(name).replace(",", " ").split():
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{name} must list addresses or CIDRs, not {item!r}") from None
+        allowed.append(f"            allow {item};")
+    return "\n".join(allowed)
 
 
 def render(run_dir: Path, env: Mapping[str, str] | None = None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,6 +20,13 @@ from tests.conftest import PROJECT_ROOT
 
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
+# The launchers `make run` uses: the action server checks the shared secret, the rasa
+# server takes its API token from RASA_TOKEN (no secret on a command line).
+ACTION_SERVER = [str(VENV_BIN / "python"), str(PROJECT_ROOT / "scripts" / "action_server.py")]
+RASA_SERVER = [str(VENV_BIN / "python"), str(PROJECT_ROOT / "scripts" / "rasa_server.py")]
+# One action-server secret per test session, as every deployment has its own.
+SESSION_ACTIONS_SECRET = secrets.token_urlsafe(32)
+ACTIONS_HEADER = "X-Actions-Secret"
 
 
 def free_port() -> int:
@@ -71,6 +79,7 @@ class Servers:
     logs: dict[str, Path]
     rasa: RasaProcess | None = None
     db_url: str = ""
+    actions_secret: str = ""  # what the action server requires in X-Actions-Secret
 
     def say(self, sender: str, message: str, timeout: float = 30) -> list[dict]:
         response = requests.post(
@@ -141,19 +150,24 @@ def running_servers(
     extra_rasa_args: list[str] | None = None,
     base_env: Mapping[str, str] | None = None,
     warm_up: Callable[[str], None] | None = None,
+    actions_secret: str = SESSION_ACTIONS_SECRET,
 ) -> Iterator[Servers]:
     """An action server and a rasa server (API on) on free ports, stopped on exit.
 
     ``extra_endpoints`` is appended to endpoints.yml (e.g. a tracker store that survives
     a restart of the rasa server: ``Servers.rasa.stop()`` / ``.start()``). The servers'
     environment is ``base_env`` (default: this process's) without WECHAT_* variables,
-    plus ``extra_env``.
+    plus ``extra_env``. The action server runs actions only for callers sending
+    ``actions_secret`` (endpoints.yml sends it, as the project's own does); the rasa
+    server gets its API ``token`` from RASA_TOKEN.
     """
     if not MODEL.exists():
         raise RuntimeError("no trained model: run `make train` first")
     rasa_port, actions_port = rasa_port or free_port(), free_port()
+    # Rasa fills in ${ACTIONS_SECRET} from its environment: the secret stays off the disk.
     (workdir / "endpoints.yml").write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n{extra_endpoints}",
+        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+        f"  headers:\n    {ACTIONS_HEADER}: ${{ACTIONS_SECRET}}\n{extra_endpoints}",
         encoding="utf-8",
     )
     (workdir / "credentials.yml").write_text(credentials, encoding="utf-8")
@@ -164,30 +178,31 @@ def running_servers(
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **(extra_env or {}),
+        "ACTIONS_SECRET": actions_secret,
     }
     processes: list[subprocess.Popen] = []
     rasa: RasaProcess | None = None
     actions_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     try:
         processes.append(subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
-             "--port", str(actions_port)],
-            cwd=PROJECT_ROOT, env=env, stdout=actions_log.open("w"),
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [*ACTION_SERVER, "--actions", "actions", "--port", str(actions_port)],
+            cwd=PROJECT_ROOT, env={**env, "SANIC_HOST": "127.0.0.1"},
+            stdout=actions_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         ))
         rasa = RasaProcess(
-            [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(rasa_port),
-             "--enable-api", "--auth-token", token,
-             "--endpoints", str(workdir / "endpoints.yml"),
+            [*RASA_SERVER, "run", "--model", str(MODEL), "--port", str(rasa_port),
+             "--enable-api", "--endpoints", str(workdir / "endpoints.yml"),
              "--credentials", str(workdir / "credentials.yml"), *(extra_rasa_args or [])],
-            env, rasa_log, f"http://127.0.0.1:{rasa_port}/status?token={token}", warm_up,
+            {**env, "RASA_TOKEN": token}, rasa_log,
+            f"http://127.0.0.1:{rasa_port}/status?token={token}", warm_up,
         )
         rasa_log.write_text("", encoding="utf-8")
         rasa.launch()  # both load at the same time; the warm-up needs the action server
         _wait(f"http://127.0.0.1:{actions_port}/health", processes[0], actions_log)
         rasa.ready()
         yield Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
-                      token, {"actions": actions_log, "rasa": rasa_log}, rasa, db_url)
+                      token, {"actions": actions_log, "rasa": rasa_log}, rasa, db_url,
+                      actions_secret)
     finally:
         if rasa is not None:
             rasa.stop()

@@ -1,5 +1,6 @@
 """nginx in front of the replicas: the rendered config passes `nginx -t`, and a real
-nginx on fake replicas routes, fails over, limits and refuses as documented."""
+nginx on fake replicas (and the real agent console for the back-office API) routes,
+fails over, limits and refuses as documented."""
 
 from __future__ import annotations
 
@@ -16,12 +17,18 @@ from pathlib import Path
 
 import pytest
 import requests
+import uvicorn
 
+from console.app import create_app
+from console.config import Settings
 from tests.e2e.servers import free_port
 from tests.scaled.conftest import load_script
 
 cluster_nginx = load_script("cluster_nginx")
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+# The back-office API (docs/backoffice.md), served by the agent console.
+APPEAL_EVENTS = "/api/v1/appeals/AP20261120001/events"
+REFUSED = "这个地址不对外开放。"  # nginx's own 403 page
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +54,17 @@ def test_settings_are_checked_before_nginx_sees_them(tmp_path: Path) -> None:
     assert cluster_nginx.settings({"CLUSTER_RATE_PER_IP": "500"})["CLUSTER_RATE_PER_IP"] \
         == "500r/s"
     for bad in ({"CLUSTER_RATE_PER_IP": "fast"}, {"CLUSTER_BURST_PER_IP": "-1"},
-                {"CLUSTER_API_ALLOW": "everyone"}, {"RASA1_ADDR": "localhost"}):
+                {"CLUSTER_API_ALLOW": "everyone"}, {"CLUSTER_BACKOFFICE_ALLOW": "risk-system"},
+                {"RASA1_ADDR": "localhost"}):
         with pytest.raises(ValueError):
             cluster_nginx.settings(bad)
     allowed = cluster_nginx.render(tmp_path, {"CLUSTER_API_ALLOW": "10.0.0.0/8,192.168.1.5"})
     assert "allow 10.0.0.0/8;" in allowed and "allow 192.168.1.5;" in allowed
+    # Each allow list opens its own locations only.
+    allowed = cluster_nginx.render(tmp_path, {"CLUSTER_BACKOFFICE_ALLOW": "10.20.0.0/24"})
+    assert allowed.count("allow 10.20.0.0/24;") == 1
+    backoffice = allowed.index("location ^~ /api/v1/appeals/")
+    assert backoffice < allowed.index("allow 10.20.0.0/24;") < allowed.index("}", backoffice)
 
 
 class Replica:
@@ -100,8 +113,8 @@ class Replica:
 
 
 class Cluster:
-    def __init__(self, url: str, replicas: dict[str, Replica]) -> None:
-        self.url, self.replicas = url, replicas
+    def __init__(self, url: str, replicas: dict[str, Replica], internal_url: str) -> None:
+        self.url, self.replicas, self.internal_url = url, replicas, internal_url
 
     def post(self, path: str, **kwargs: object) -> requests.Response:
         return requests.post(self.url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
@@ -111,13 +124,39 @@ class Cluster:
 
 
 @contextmanager
+def running_console(workdir: Path) -> Iterator[str]:
+    """The real agent console (no background tasks, an empty database) on a free port;
+    yields its host:port."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(db_url=f"sqlite:///{workdir / 'merchant.db'}",
+                        rasa_url="http://127.0.0.1:9", rasa_token="unused",
+                        events_db_url=f"sqlite:///{workdir / 'events.db'}")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, background=False),
+                                           host="127.0.0.1", port=port, log_level="warning",
+                                           ws="none"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the console did not start")
+            time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
 def running_nginx(binary: str, run_dir: Path, **settings: str) -> Iterator[Cluster]:
     """nginx on two fake replicas, with the template's defaults but for ``settings``."""
     rasa1, rasa2 = Replica("rasa1"), Replica("rasa2")
-    port = free_port()
+    port, internal_port = free_port(), free_port()
     cluster_nginx.write(run_dir, {
         "CLUSTER_PORT": str(port), "ACTIONS_LB_PORT": str(free_port()),
-        "RASA_API_PORT": str(free_port()),
+        "RASA_API_PORT": str(internal_port),
         "RASA1_ADDR": rasa1.address, "RASA2_ADDR": rasa2.address, **settings,
     })
     process = subprocess.Popen(
@@ -133,7 +172,7 @@ def running_nginx(binary: str, run_dir: Path, **settings: str) -> Iterator[Clust
                 if process.poll() is not None:
                     raise RuntimeError(f"nginx did not start: {process.stderr.read()}") from None
                 time.sleep(0.05)
-        yield Cluster(url, {"rasa1": rasa1, "rasa2": rasa2})
+        yield Cluster(url, {"rasa1": rasa1, "rasa2": rasa2}, f"http://127.0.0.1:{internal_port}")
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -164,12 +203,37 @@ def test_public_paths_reach_a_replica(cluster: Cluster) -> None:
 
 @pytest.mark.parametrize("path", ["/conversations/u1/tracker", "/model", "/status",
                                   "/version", "/conversations/u1/tracker/events",
-                                  "/console/", "/webhooks/../model"])
+                                  "/console/", "/webhooks/../model", APPEAL_EVENTS])
 def test_the_rasa_api_is_refused_from_outside(cluster: Cluster, path: str) -> None:
     answer = cluster.get(path)
     assert answer.status_code == 403
-    assert answer.json()["text"] == "这个地址不对外开放。"
+    assert answer.json()["text"] == REFUSED
     assert cluster.post(path, json={}).status_code == 403
+
+
+def test_the_back_office_api_reaches_the_console_only_from_its_allow_list(
+    nginx_binary: str, tmp_path: Path
+) -> None:
+    with running_console(tmp_path / "console") as console:
+        # Not in CLUSTER_BACKOFFICE_ALLOW (empty): refused by nginx, also for an address
+        # that may reach the console and the rasa API (CLUSTER_API_ALLOW).
+        with running_nginx(nginx_binary, tmp_path / "agents", CONSOLE_ADDR=console,
+                           CLUSTER_API_ALLOW="127.0.0.1") as cluster:
+            answer = cluster.post(APPEAL_EVENTS, json={})
+            assert answer.status_code == 403 and answer.json()["text"] == REFUSED
+            assert cluster.get("/console/").status_code != 403  # that list does work
+        with running_nginx(nginx_binary, tmp_path / "risk", CONSOLE_ADDR=console,
+                           CLUSTER_BACKOFFICE_ALLOW="10.20.0.0/24, 127.0.0.1") as cluster:
+            # In the list: the console itself answers (an unsigned request: its own 401),
+            # not nginx and not a rasa replica.
+            for url in (cluster.url, cluster.internal_url):
+                answer = requests.post(url + APPEAL_EVENTS, json={}, timeout=10)
+                assert answer.status_code == 401, url
+                assert answer.json()["error"] == "missing_signature", url
+            # That list opens the back-office API only.
+            for path in ("/console/", "/model", "/conversations/u1/tracker"):
+                answer = cluster.get(path)
+                assert answer.status_code == 403 and answer.json()["text"] == REFUSED, path
 
 
 def test_a_body_over_one_megabyte_is_refused(cluster: Cluster) -> None:
