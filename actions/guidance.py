@@ -15,6 +15,7 @@ from actions.common import DatabaseUnavailable, latest_text, run_in_session, sen
 from actions.knowledge import (
     KB_METADATA,
     answer_entry,
+    answer_other_asks,
     answer_what_now,
     answered_entries,
     chosen_entry_id,
@@ -204,6 +205,7 @@ async def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool
         reason = await bound_reason(tracker)
         if reason in COACHED_REASONS:
             dispatcher.utter_message(response=f"utter_appeal_materials_{reason}")
+    await answer_other_asks(dispatcher, tracker, entry_id)
     return True
 
 

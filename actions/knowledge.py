@@ -226,6 +226,24 @@ async def say_entry(dispatcher: CollectingDispatcher, tracker: Tracker, entry: E
     dispatcher.utter_message(text=text, **{KB_METADATA: entry.id})
 
 
+async def answer_other_asks(dispatcher: CollectingDispatcher, tracker: Tracker,
+                            answered_now: str | None) -> None:
+    """The message's other ask ("钱什么时候能提？申诉又要多久"), matched on its own by the
+    knowledge matcher: said after the main answer, named, unless said in this session."""
+    if asker_role(tracker) == "hong_kong":
+        return  # one HK answer covers every ask
+    said = set(answered_entries(tracker)) | {answered_now}
+    ids = [str(i) for i in knowledge_of(tracker).get("also") or [] if i not in said]
+    entries = await load_entries(ids) if ids else {}
+    for entry_id in ids:
+        entry = entries.get(entry_id)
+        if entry is None:
+            continue
+        facts = await answer_facts(tracker) if entry.variants else {}
+        dispatcher.utter_message(text=f"另外，你问的“{title(entry)}”：\n{entry.answer_for(facts)}",
+                                 **{KB_METADATA: entry.id})
+
+
 async def _for_asker(tracker: Tracker, entry_id: str) -> str:
     """A WeChat Pay HK merchant is told where HK questions go, not mainland rules (what
     the assistant says of scams and of itself applies to everyone)."""

@@ -61,3 +61,31 @@ def embed_queries(texts: list[str], threads: int = 1, batch: int = 32) -> np.nda
     rows = [np.asarray(model.query(texts[i:i + batch]), dtype=np.float32)
             for i in range(0, len(texts), batch)]
     return np.vstack(rows).reshape(len(texts), -1)
+
+
+_RECENT = 256
+_recent: dict[tuple[str, str], np.ndarray] = {}
+_recent_lock = threading.Lock()
+
+
+def embed_query(text: str, variant: str = "original", threads: int = 1) -> np.ndarray:
+    """The e5 "query:" vector of one text, remembered for the last few texts.
+
+    In one NLU parse the gated intent classifier and the knowledge matcher embed the
+    same message (both cut it to the same informative sentences): the second asks
+    for a vector the first has just computed, and an embedding is most of either's
+    cost (~20-40 ms on one core against ~1 ms for the rest)."""
+    key = (variant, text)
+    with _recent_lock:
+        known = _recent.get(key)
+    if known is not None:
+        return known
+    model = encoder(variant)
+    set_openmp_threads(threads)
+    vector = np.asarray(model.query([text]), dtype=np.float32).reshape(-1)
+    vector.setflags(write=False)
+    with _recent_lock:
+        if len(_recent) >= _RECENT:
+            _recent.pop(next(iter(_recent)))
+        _recent[key] = vector
+    return vector

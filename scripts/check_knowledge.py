@@ -105,6 +105,7 @@ def evaluate(model: Path, dev: Path = DEV) -> dict[str, Any]:
     right = suggest_hit = 0
     redirect_n = redirect_right = 0
     times: list[float] = []
+    misses: list[dict[str, Any]] = []
     for item in questions:
         started = time.perf_counter()
         parsed = loop.run_until_complete(agent.parse_message(item["text"]))
@@ -116,6 +117,9 @@ def evaluate(model: Path, dev: Path = DEV) -> dict[str, Any]:
         right += hit
         suggest_hit += kind == "suggest" and bool(expected & set(answers))
         by_shape[item.get("shape", "?")].append(int(hit))
+        if not hit:
+            misses.append({"text": item["text"], "expect": item["expect"], "got": kind,
+                           "answers": answers, "shape": item.get("shape", "?")})
         if expected & redirects:
             redirect_n += 1
             redirect_right += hit
@@ -135,6 +139,7 @@ def evaluate(model: Path, dev: Path = DEV) -> dict[str, Any]:
                      for s, v in sorted(by_shape.items())},
         "parse_p50_ms": round(times[n // 2], 1),
         "parse_p95_ms": round(times[int(n * 0.95)], 1),
+        "misses": misses,
     }
 
 

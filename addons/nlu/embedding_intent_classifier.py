@@ -46,7 +46,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from core.embeddings import encoder, set_openmp_threads
+from core.embeddings import embed_query, encoder, set_openmp_threads
 from core.text import informative_selection
 
 logger = logging.getLogger(__name__)
@@ -255,7 +255,11 @@ class GatedEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
 
     def dense_probabilities(self, text: str) -> dict[str, float]:
         assert self._model is not None
-        probabilities = self._model.probabilities(self.embed([text]))[0]
+        # One text at a time, through the shared recent-vector cache: the knowledge
+        # matcher later in the pipeline embeds the same selection of the message.
+        prepared = embedding_text(text, self.max_chars) or text
+        vector = embed_query(prepared, self._config["variant"], int(self._config["threads"]))
+        probabilities = self._model.probabilities(vector[None, :])[0]
         return {name: float(p) for name, p in zip(self._model.classes, probabilities,
                                                    strict=True)}
 

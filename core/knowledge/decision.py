@@ -58,11 +58,17 @@ PLATFORM_ENTRIES: Mapping[str, str] = {
     "douyin": "redirect_douyin", "kuaishou": "redirect_kuaishou", "taobao": "redirect_taobao",
     "pinduoduo": "redirect_pinduoduo", "meituan": "redirect_meituan", "jd": "redirect_jd",
     "qq": "redirect_qq_wallet",
+    # Named without being a payment platform: a game, a loan or credit product, another
+    # company's hotline. Their entries are not limited to messages that name them.
+    "game": "redirect_game_account", "loan": "redirect_loan_credit",
+    "hotline": "redirect_other_hotline",
 }
+# Entries that need the platform named in the message.
+NAMED_PLATFORMS = frozenset(PLATFORM_ENTRIES) - {"game", "loan", "hotline"}
 # A named platform's entry is answered when it scores this close to the best entry.
 PLATFORM_MARGIN = 0.05
 # Redirects to platforms the other_platform entity names: only when it names them.
-PLATFORM_REDIRECTS = frozenset(PLATFORM_ENTRIES.values())
+PLATFORM_REDIRECTS = frozenset(PLATFORM_ENTRIES[name] for name in NAMED_PLATFORMS)
 NAMED_REDIRECTS = frozenset({"alipay", "bank", "unionpay", "platform"})
 OOS_SURE = 0.9
 OOS_OVERRIDE = 0.6
@@ -72,6 +78,8 @@ TOPICAL_OOS = 0.25
 REDIRECT_MIN = 0.25
 # ... and, against a sure question of ours, when it scores this.
 REDIRECT_CLEAR = 0.45
+# Asking for a person or a number while naming another company.
+HOTLINE_INTENTS = frozenset({"request_human", "contact_support", "out_of_scope"})
 # A sure question of ours keeps its own entry when it scores this close to a redirect.
 OWN_MARGIN = 0.15
 SUGGESTIONS = 3
@@ -161,10 +169,16 @@ def same_topic(entry: Entry | None, other: Entry | None) -> bool:
 
 def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate],
            entries: Mapping[str, Entry], chars: int = 100, topical: bool = True,
-           platform_entry: str | None = None) -> Decision:
+           platform_entry: str | None = None, ours_named: bool = False) -> Decision:
     """``chars``: the message's Chinese characters and letters (a reply as short as "好的"
     never overrides a task); ``topical``: ``on_topic`` of the message; ``platform_entry``:
-    the redirect entry of another platform or a bank the message names."""
+    the redirect entry of another platform or a bank the message names; ``ours_named``:
+    the message names WeChat Pay as well (then the platform decides only when the model
+    thinks the question is not ours)."""
+    if platform_entry == PLATFORM_ENTRIES["hotline"] and platform_entry in entries \
+            and intent in HOTLINE_INTENTS:
+        # "12306人工客服怎么转", "中国移动的客服电话": another company's people, not ours.
+        return Decision("answer", platform_entry, why="other company")
     if intent in CONTROL_INTENTS and confidence >= FAQ_SURE:
         return Decision("keep", why="control")
     # Another platform's entry needs that platform named: "奶茶店 号被冻结 提现提不出来"
@@ -179,7 +193,8 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
     platform_score = next((c.score for c in candidates if c.entry_id == platform_entry), None)
     platform_close = platform_score is not None and top is not None \
         and top.score - platform_score <= PLATFORM_MARGIN
-    if platform_entry in entries and (intent == OUT_OF_SCOPE or redirect or platform_close):
+    if platform_entry in entries and (intent == OUT_OF_SCOPE or (
+            not ours_named and (redirect or platform_close))):
         # The platform the message names, unless a redirect entry fits it better
         # (a credit card's overdue fee is about credit, not the bank's card).
         chosen = top.entry_id if redirect and top.score >= ANSWER * 2 else platform_entry
@@ -215,7 +230,12 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
         return Decision("answer", own, why="intent")  # "客服电话": ours, not another firm's
     sure_ours = own in entries and confidence >= FAQ_CERTAIN \
         and top is not None and top.score < REDIRECT_CLEAR
-    if top is not None and entries[top.entry_id].scope == "redirect" and (
+    best_ours = max((c.score for c in candidates if entries[c.entry_id].scope != "redirect"),
+                    default=0.0)
+    # "游戏里充了钱没到账": a redirect that fits clearly better than anything of ours.
+    clear_redirect = top is not None and top.score >= REDIRECT_CLEAR \
+        and top.score - best_ours >= OWN_MARGIN and not sure_ours
+    if top is not None and entries[top.entry_id].scope == "redirect" and not clear_redirect and (
             sure_ours or top.score < OVERRIDE
             or entries[top.entry_id].redirect in NAMED_REDIRECTS):
         # "我的收款码被限制了" is ours even if Alipay's entry shares its words: another

@@ -23,7 +23,7 @@ rank_bm25 because the normalization needs its inner terms. Thresholds live in
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,34 +49,47 @@ class Candidate:
 
 
 class Bm25:
+    """BM25 with each (token, question) term weight computed once, when the index is
+    built: a query's scores are then one sparse row sum (~0.1 ms over 1,800 questions,
+    instead of a Python loop over every posting)."""
+
     def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
+        from scipy.sparse import csr_matrix
+
         self.k1, self.b = k1, b
         self.count = len(documents)
-        self.lengths = np.array([len(d) for d in documents], dtype=np.float32)
-        self.average = float(self.lengths.mean()) if self.count else 1.0
-        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        lengths = np.array([len(d) for d in documents], dtype=np.float32)
+        self.average = float(lengths.mean()) if self.count else 1.0
+        self.rows: dict[str, int] = {}
+        self.frequencies: list[int] = []
+        data, row_of, column_of = [], [], []
         for index, document in enumerate(documents):
+            norm = k1 * (1 - b + b * lengths[index] / self.average)
             for token, frequency in Counter(document).items():
-                self.postings[token].append((index, frequency))
+                row = self.rows.setdefault(token, len(self.rows))
+                if row == len(self.frequencies):
+                    self.frequencies.append(0)
+                self.frequencies[row] += 1
+                data.append(frequency * (k1 + 1) / (frequency + norm))
+                row_of.append(row)
+                column_of.append(index)
+        self.weights = csr_matrix((np.array(data, dtype=np.float32), (row_of, column_of)),
+                                  shape=(len(self.rows), self.count))
         self.unknown_idf = self._idf(0)
 
     def _idf(self, document_frequency: int) -> float:
         return math.log(1 + (self.count - document_frequency + 0.5) / (document_frequency + 0.5))
 
     def idf(self, token: str) -> float:
-        return self._idf(len(self.postings.get(token, ())))
+        row = self.rows.get(token)
+        return self._idf(self.frequencies[row] if row is not None else 0)
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
-        result = np.zeros(self.count, dtype=np.float32)
-        for token in set(query):
-            postings = self.postings.get(token)
-            if not postings:
-                continue
-            idf = self.idf(token)
-            for index, frequency in postings:
-                norm = self.k1 * (1 - self.b + self.b * self.lengths[index] / self.average)
-                result[index] += idf * frequency * (self.k1 + 1) / (frequency + norm)
-        return result
+        known = [self.rows[token] for token in set(query) if token in self.rows]
+        if not known:
+            return np.zeros(self.count, dtype=np.float32)
+        idf = np.array([self._idf(self.frequencies[row]) for row in known], dtype=np.float32)
+        return np.asarray(idf @ self.weights[known], dtype=np.float32).ravel()
 
     def ideal(self, query: Sequence[str]) -> float:
         """The score of a document of average length holding each query token once."""

@@ -21,9 +21,10 @@ logger = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CACHE_FILE = PROJECT_ROOT / "var" / "cache" / "knowledge-vectors.sqlite"
 DIMENSIONS = 384
-# A long message is embedded by its most informative sentences (like the intent
-# classifier's slow path); questions in entries are short.
-EMBED_CHARS = 160
+# A long message is embedded by its most informative sentences, the same selection as
+# the gated intent classifier's (its max_chars), so that one embedding serves both
+# (core.embeddings.embed_query); questions in entries are short.
+EMBED_CHARS = 64
 
 Embed = Callable[[list[str]], np.ndarray]
 

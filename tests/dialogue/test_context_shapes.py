@@ -209,3 +209,19 @@ async def test_a_cancelled_check_is_not_started_again_for_a_general_question(tal
     assert "utter_ask_merchant_id" not in general.responses
     assert "utter_ask_phone_last4" not in general.responses
     assert any(general.entries)
+
+
+@pytest.mark.parametrize("text", ["钱什么时候能提，申诉要多久",
+                                  "商戶號被凍結了，錢甚麼時候能提？申訴又要多久"])
+async def test_both_asks_of_one_message_are_answered(talk: Talk, text: str) -> None:
+    reply = await talk().say(text)
+    assert {"funds_release_time", "appeal_review_time"} <= set(reply.entries)
+    assert "utter_kb_did_you_mean" not in reply.responses
+
+
+async def test_a_second_ask_answered_before_is_not_said_again(talk: Talk) -> None:
+    merchant = talk()
+    first = await merchant.say("申诉一般要多久")
+    assert "appeal_review_time" in first.entries
+    reply = await merchant.say("95017怎么转人工？另外申诉要多久")
+    assert "appeal_review_time" not in reply.entries

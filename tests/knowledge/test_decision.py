@@ -117,3 +117,54 @@ def test_an_on_topic_message_the_model_calls_out_of_scope_gets_our_entry() -> No
     assert topical.kind == "answer" and topical.entry_id == "frozen_funds"
     weather = d.decide("out_of_scope", 0.95, cands, ENTRIES, topical=False)
     assert weather.kind == "keep"
+
+
+def redirect(entry_id: str, kind: str = "platform") -> object:
+    entry = make(entry_id, "redirect")
+    return type(entry)(**{**entry.__dict__, "redirect": kind})
+
+
+OTHER = {**ENTRIES, "redirect_game_account": redirect("redirect_game_account"),
+         "redirect_other_hotline": redirect("redirect_other_hotline", "other"),
+         "payment_not_received": make("payment_not_received")}
+
+
+def test_a_redirect_that_fits_clearly_better_than_ours_is_answered() -> None:
+    """"游戏里充了钱没到账": a game's top-up, not a payment our merchant missed."""
+    clear = [c("redirect_game_account", 0.53), c("payment_not_received", 0.23)]
+    assert d.decide("ask_frozen_funds", 0.7, clear, OTHER).entry_id == "redirect_game_account"
+    close = [c("redirect_game_account", 0.46), c("payment_not_received", 0.4)]
+    assert d.decide("ask_frozen_funds", 0.7, close, OTHER).entry_id != "redirect_game_account"
+
+
+def test_asking_for_another_companys_people_gets_where_they_are() -> None:
+    """"12306人工客服怎么转": not a handoff to us; "人工客服" alone still is."""
+    cands = [c("contact_support", 0.5), c("redirect_other_hotline", 0.2)]
+    named = d.decide("request_human", 0.83, cands, OTHER, platform_entry="redirect_other_hotline")
+    assert (named.kind, named.entry_id) == ("answer", "redirect_other_hotline")
+    assert d.decide("request_human", 0.83, cands, OTHER).kind == "keep"
+
+
+def test_a_platform_named_beside_wechat_pay_does_not_decide() -> None:
+    """"能收微信也能收支付宝的聚合码 发到客户群": our merchant's question, Alipay named too."""
+    entries = {**ENTRIES, "redirect_alipay": make("redirect_alipay", "redirect")}
+    cands = [c("redirect_alipay", 0.3), c("reason_remote_qr", 0.28)]
+    both = d.decide("ask_remote_collection", 0.4, cands, entries,
+                    platform_entry="redirect_alipay", ours_named=True)
+    assert both.entry_id == "reason_remote_qr"
+    alone = d.decide("ask_remote_collection", 0.4, cands, entries,
+                     platform_entry="redirect_alipay")
+    assert alone.entry_id == "redirect_alipay"
+
+
+def test_a_web_address_names_no_platform() -> None:
+    """"pay.weixin.qq.com 登进去了 申诉在哪": the QQ in the address is not QQ Wallet."""
+    from addons.nlu.knowledge_matcher import named_platform
+
+    text = "pay.weixin.qq.com 登进去了 申诉在哪"
+    start = text.index("qq")
+    in_url = [{"entity": "other_platform", "value": "qq", "start": start, "end": start + 2}]
+    assert named_platform(text, in_url) == ""
+    said = "QQ钱包被冻结了"
+    assert named_platform(said, [{"entity": "other_platform", "value": "qq", "start": 0,
+                                  "end": 4}]) == "qq"

@@ -12,7 +12,7 @@ from core.text import normalize
 
 LEXICON = Path(__file__).resolve().parents[2] / "data" / "lexicon"
 VALUES = {"alipay", "bank", "douyin", "kuaishou", "taobao", "pinduoduo", "meituan", "jd", "qq",
-          "unionpay", "shopee", "other", "wechat_social"}
+          "unionpay", "shopee", "other", "wechat_social", "game", "loan", "hotline"}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,12 @@ def platforms(nlp, text: str) -> list[str]:  # type: ignore[no-untyped-def]
         ("虾皮的回款一直没到账", "shopee"),
         ("PayPal账户被限制了", "other"),
         ("微信号被封了怎么解封", "wechat_social"),
+        ("和平精英被封十年，我没开挂", "game"),
+        ("王者荣耀充值退款找谁", "game"),
+        ("想贷款周转一下", "loan"),
+        ("分付怎么关闭", "loan"),
+        ("12306人工客服怎么转", "hotline"),
+        ("中国移动的客服电话", "hotline"),
     ],
 )
 def test_platform_and_bank_words_are_normalized(nlp, text: str, expected: str) -> None:  # type: ignore[no-untyped-def]
@@ -63,7 +69,8 @@ def test_moving_from_alipay_to_wechat_still_names_alipay(nlp) -> None:  # type: 
 
 
 @pytest.mark.parametrize(
-    "text", ["我的收款码被限制了怎么办", "商户号1900000002被冻结了", "95017打不通", "微信支付客服电话多少"]
+    "text", ["我的收款码被限制了怎么办", "商户号1900000002被冻结了", "95017打不通", "微信支付客服电话多少",
+             "遇到电信诈骗了怎么办", "商户号被限制会影响征信吗", "开游戏厅的收款码被限了"]
 )
 def test_wechat_collection_questions_name_no_other_platform(nlp, text: str) -> None:  # type: ignore[no-untyped-def]
     assert platforms(nlp, text) == []
