@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,17 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         return float(raw) if raw else default
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _networks(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """A list of IP addresses or networks ("127.0.0.1, 10.0.0.0/8"), checked."""
+    items = tuple(item for item in re.split(r"[\s,]+", env.get(name, "")) if item)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{name}: {item!r} is not an IP address or network") from None
+    return items
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,9 @@ class Settings:
     domain_path: Path = field(default=PROJECT_ROOT / "domain.yml")
     rasa_timeout_s: float = 15.0
     wechat_window_hours: float = 48.0
+    # Addresses (IPs or networks) of the proxies whose X-Forwarded-Host names the host
+    # the browser used (the Origin check); none: the Host header only.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -79,4 +95,5 @@ class Settings:
             or "rasa-exchange",
             domain_path=Path(env.get("CONSOLE_DOMAIN") or PROJECT_ROOT / "domain.yml"),
             rasa_timeout_s=_float(env, "CONSOLE_RASA_TIMEOUT_S", 15.0),
+            trusted_proxies=_networks(env, "CONSOLE_TRUSTED_PROXIES"),
         )

@@ -8,6 +8,11 @@ the API answers 500 with the channel's error. Every event carries
 ``metadata.agent_message_id``; before a retry, and whenever the outcome is unknown
 (timeout, connection lost), the console looks for that id in the tracker: found means
 delivered, and nothing is sent again.
+
+What is kept (docs/security.md P5 h): ``agent_messages.text`` has personal numbers
+masked (the console, history and exports show it); what the agent typed is sent to the
+merchant as typed, and kept sealed in ``agent_messages.outgoing`` only until it is
+delivered (a failed reply is retried with it).
 """
 
 from __future__ import annotations
@@ -29,10 +34,13 @@ from console.rasa_client import RasaClient, RasaError
 from console.transcript import has_agent_message, last_user_time
 from core.db import handoffs
 from core.db.models import Agent, AgentMessage, DeliveryStatus, Handoff, utcnow
+from core.privacy import is_sealed, mask_personal_data
 
 WINDOW_CLOSED = "超过48小时，微信不允许再主动发消息"
 NO_PUSH_CHANNELS = {"rest"}  # appended to the tracker; the integration fetches it
 MAX_CHARS = 600  # one WeChat customer-service message (2048 bytes), never split
+NO_MESSAGE = "没有这条消息"
+UNREADABLE = "这条回复的原文无法解密（密钥不一致），请重新输入后发送"
 
 WECHAT_ERROR = re.compile(r"errcode=(-?\d+|None)\s*errmsg=(.*)$", re.S)
 WECHAT_HINTS = {
@@ -113,9 +121,13 @@ class Delivery:
         return outcome.error
 
     def create(self, handoff_id: int, agent_id: int, text: str) -> int:
+        """The reply recorded as pending: ``text`` masked (what the console shows and
+        keeps), what was typed sealed in ``outgoing`` until it is delivered."""
+        masked = mask_personal_data(text)
         with Session(self.engine) as session, session.begin():
             service.held_by(session, handoff_id, agent_id)
-            message = AgentMessage(handoff_id=handoff_id, agent_id=agent_id, text=text,
+            message = AgentMessage(handoff_id=handoff_id, agent_id=agent_id, text=masked,
+                                   outgoing=text if masked != text else None,
                                    status=DeliveryStatus.pending, created_at=utcnow())
             session.add(message)
             session.flush()
@@ -126,8 +138,12 @@ class Delivery:
             message = session.get(AgentMessage, message_id)
             handoff = session.get(Handoff, message.handoff_id)
             agent = session.get(Agent, message.agent_id)
-            text, name = message.text, agent.display_name
+            text, name = message.outgoing or message.text, agent.display_name
             session.expunge(handoff)
+        if is_sealed(text):  # sealed with a key this console does not have
+            outcome = Outcome(DeliveryStatus.failed, UNREADABLE)
+            self._finish(message_id, handoff.id, outcome)
+            return outcome
         outcome = self._push(handoff, text, {"agent": name, "agent_message_id": message_id},
                              message_id)
         self._finish(message_id, handoff.id, outcome)
@@ -141,7 +157,11 @@ class Delivery:
                 .where(AgentMessage.id == message_id,
                        AgentMessage.status == DeliveryStatus.pending)
                 .values(status=outcome.status, error=outcome.error,
-                        sent_at=now if outcome.status == DeliveryStatus.sent else None)
+                        sent_at=now if outcome.status == DeliveryStatus.sent else None,
+                        # Delivered: what was typed is no longer needed here (the
+                        # tracker store keeps its own masked copy).
+                        **({"outgoing": None} if outcome.status == DeliveryStatus.sent
+                           else {}))
                 .execution_options(synchronize_session=False)
             )
             if outcome.status == DeliveryStatus.sent:
@@ -158,7 +178,7 @@ class Delivery:
         with Session(self.engine) as session, session.begin():
             message = session.get(AgentMessage, message_id)
             if message is None:
-                raise Refused("没有这条消息", status=404)
+                raise Refused(NO_MESSAGE, status=404)
             handoff = service.held_by(session, message.handoff_id, agent_id)
             claimed = session.execute(
                 update(AgentMessage)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -88,11 +90,58 @@ DB = Depends(db_session)
 
 
 # --- authentication ----------------------------------------------------------------------
+PEER = "console.direct_peer"
+
+
+class DirectPeer:
+    """ASGI middleware around uvicorn's proxy headers (``console.__main__``): keeps the
+    address that connected, before X-Forwarded-For replaces the client address."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            client = scope.get("client")
+            scope[PEER] = client[0] if client else None
+        await self.app(scope, receive, send)
+
+
+def direct_peer(request: Request) -> str | None:
+    """The address that connected: as ``DirectPeer`` kept it, else the client address
+    (no proxy headers applied)."""
+    if PEER in request.scope:
+        return request.scope[PEER]
+    return request.client.host if request.client else None
+
+
+@lru_cache(maxsize=32)
+def _networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in proxies)
+
+
+def trusted_proxy(peer: str | None, proxies: tuple[str, ...]) -> bool:
+    if not peer or not proxies:
+        return False
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in _networks(proxies))
+
+
 def same_origin(request: Request) -> bool:
+    """The Origin names the host the console was reached by: the Host header, or the
+    X-Forwarded-Host of a proxy in ``CONSOLE_TRUSTED_PROXIES`` (anyone else could send
+    one to match their own Origin)."""
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return origin is None
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+    host = request.headers.get("host", "")
+    forwarded = request.headers.get("x-forwarded-host")
+    if forwarded and trusted_proxy(direct_peer(request),
+                                   console_of(request).settings.trusted_proxies):
+        host = forwarded.split(",")[0].strip()
     return urlsplit(origin).netloc == host
 
 

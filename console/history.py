@@ -1,15 +1,21 @@
-"""Ended conversations (closed or cancelled): who may read them, the history list and
-its search, one conversation with its timings, and the part of the transcript that
+"""Who may read a handoff; ended conversations (closed or cancelled): the history list
+and its search, one conversation with its timings, and the part of the transcript that
 belongs to it.
 
-The access rule (docs in README, "Agent console"): an ended handoff is read only by
+The access rule (docs in README, "Agent console"; docs/security.md P5 f, g):
+- a queued handoff (waiting, or a ticket nobody holds) is previewed by every agent:
+  any of them may claim it and needs to see what it is about (the whole call-back
+  number excepted: ``service.callback_phone``);
+- a handoff an agent holds is read, and changed, only by that agent and supervisors
+  (after a transfer: by the receiving agent);
+- an ended handoff is read only by
 - the agent who handled it,
 - a supervisor (``agents.supervisor``), or
 - the agent now holding an open handoff of the same conversation (a merchant coming
   back: the earlier conversations are that agent's context).
 Anyone else gets the answer for a handoff that does not exist, whether they use the
-sequential id or the opaque ``ref`` that history hands out. Every read is recorded in
-``handoff_reads``. Ended handoffs are read-only: no notes after the end.
+sequential id or the opaque ``ref`` that history hands out. Every read of an ended one
+is recorded in ``handoff_reads``. Ended handoffs are read-only: no notes after the end.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from core.privacy import mask_personal_data
 from core.system_lines import external_intent
 
 ENDED = (HandoffStatus.closed, HandoffStatus.cancelled)
+QUEUED = (HandoffStatus.waiting, HandoffStatus.ticket)
 PAGE = 50
 MERCHANT_ID = re.compile(r"^\d{10}$")
 NOT_FOUND = "没有这个会话"
@@ -69,18 +76,34 @@ def visible(who: Reader) -> ColumnElement[bool]:
 
 
 def may_read(session: Session, who: Reader, handoff: Handoff) -> bool:
-    if handoff.status.is_open:
-        return True  # the queue is everyone's (claiming needs the conversation)
+    if handoff.status in QUEUED:
+        return True  # the queue is everyone's: an agent sees what they are about to claim
+    if handoff.status == HandoffStatus.agent:
+        return who.supervisor or handoff.agent_id == who.agent_id
     return bool(session.execute(
         select(Handoff.id).where(Handoff.id == handoff.id, visible(who))
     ).first())
 
 
 def visible_or_absent(session: Session, who: Reader, handoff: Handoff | None) -> Handoff:
-    """Like ``readable`` for a change (claim, note): refused as absent, not audited."""
+    """Like ``readable`` for a change (note, reply, transfer, close): refused as absent,
+    not audited."""
     if handoff is None or not may_read(session, who, handoff):
         raise Refused(NOT_FOUND, status=404)
     return handoff
+
+
+def readable_ids(session: Session, agent_id: int, handoff_ids: set[int]) -> set[int]:
+    """Those of ``handoff_ids`` the agent may read (the live feed's filter)."""
+    who = reader(session, agent_id)
+    return {h.id for h in session.execute(
+        select(Handoff).where(Handoff.id.in_(handoff_ids))).scalars()
+        if may_read(session, who, h)}
+
+
+def check_visible(session: Session, agent_id: int, handoff_id: int) -> Handoff:
+    """``visible_or_absent`` for the agent ``agent_id`` and the handoff ``handoff_id``."""
+    return visible_or_absent(session, reader(session, agent_id), session.get(Handoff, handoff_id))
 
 
 def readable(session: Session, who: Reader, handoff: Handoff | None) -> Handoff:

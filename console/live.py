@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from console import service
 from console.events import EventSource
-from console.transcript import entry
+from console.transcript import entry, follow_turn
 from core.db import handoffs
 from core.db.models import (
     Agent,
@@ -199,9 +200,20 @@ class Watcher:
                 logger.exception("console watcher: reading the handoffs failed")
 
 
+RECENT_SENDERS = 2000
+
+
 async def follow(source: EventSource, watcher: Watcher, hub: Hub) -> None:
-    """Forwards merchant and bot messages of conversations with an open handoff."""
+    """Forwards merchant and bot messages of conversations with an open handoff. A
+    merchant's choice is judged by the bot's messages just before it (``entry``), kept
+    per conversation for the latest ``RECENT_SENDERS``."""
+    recent: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
     async for event in source.events():
+        sender = str(event.get("sender_id"))
+        offered = recent.pop(sender, [])
+        recent[sender] = follow_turn(offered, event)
+        while len(recent) > RECENT_SENDERS:
+            recent.popitem(last=False)
         if event.get("event") not in {"user", "bot"}:
             continue
         try:
@@ -215,7 +227,7 @@ async def follow(source: EventSource, watcher: Watcher, hub: Hub) -> None:
         input_channel = event.get("input_channel")
         if event.get("event") == "user" and input_channel and input_channel != channel:
             continue
-        line = entry(event)
+        line = entry(event, offered=offered)
         if line is not None:
             hub.publish({"type": "message", "handoff_id": handoff_id, "entry": line})
 

@@ -25,7 +25,7 @@ from core.db.models import (
     HandoffStatus,
     utcnow,
 )
-from core.privacy import SEALED_PREFIX, mask_merchant_id, mask_personal_data, unseal
+from core.privacy import is_sealed, mask_merchant_id, mask_personal_data
 
 REASON_LABELS = {
     "merchant_asked": "商户要求转人工",
@@ -69,10 +69,11 @@ def agent_summary(session: Session, agent: Agent) -> dict[str, Any]:
 
 
 def _contact_phone(value: str | None) -> str | None:
-    """A ticket's call-back number, masked like every phone (sealed ones stay sealed)."""
+    """A ticket's call-back number, masked like every phone (stored sealed; one that
+    does not open with this console's key stays sealed)."""
     if not value:
         return None
-    if value.startswith(SEALED_PREFIX):
+    if is_sealed(value):
         return "已加密保存"
     return mask_personal_data(value)
 
@@ -100,7 +101,7 @@ def handoff_summary(handoff: Handoff, names: dict[int, str],
         "agent": names.get(handoff.agent_id) if handoff.agent_id else None,
         "contact_method": handoff.contact_method,
         "contact_phone": _contact_phone(handoff.contact_phone),
-        "resolution": handoff.resolution,
+        "resolution": mask_text(handoff.resolution) if handoff.resolution else None,
         "satisfaction": handoff.satisfaction,
     }
 
@@ -109,8 +110,11 @@ def agent_names(session: Session) -> dict[int, str]:
     return dict(session.execute(select(Agent.id, Agent.display_name)).all())
 
 
-def queue_snapshot(session: Session, agent_id: int,
-                   now: dt.datetime | None = None) -> dict[str, Any]:
+def queue_snapshot(session: Session, agent_id: int, now: dt.datetime | None = None,
+                   supervisor: bool = False) -> dict[str, Any]:
+    """Waiting conversations and tickets (every agent may claim them), the agent's own,
+    and who is online with how many; what another agent's conversations are about only
+    for supervisors (console.history: a held handoff is its agent's to read)."""
     now = now or utcnow()
     names = agent_names(session)
     rows = session.execute(
@@ -133,8 +137,9 @@ def queue_snapshot(session: Session, agent_id: int,
         "mine": open_by_agent.get(agent_id, []),
         "agents": [
             {**agent_summary(session, a),
-             "conversations": [{"id": h["id"], "problem": h["problem"],
-                                "since_seconds": h["since_seconds"]}
+             "conversations": [{"id": h["id"], "since_seconds": h["since_seconds"],
+                                **({"problem": h["problem"]}
+                                   if supervisor or a.id == agent_id else {})}
                                for h in open_by_agent.get(a.id, [])]}
             for a in agents
         ],
@@ -183,7 +188,9 @@ def callback_phone(handoff: Handoff, viewer: int | None) -> str | None:
     must be able to call; everyone else sees it masked). Logged, without the number."""
     if viewer is None or handoff.agent_id != viewer or handoff.status != HandoffStatus.agent:
         return None
-    phone = unseal(handoff.contact_phone) if handoff.contact_phone else None
+    phone = handoff.contact_phone  # opened by the column type (models.Sealed)
+    if phone and is_sealed(phone):
+        return None  # sealed with another key: nothing to show
     if phone:
         logger.info("console: agent %s viewed the call-back number of handoff %s",
                     viewer, handoff.id)
@@ -292,8 +299,10 @@ def close(session: Session, handoff_id: int, agent_id: int, resolution: str) -> 
 def add_note(session: Session, handoff_id: int, agent_id: int, text: str) -> HandoffNote:
     if not get_handoff(session, handoff_id).status.is_open:
         raise Refused("会话已结束，不能再加备注")  # an ended handoff is read-only
-    note = HandoffNote(handoff_id=handoff_id, agent_id=agent_id, text=text,
-                       created_at=utcnow())
+    # Stored with personal numbers masked (docs/security.md P5 h): a note is context
+    # for the next agent, never where a number is kept.
+    note = HandoffNote(handoff_id=handoff_id, agent_id=agent_id,
+                       text=mask_personal_data(text), created_at=utcnow())
     session.add(note)
     session.flush()
     return note

@@ -1,7 +1,8 @@
 """Tracker events → what an agent reads: bot, merchant, agent and system lines, masked.
 
 A "user" event the merchant did not write (Rasa's ``EXTERNAL: handoff_closed``, a bare
-``/intent`` payload, a WeChat menu click) is a system line, never a merchant line."""
+``/intent`` payload, a WeChat menu click) is a system line, never a merchant line; a
+choice is shown as the merchant clicked or typed it only when the bot offered it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from core.choices import is_bare_number, match
+from core.choices import offered as offered_choices
 from core.privacy import mask_merchant_id, mask_personal_data
 from core.system_lines import external_intent, system_line
 
@@ -37,14 +40,33 @@ def _bot_text(event: dict[str, Any]) -> str:
     return text.strip()
 
 
-def _shown_as(event: dict[str, Any]) -> str | None:
+def bot_message(event: dict[str, Any]) -> dict[str, Any]:
+    """A bot event as ``core.choices.offered`` reads a message (its text and buttons)."""
+    return {"text": event.get("text"), **(event.get("data") or {})}
+
+
+def _shown_as(event: dict[str, Any], offered: Sequence[dict[str, Any]]) -> str | None:
     """What the merchant saw themselves send for a choice: a button's title (widget) or
-    the number or title typed (any channel), not the payload it was turned into."""
+    the number or title typed (any channel), not the payload it was turned into.
+
+    Only when it is true: the text must pick, among the buttons of ``offered`` (the bot
+    events since the merchant's previous message), the payload the bot processed; or be
+    a bare number standing for a payload. Whatever else a client put in the metadata
+    (the widget's ``display``, a REST ``choice``) is not shown: the processed text is."""
     metadata = event.get("metadata") or {}
     display = (metadata.get("widget") or {}).get("display")
     typed = ((metadata.get("wechat") or {}).get("choice") or {}).get("typed") \
         or (metadata.get("choice") or {}).get("typed")
-    return str(display or typed) if display or typed else None
+    shown = str(display or typed or "").strip()
+    if not shown:
+        return None
+    processed = str(event.get("text") or "")
+    if is_bare_number(shown) and (processed.startswith("/") or is_bare_number(processed)):
+        return shown  # a number picks a button; it says nothing else
+    choices = offered_choices([bot_message(e) for e in offered],
+                              numbered_across=event.get("input_channel") == "wechat")
+    picked = match(shown, choices)
+    return shown if picked is not None and picked.choice.payload == processed else None
 
 
 def closer_at(closers: Closers, timestamp: float) -> str | None:
@@ -53,13 +75,15 @@ def closer_at(closers: Closers, timestamp: float) -> str | None:
     return closers[index - 1][1] if index else None
 
 
-def entry(event: dict[str, Any], closers: Closers = ()) -> dict[str, Any] | None:
-    """One transcript line for a user or bot event (None for anything else)."""
+def entry(event: dict[str, Any], closers: Closers = (),
+          offered: Sequence[dict[str, Any]] = ()) -> dict[str, Any] | None:
+    """One transcript line for a user or bot event (None for anything else);
+    ``offered``: the bot events since the merchant's previous message."""
     kind = event.get("event")
     timestamp = float(event.get("timestamp") or 0)
     metadata = event.get("metadata") or {}
     if kind == "user":
-        shown = _shown_as(event)
+        shown = _shown_as(event, offered)
         system = None if shown else system_line(event, closer_at(closers, timestamp))
         if system is not None:
             return {"key": f"system:{timestamp}", "role": "system", "text": system,
@@ -83,8 +107,25 @@ def entry(event: dict[str, Any], closers: Closers = ()) -> dict[str, Any] | None
 
 
 def transcript(tracker: dict[str, Any], closers: Closers = ()) -> list[dict[str, Any]]:
-    lines = (entry(e, closers) for e in tracker.get("events") or [])
-    return [line for line in lines if line is not None]
+    lines: list[dict[str, Any]] = []
+    since_user: list[dict[str, Any]] = []
+    for event in tracker.get("events") or []:
+        line = entry(event, closers, since_user)
+        if line is not None:
+            lines.append(line)
+        since_user = follow_turn(since_user, event)
+    return lines
+
+
+def follow_turn(since_user: list[dict[str, Any]], event: dict[str, Any],
+                keep: int = 20) -> list[dict[str, Any]]:
+    """The bot events since the merchant's latest message, after ``event``."""
+    kind = event.get("event")
+    if kind == "user" or kind in ("session_started", "restart"):
+        return []
+    if kind == "bot":
+        return [*since_user, event][-keep:]
+    return since_user
 
 
 def last_user_time(tracker: dict[str, Any]) -> float | None:

@@ -27,6 +27,12 @@ connection never reaches the bot twice.
 The Rasa (and python-socketio, Sanic-Cors) internals it relies on are reached through
 addons/rasa_compat.py and checked there when the channel starts.
 
+A message may carry ``display``: the title of the button the merchant clicked, which
+the merchant's other tabs, the widget history and the agents show instead of its
+payload. It is kept only when the bot's messages since the merchant's previous message
+offered a button with exactly that title and the message as its payload; anything else
+a client puts there is dropped (agents see only what the bot processed).
+
 Routes (mounted at ``/widget``): ``widget.js`` (the bundle), ``demo.html`` (help-centre
 demo page), ``POST transcript`` (this session's messages, for the secret's holder only),
 ``/`` (health). Socket.io is served at ``/socket.io`` (``socketio_path``).
@@ -50,7 +56,7 @@ from urllib.parse import urlsplit
 import rasa.core.channels.channel
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
-from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.events import BotUttered, Restarted, SessionStarted, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -59,6 +65,7 @@ from socketio import AsyncManager, AsyncRedisManager, AsyncServer
 from addons import rasa_compat
 from addons.channels.rate_limit import RateLimiter
 from addons.channels.wechat_store import KeyValueStore, create_store
+from core.choices import button_choice, message_buttons
 
 logger = logging.getLogger(__name__)
 
@@ -507,6 +514,10 @@ class WidgetInput(SocketIOInput):
             return {"status": "error", "reason": "rate_limited"}
         display = data.get("display")
         display = display.strip()[:200] if isinstance(display, str) else ""
+        if display and display != text:
+            display = await self._offered_title(session_id, text, display)
+        else:
+            display = ""
 
         claim_key = f"widget:claim:{session_id}:{message_id}"
         try:
@@ -581,6 +592,17 @@ class WidgetInput(SocketIOInput):
             return await store.retrieve_full_tracker(session_id)
         return await store.retrieve(session_id)
 
+    async def _offered_title(self, session_id: str, payload: str, title: str) -> str:
+        """``title`` when a button the bot offered since the merchant's previous message
+        has exactly that title and ``payload``; else "" (the payload is shown)."""
+        try:
+            tracker = await self._tracker(session_id)
+        except Exception:  # noqa: BLE001 - without the conversation, no display text
+            logger.exception("widget: tracker unavailable for the display check")
+            return ""
+        offered = offered_buttons(tracker.events if tracker else [])
+        return title if (title, payload) in offered else ""
+
     async def already_processed(self, session_id: str, message_id: str) -> bool:
         tracker = await self._tracker(session_id)
         if tracker is None:
@@ -618,6 +640,21 @@ class WidgetInput(SocketIOInput):
             rasa_compat.mark_cors_answered(request)
             return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
         return {}
+
+
+def offered_buttons(events: Any) -> set[tuple[str, str]]:
+    """(title, payload) of the buttons of the bot's messages since the merchant's latest
+    message: what the widget still lets them click."""
+    offered: set[tuple[str, str]] = set()
+    for event in reversed(list(events)):
+        if isinstance(event, (UserUttered, SessionStarted, Restarted)):
+            break
+        if isinstance(event, BotUttered):
+            for button in message_buttons(event.data or {}):
+                choice = button_choice(button)
+                if choice is not None:
+                    offered.add(choice)
+    return offered
 
 
 def transcript_messages(events: Any) -> list[dict[str, Any]]:

@@ -39,7 +39,8 @@ class CloseBody(BaseModel):
 @router.get("/queue", summary="Waiting conversations, tickets, mine, agents online")
 def queue(me: Principal = SIGNED_IN, session: Session = DB,
           console: Console = CONSOLE) -> dict[str, Any]:
-    snapshot = service.queue_snapshot(session, me.agent_id)
+    snapshot = service.queue_snapshot(session, me.agent_id,
+                                      supervisor=history.reader(session, me.agent_id).supervisor)
     return {**snapshot, "service_hours": console.hours_view(),
             "server_time": service.epoch(utcnow())}
 
@@ -47,7 +48,8 @@ def queue(me: Principal = SIGNED_IN, session: Session = DB,
 @router.get("/handoffs/{handoff_id}", summary="One conversation: transcript, account, notes")
 def conversation(handoff_id: int, me: Principal = SIGNED_IN, session: Session = DB,
                  console: Console = CONSOLE) -> dict[str, Any]:
-    """Open handoffs for every agent; an ended one only as ``console.history`` allows
+    """A queued handoff for every agent (a preview of what they may claim); one an agent
+    holds for that agent and supervisors; an ended one as ``console.history`` allows
     (anyone else: 404, as for an id that does not exist)."""
     with session.begin():
         who = history.reader(session, me.agent_id)
@@ -72,8 +74,7 @@ def claim(handoff_id: int, me: Principal = SIGNED_IN, session: Session = DB,
 def add_note(handoff_id: int, body: NoteBody, me: Principal = SIGNED_IN,
              session: Session = DB) -> dict[str, Any]:
     with session.begin():
-        who = history.reader(session, me.agent_id)
-        history.visible_or_absent(session, who, session.get(Handoff, handoff_id))
+        history.check_visible(session, me.agent_id, handoff_id)
         note = service.add_note(session, handoff_id, me.agent_id, body.text)
         return {"id": note.id, "text": mask_text(note.text), "agent": me.name,
                 "created_at": service.epoch(note.created_at)}
@@ -84,6 +85,7 @@ def add_note(handoff_id: int, body: NoteBody, me: Principal = SIGNED_IN,
 def transfer(handoff_id: int, body: TransferBody, me: Principal = SIGNED_IN,
              session: Session = DB, console: Console = CONSOLE) -> dict[str, Any]:
     with session.begin():
+        history.check_visible(session, me.agent_id, handoff_id)
         handoff = service.transfer(session, handoff_id, me.agent_id, body.agent_id)
         target = session.get(Agent, handoff.agent_id).display_name
     notice_error = console.delivery.notify(
@@ -96,6 +98,7 @@ def transfer(handoff_id: int, body: TransferBody, me: Principal = SIGNED_IN,
 def close(handoff_id: int, body: CloseBody, me: Principal = SIGNED_IN, session: Session = DB,
           console: Console = CONSOLE) -> dict[str, Any]:
     with session.begin():
+        history.check_visible(session, me.agent_id, handoff_id)
         handoff = service.close(session, handoff_id, me.agent_id, body.resolution)
         sender_id, channel = handoff.sender_id, handoff.channel
     warning = None

@@ -11,10 +11,10 @@ from pydantic import BaseModel, constr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import service
-from console.delivery import MAX_CHARS
+from console import history, service
+from console.delivery import MAX_CHARS, NO_MESSAGE
 from console.deps import CONSOLE, DB, SIGNED_IN, Console, Principal
-from console.errors import REFUSED, SIGNED_IN_ERRORS
+from console.errors import REFUSED, SIGNED_IN_ERRORS, Refused
 from core.db.models import Agent, AgentMessage
 
 router = APIRouter(prefix="/console/api", dependencies=[SIGNED_IN], responses=SIGNED_IN_ERRORS)
@@ -33,6 +33,8 @@ def _message(session: Session, message_id: int) -> dict[str, Any]:
              responses=REFUSED)
 def send_message(handoff_id: int, body: MessageBody, me: Principal = SIGNED_IN,
                  session: Session = DB, console: Console = CONSOLE) -> dict[str, Any]:
+    with session.begin():  # someone else's conversation: as if it did not exist
+        history.check_visible(session, me.agent_id, handoff_id)
     message_id = console.delivery.send(handoff_id, me.agent_id, body.text)
     return _message(session, message_id)
 
@@ -41,5 +43,11 @@ def send_message(handoff_id: int, body: MessageBody, me: Principal = SIGNED_IN,
              responses=REFUSED)
 def retry(message_id: int, me: Principal = SIGNED_IN, session: Session = DB,
           console: Console = CONSOLE) -> dict[str, Any]:
+    with session.begin():
+        message = session.get(AgentMessage, message_id)
+        try:
+            history.check_visible(session, me.agent_id, message.handoff_id if message else 0)
+        except Refused:
+            raise Refused(NO_MESSAGE, status=404) from None
     console.delivery.retry(message_id, me.agent_id)
     return _message(session, message_id)

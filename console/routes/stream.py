@@ -1,5 +1,6 @@
 """The live feed (``/console/api/stream``): the hub's events (console.live) as
-server-sent events, with a keep-alive that also checks the session."""
+server-sent events, with a keep-alive that also checks the session. A conversation's
+lines and delivery states reach only the agents who may read it (console.history)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
+from console import history
 from console.deps import CONSOLE, SIGNED_IN, Console, Principal, still_signed_in
 from console.errors import SIGNED_IN_ERRORS
 
@@ -30,6 +33,33 @@ async def stream(request: Request, me: Principal = SIGNED_IN,
                                       "X-Accel-Buffering": "no"})
 
 
+def _readable(console: Console, me: Principal, handoff_ids: set[int]) -> set[int]:
+    with Session(console.engine) as session:
+        return history.readable_ids(session, me.agent_id, handoff_ids)
+
+
+async def _for(console: Console, me: Principal,
+               event: dict[str, Any]) -> dict[str, Any] | None:
+    """The event as ``me`` may see it: a conversation's lines and delivery states only
+    for those who may read it (console.history), as the conversation's own page."""
+    if event["type"] == "message":
+        ids = {int(event["handoff_id"])}
+    elif event["type"] == "delivery":
+        ids = {int(m["handoff_id"]) for m in event.get("messages") or []}
+    else:
+        return event
+    if not ids:
+        return event
+    allowed = await run_in_threadpool(_readable, console, me, ids)
+    if event["type"] == "message":
+        return event if allowed else None
+    messages = [m for m in event["messages"] if int(m["handoff_id"]) in allowed]
+    if not messages:
+        return None
+    return {**event, "messages": messages,
+            "message_ids": [m["id"] for m in messages]}
+
+
 def _sse(event: dict[str, Any]) -> str:
     return f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
 
@@ -46,7 +76,9 @@ async def _events(console: Console, request: Request, me: Principal) -> AsyncIte
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), max(0.1, next_beat - loop.time()))
-                yield _sse(event)
+                shown = await _for(console, me, event)
+                if shown is not None:
+                    yield _sse(shown)
             except asyncio.TimeoutError:
                 pass
             if loop.time() < next_beat:

@@ -269,7 +269,7 @@ async function claimHandoff(id) {
   } catch (error) {
     toast(error.message, "error");
     await loadQueue();
-    if (state.current === id) await openConversation(id);
+    if (state.current === id) await openConversation(id, null);
   }
 }
 
@@ -278,19 +278,24 @@ function mine(view) {
   return view && view.handoff.status === "agent" && view.handoff.agent_id === state.me.id;
 }
 
-async function openConversation(id) {
+function leaveConversation(message) {
+  state.current = null;
+  state.view = null;
+  $("conversation-body").hidden = true;
+  $("details").hidden = true;
+  $("empty-state").hidden = false;
+  for (const node of document.querySelectorAll(".card.selected")) node.classList.remove("selected");
+  if (message) toast(message);
+}
+
+async function openConversation(id, gone = "这个会话已经结束，或已由其他客服处理") {
   let view;
   try {
     view = await api("GET", `/handoffs/${id}`);
   } catch (error) {
     if (error.status === 404 && state.current === id) {
-      // Ended and not ours to read (console/history.py): the open view goes away.
-      state.current = null;
-      state.view = null;
-      $("conversation-body").hidden = true;
-      $("details").hidden = true;
-      $("empty-state").hidden = false;
-      toast("这个会话已经结束了");
+      // No longer ours to read (console/history.py): held by another agent, or ended.
+      leaveConversation(gone);
       return;
     }
     toast(error.message, "error");
@@ -722,7 +727,9 @@ $("transfer").addEventListener("click", async () => {
     const result = await api("POST", `/handoffs/${state.current}/transfer`, { agent_id: target });
     toast(`已转给${result.agent}`);
     await loadQueue();
-    await openConversation(state.current);
+    // Now the receiving agent's to read (supervisors still read it).
+    if (state.me.supervisor) await openConversation(state.current);
+    else leaveConversation(null);
   } catch (error) { toast(error.message, "error"); }
 });
 
@@ -793,7 +800,9 @@ function connectStream() {
     const data = JSON.parse(event.data);
     if (state.current === data.handoff_id && data.agent_id !== state.me.id) {
       toast(`已被其他客服接入${data.handoff && data.handoff.agent ? `（${data.handoff.agent}）` : ""}`, "error");
-      openConversation(data.handoff_id);
+      // Only the agent holding it (and supervisors) read it from now on.
+      if (state.me.supervisor) openConversation(data.handoff_id);
+      else leaveConversation(null);
     }
   });
   stream.addEventListener("transferred", (event) => {
@@ -802,7 +811,7 @@ function connectStream() {
       toast("有一个会话转给了你");
       beep();
     }
-    if (state.current === data.handoff_id) openConversation(data.handoff_id);
+    if (state.current === data.handoff_id) openConversation(data.handoff_id, "这个会话已转给其他客服");
   });
   stream.addEventListener("ended", (event) => {
     const data = JSON.parse(event.data);

@@ -2,7 +2,9 @@
 
 Shared by the action server (queueing, cancelling, the satisfaction score) and the agent
 console (claiming, replying, closing). Every function takes an open Session; the caller
-owns the transaction. The database enforces the two races that matter: one open handoff
+owns the transaction. Free text agents write is stored with personal numbers masked;
+the call-back number is sealed at rest (``models.Sealed``). The database enforces the
+two races that matter: one open handoff
 per conversation (a partial unique index) and one agent per claim (a conditional
 UPDATE that only one transaction can win).
 """
@@ -23,6 +25,7 @@ from core.db.models import (
     HandoffStatus,
     utcnow,
 )
+from core.privacy import mask_personal_data
 
 OPEN = (HandoffStatus.waiting, HandoffStatus.agent, HandoffStatus.ticket)
 # Without history, a conversation is assumed to take this long for one agent.
@@ -202,12 +205,14 @@ def transfer(session: Session, handoff_id: int, from_agent: int, to_agent: int) 
 
 
 def close(session: Session, handoff_id: int, agent_id: int, resolution: str) -> Handoff:
-    """Hands the conversation back to the bot."""
+    """Hands the conversation back to the bot. The resolution is stored with its
+    personal numbers masked (the call-back number has its own, sealed, column)."""
     result = session.execute(
         update(Handoff)
         .where(Handoff.id == handoff_id, Handoff.agent_id == agent_id,
                Handoff.status == HandoffStatus.agent)
-        .values(status=HandoffStatus.closed, resolution=resolution, closed_at=utcnow(),
+        .values(status=HandoffStatus.closed, resolution=mask_personal_data(resolution),
+                closed_at=utcnow(),
                 updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )

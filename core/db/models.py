@@ -21,8 +21,31 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.types import TypeDecorator
+
+from core.privacy import is_sealed, seal, unseal
 
 Base = declarative_base()
+
+
+class Sealed(TypeDecorator):
+    """Text kept sealed at rest (``core.privacy.seal``, the slot-sealing key): written
+    sealed, read open. A value that does not open here (another machine's key) is read
+    as the sealed token itself, which nothing shows or sends as text."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: object) -> str | None:
+        if value is None or is_sealed(value):
+            return value
+        return seal(value)
+
+    def process_result_value(self, value: str | None, dialect: object) -> str | None:
+        if value is None:
+            return None
+        opened = unseal(value)
+        return value if opened is None else opened
 
 
 def utcnow() -> dt.datetime:
@@ -230,12 +253,13 @@ class Handoff(Base):
     # What the assistant knew when queueing (masked JSON): the agent's account panel.
     account_snapshot = Column(Text)
     contact_method = Column(String(20))  # tickets: "chat" or "phone"
-    contact_phone = Column(String(11))
+    # The call-back number, sealed at rest; whole only for the agent holding the ticket.
+    contact_phone = Column(Sealed)
     queued_at = Column(DateTime, nullable=False, default=utcnow)
     claimed_at = Column(DateTime)
     first_reply_at = Column(DateTime)
     closed_at = Column(DateTime)
-    resolution = Column(Text)
+    resolution = Column(Text)  # personal numbers masked (core.db.handoffs.close)
     satisfaction = Column(Integer)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -256,7 +280,8 @@ class Handoff(Base):
 
 
 class HandoffNote(Base):
-    """An agent's internal note on a handoff (never shown to the merchant)."""
+    """An agent's internal note on a handoff (never shown to the merchant); personal
+    numbers masked before it is stored, like the handoff's resolution."""
 
     __tablename__ = "handoff_notes"
 
@@ -286,7 +311,9 @@ class AgentMessage(Base):
     id = Column(Integer, primary_key=True, autoincrement=True)
     handoff_id = Column(Integer, ForeignKey("handoffs.id"), nullable=False, index=True)
     agent_id = Column(Integer, ForeignKey("agents.id"), nullable=False)
-    text = Column(Text, nullable=False)
+    text = Column(Text, nullable=False)  # as shown: personal numbers masked
+    # What the agent typed, sealed, until it is delivered (a retry sends it again).
+    outgoing = Column(Sealed)
     status = Column(Enum(DeliveryStatus, name="delivery_status", native_enum=False),
                     nullable=False, default=DeliveryStatus.pending)
     error = Column(Text)

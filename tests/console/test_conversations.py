@@ -122,9 +122,10 @@ def test_transfer_to_an_online_agent_with_room(db_url: str, client: TestClient,
     moved = client.post(f"{API}/handoffs/{handoff_id}/transfer", json={"agent_id": li})
     assert moved.status_code == 200 and moved.json()["agent"] == "小李"
     assert fake_rasa.bot_events("w1")[-1]["text"] == "已为你转接给客服小李，请稍等。"
-    # Now only Li may reply or transfer it; Li is full for another transfer.
+    # Now only Li may read, reply or transfer it (for Wang it is as if it did not
+    # exist, docs/security.md P5 g); Li is full for another transfer.
     assert client.post(f"{API}/handoffs/{handoff_id}/messages",
-                       json={"text": "你好"}).status_code == 409
+                       json={"text": "你好"}).status_code == 404
     assert li_client.post(f"{API}/handoffs/{handoff_id}/messages",
                           json={"text": "你好，我是小李"}).status_code == 200
     other = queue_handoff(db_url, "w2", channel="widget")
@@ -301,16 +302,24 @@ def test_conversation_view_masks_and_keeps_notes_internal(
     assert "13800000002" not in text and "138********" in text
     assert "6222020200112233445" not in text
     assert [line["role"] for line in view["transcript"]] == ["merchant", "bot", "bot"]
-    # A choice shows what the merchant typed or clicked, not the payload.
+    # A choice shows what the merchant typed or clicked, not the payload (when the bot
+    # offered it just before: test_transcript_integrity.py).
+    offer = {"event": "bot", "text": "要先核对身份吗？", "timestamp": time.time(),
+             "metadata": {}, "data": {"buttons": [
+                 {"title": "1 先核对身份", "payload": "/affirm"},
+                 {"title": "2 帮我挑一个", "payload": "/inform"}]}}
     fake_rasa.trackers["oM3"] += [
         {"event": "user", "text": "/deny", "timestamp": time.time(), "input_channel": "wechat",
          "metadata": {"wechat": {"choice": {"number": 2, "typed": "2"}}}},
+        offer,
         {"event": "user", "text": "/affirm", "timestamp": time.time(), "input_channel": "widget",
          "metadata": {"widget": {"display": "1 先核对身份"}}},
-        {"event": "user", "text": "/affirm", "timestamp": time.time(), "input_channel": "rest",
-         "metadata": {"choice": {"typed": "帮我挑一个", "number": 1, "payload": "/affirm"}}},
+        offer,
+        {"event": "user", "text": "/inform", "timestamp": time.time(), "input_channel": "rest",
+         "metadata": {"choice": {"typed": "帮我挑一个", "number": 2, "payload": "/inform"}}},
         {"event": "user", "text": "/affirm", "timestamp": time.time(), "metadata": {}}]
-    later = client.get(f"{API}/handoffs/{handoff_id}").json()["transcript"]
+    later = [line for line in client.get(f"{API}/handoffs/{handoff_id}").json()["transcript"]
+             if line["role"] != "bot"]
     assert [line["text"] for line in later[-4:]] == ["2", "1 先核对身份", "帮我挑一个",
                                                      "商户点了一个按钮"]
     assert view["account"]["state_label"] == "限制收款"

@@ -270,9 +270,11 @@ def test_two_agents_in_chromium_claim_reply_and_close(stack: Stack, browser: obj
 
     li_page.click(f"{card} button:has-text('接入')")
     li_page.wait_for_selector(f"#mine-list .card[data-handoff-id='{handoff_id}']")
-    # Wang, looking at the same conversation, is told someone else has it.
-    wang_page.wait_for_selector("#conv-banner:has-text('已被小李接入')", timeout=15000)
-    assert wang_page.is_hidden("#reply-form")
+    # Wang, looking at the same conversation, is told someone else has it, and it is
+    # no longer his to read (docs/security.md P5 g): the view goes away.
+    wang_page.wait_for_selector("#toast:has-text('已被其他客服接入')", timeout=15000)
+    wang_page.wait_for_selector("#conversation-body", state="hidden")
+    assert wang_page.is_visible("#empty-state")
 
     li_page.select_option("#canned", "utter_contact_support")
     assert "95017" in li_page.input_value("#reply-text")

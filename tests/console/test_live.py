@@ -210,3 +210,32 @@ def test_the_ui_hears_of_a_new_waiting_merchant_and_their_messages(
             assert message["handoff_id"] == handoff_id
             assert message["entry"]["role"] == "merchant"
             assert message["entry"]["text"] == "我的手机138********"
+
+
+def test_a_held_conversations_lines_reach_only_its_agent(db_url: str,
+                                                           running_console: Any) -> None:
+    """P5 g: the live feed follows the conversation page's rule. Another agent hears
+    that it was claimed, never what the merchant says to the agent holding it."""
+    add_agent(db_url, "wang", "小王")
+    add_agent(db_url, "li", "小李")
+    held = queue_handoff(db_url, "live-held", channel="widget")
+    waiting = queue_handoff(db_url, "live-waiting", channel="widget")
+    with httpx.Client(base_url=running_console.url, timeout=20) as wang, \
+            httpx.Client(base_url=running_console.url, timeout=20) as li:
+        for browser, name in ((wang, "wang"), (li, "li")):
+            login = browser.post("/console/api/login",
+                                 json={"username": name, "password": PASSWORD})
+            browser.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+        with wang.stream("GET", "/console/api/stream") as wang_stream, \
+                li.stream("GET", "/console/api/stream") as li_stream:
+            wang_events, li_events = sse_events(wang_stream), sse_events(li_stream)
+            assert next(wang_events)["type"] == next(li_events)["type"] == "hello"
+            assert wang.post(f"/console/api/handoffs/{held}/claim").status_code == 200
+            claimed = next(e for e in li_events if e["type"] == "claimed")
+            assert claimed["handoff_id"] == held
+            running_console.broker.publish(user_event("live-held", "只给小王看的话"))
+            running_console.broker.publish(user_event("live-waiting", "排队时说的话"))
+            first = next(e for e in li_events if e["type"] == "message")
+            assert (first["handoff_id"], first["entry"]["text"]) == (waiting, "排队时说的话")
+            mine = next(e for e in wang_events if e["type"] == "message")
+            assert (mine["handoff_id"], mine["entry"]["text"]) == (held, "只给小王看的话")

@@ -64,3 +64,49 @@ def test_payloads_and_menu_clicks_are_never_merchant_lines() -> None:
 def test_the_live_feed_shows_the_close_as_a_system_line() -> None:
     line = entry({**user("EXTERNAL: handoff_closed"), "sender_id": "oX"})
     assert line is not None and line["role"] == "system"
+
+
+def bot(text: str, *buttons: tuple[str, str]) -> dict[str, Any]:
+    return {"event": "bot", "text": text, "timestamp": time.time(), "metadata": {},
+            "data": {"buttons": [{"title": t, "payload": p} for t, p in buttons]}}
+
+
+def test_a_shown_text_counts_only_for_a_choice_the_bot_offered() -> None:
+    """Low item of issue 25 (docs/security.md P5 j): a widget ``display`` or a typed
+    choice is the merchant's line only when it picks, among the buttons the bot offered
+    just before, the payload the bot processed. A client's own text (widget display,
+    REST metadata) is never shown as something the merchant said."""
+    offer = bot("要先核对身份吗？", ("1 先核对身份", "/affirm"), ("2 不用了", "/deny"))
+    widget = {"input_channel": "widget"}
+    events = [
+        offer,
+        {**user("/affirm", widget={"display": "1 先核对身份"}), **widget},  # a click
+        offer,
+        {**user("/deny", choice={"typed": "不用了", "number": 2, "payload": "/deny"}),
+         "input_channel": "rest"},  # the title typed
+        offer,
+        {**user("/affirm", widget={"display": "我已经核验过了，请直接解封"}), **widget},
+        offer,
+        {**user("你好", widget={"display": "我同意注销账户"}), **widget},
+        offer,
+        {**user("/deny", choice={"typed": "转账给6222020200112233445", "number": 2}),
+         "input_channel": "rest"},
+        {**user("/affirm", widget={"display": "1 先核对身份"}), **widget},  # nothing offered
+        {**user("/deny", wechat={"choice": {"number": 2, "typed": "2"}})},  # a bare number
+    ]
+    lines = [(line["role"], line["text"]) for line in transcript({"events": events})
+             if line["role"] != "bot"]
+    assert lines == [
+        ("merchant", "1 先核对身份"),
+        ("merchant", "不用了"),
+        ("system", "商户点了一个按钮"),
+        ("merchant", "你好"),
+        ("system", "商户点了一个按钮"),
+        ("system", "商户点了一个按钮"),
+        ("merchant", "2"),
+    ]
+    # The live feed judges a line by the bot's messages just before it too.
+    forged = {**user("/affirm", widget={"display": "请直接解封"}), **widget}
+    assert entry(forged, offered=[offer])["text"] == "商户点了一个按钮"
+    clicked = {**user("/affirm", widget={"display": "1 先核对身份"}), **widget}
+    assert entry(clicked, offered=[offer])["text"] == "1 先核对身份"
