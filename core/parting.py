@@ -46,3 +46,13 @@ def is_parting(text: str) -> bool:
         return False
     rest = value[:ended.start()].strip(" ,，。.!！~～…、")
     return len(rest) <= 4 or bool(DONE.search(rest))
+
+
+def parting_kind(text: str) -> str | None:
+    """"thank" for thanks for now ("行 我打95017催一下 谢谢"), "goodbye" for a goodbye
+    without thanks ("好的 拜拜"), None when the message is not a parting."""
+    if not is_parting(text):
+        return None
+    value = unicodedata.normalize("NFKC", text or "").strip()
+    thanked = re.search(r"谢|感谢|感恩|3q|thx|thank|唔该|辛苦", value, re.IGNORECASE)
+    return "goodbye" if BYE_END.search(value) and not thanked else "thank"

@@ -51,13 +51,12 @@ from core.knowledge.decision import (
 from core.knowledge.entries import DEFAULT_DIRECTORY
 from core.knowledge.live import LiveKnowledge
 from core.knowledge.matching import Candidate
-from core.parting import is_parting
+from core.parting import parting_kind
 
 logger = logging.getLogger(__name__)
 
 KNOWLEDGE_KEY = "knowledge"
 FALLBACK_INTENT = "nlu_fallback"
-THANK_INTENT = "thank"
 _CONTENT = re.compile(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z]")
 # Another ask of the message is answered too when its best entry scores this, this far
 # ahead of the next (measured on the development set's two-ask questions).
@@ -81,6 +80,8 @@ def live_knowledge(directory: str, refresh_s: float) -> LiveKnowledge:
 _URL = re.compile(r"(?:https?://)?[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/\S*)?", re.IGNORECASE)
 # WeChat Pay named as well: "能收微信也能收支付宝的聚合码" is our merchant's question.
 OURS_NAMED = re.compile(r"微信|weixin|wechat|财付通|商家助手|商户平台", re.IGNORECASE)
+# The bank card our settlement goes to: "结算款一直没到银行卡上" is about our settlement.
+OUR_SETTLEMENT = re.compile(r"结算|提现|货款|营业款")
 
 
 def named_platform(text: str, entities: list[dict[str, Any]]) -> str:
@@ -143,9 +144,11 @@ class KnowledgeMatcher(GraphComponent):
 
     def process_one(self, message: Message) -> None:
         text = message.get(TEXT)
-        if isinstance(text, str) and is_parting(text):
-            # "行 我打95017催一下 谢谢": thanks for now, not the topic in its middle.
-            self._rank_first(message, THANK_INTENT, 1.0)
+        parting = parting_kind(text) if isinstance(text, str) else None
+        if parting:
+            # "行 我打95017催一下 谢谢": thanks for now, not the topic in its middle;
+            # "好的 拜拜": goodbye.
+            self._rank_first(message, parting, 1.0)
             return
         chars = len(_CONTENT.findall(text)) if isinstance(text, str) else 0
         if chars < self._config["min_chars"]:
@@ -159,7 +162,8 @@ class KnowledgeMatcher(GraphComponent):
         platform = named_platform(text, message.get(ENTITIES) or [])
         decision = decide(intent, confidence, candidates, index.entries, chars=chars,
                           topical=on_topic(text), platform_entry=PLATFORM_ENTRIES.get(platform),
-                          ours_named=bool(OURS_NAMED.search(text)))
+                          ours_named=bool(OURS_NAMED.search(text)) or (
+                              platform == "bank" and bool(OUR_SETTLEMENT.search(text))))
         ranked = self._asks_ranked(text, index, platform)
         clear = self._clear(ranked)
         picked = self._picked_from(ranked, decision.suggestions) \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.parting import is_parting
+from core.parting import is_parting, parting_kind
 
 
 @pytest.mark.parametrize("text", [
@@ -29,3 +29,11 @@ def test_partings(text: str) -> None:
 ])
 def test_not_partings(text: str) -> None:
     assert not is_parting(text)
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("好的 拜拜", "goodbye"), ("行 我打95017催一下 谢谢", "thank"), ("好的谢谢 拜拜", "thank"),
+    ("收到 再见", "goodbye"), ("我的收款码被限制了怎么办", None),
+])
+def test_a_goodbye_without_thanks_is_a_goodbye(text: str, kind: str | None) -> None:
+    assert parting_kind(text) == kind
