@@ -671,9 +671,11 @@ class ValidateHandoffForm(RepairingForm):
                     else f"现在排上的话前面有{wait.position - 1}位，预计约{wait.minutes}分钟。")
                 dispatcher.utter_message(text="问完这一步就帮你排队。" + ahead)
             else:
+                hours = ServiceHours.from_env()
+                closed = "" if hours.is_open(utcnow()) else "现在不在人工服务时间，"
                 dispatcher.utter_message(text=(
-                    f"现在不在人工服务时间，客服上班后（{ServiceHours.from_env().describe()}）"
-                    "按先后处理留言。选好联系方式，留言就记下了。"))
+                    f"{closed}{hours.when_answered(utcnow())}按先后处理留言。"
+                    "选好联系方式，留言就记下了。"))
             return
         problem = self._problem(tracker)
         knows = asks_if_agent_knows(Said.of(tracker).text)
@@ -724,8 +726,11 @@ class ActionAskHandoffContact(AskForSlot):
     def full_question(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> None:
-        dispatcher.utter_message(response="utter_ask_handoff_contact",
-                                 hours=ServiceHours.from_env().describe())
+        hours = ServiceHours.from_env()
+        # In working hours with nobody signed in, say so: "不在服务时间" at 14:30 is false.
+        why = f"现在不在人工服务时间（{hours.describe()}），" if not hours.is_open(utcnow()) \
+            else "现在客服都不在线，"
+        dispatcher.utter_message(response="utter_ask_handoff_contact", why=why)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -787,7 +792,7 @@ class ActionHandoff(Action):
             )
             session.flush()
             if not serving:
-                return "ticket", {"hours": ServiceHours.from_env().describe(),
+                return "ticket", {"when": ServiceHours.from_env().when_answered(utcnow()),
                                   "contact": "电话联系你" if contact not in (None, "chat")
                                   else "在这里回复你"}
             return "queued", self._wait(session, handoff)
@@ -819,7 +824,7 @@ class ActionHandoff(Action):
         if handoff.status == HandoffStatus.waiting:
             return "waiting", self._wait(session, handoff)
         if handoff.status == HandoffStatus.ticket:
-            return "ticket", {"hours": ServiceHours.from_env().describe(),
+            return "ticket", {"when": ServiceHours.from_env().when_answered(utcnow()),
                               "contact": "在这里回复你" if handoff.contact_method != "phone"
                               else "电话联系你"}
         return "agent", {}
@@ -1005,7 +1010,7 @@ def recorded_text(ticket: bool, problem: str | None, merchant_id: str | None,
     if ticket:
         lines.append(f"联系方式：{contact}")
         return ("记下了，客服会看到这些：\n" + "\n".join(lines) +
-                f"\n客服上班后（{ServiceHours.from_env().describe()}）会{contact}，不用从头再说。")
+                f"\n{ServiceHours.from_env().when_answered(utcnow())}会{contact}，不用从头再说。")
     return "记下了，客服接入后会先看到这些：\n" + "\n".join(lines) + "\n不用从头再说。"
 
 
@@ -1015,7 +1020,7 @@ def ticket_wait_text(ahead: int, contact: str) -> str:
     hours = ServiceHours.from_env()
     if hours.is_open(utcnow()):
         return f"客服正在按先后处理留言，{place}，会{contact}。着急的话可以拨打95017。"
-    return (f"现在不在人工服务时间。客服上班后（{hours.describe()}）按先后处理留言，"
+    return (f"现在不在人工服务时间。{hours.when_answered(utcnow())}按先后处理留言，"
             f"{place}，会{contact}。着急的话可以拨打95017。")
 
 

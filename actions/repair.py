@@ -198,7 +198,11 @@ ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|作为(开发|技术)", re.IGNORECASE)),
     ("payer", re.compile(
         r"我(是|只是)(付款|付钱|买东西)的|我是(顾客|买家|消费者|付款人|付款方)"
-        r"|我不是商(户|家)(，|,|。|\s|$|我是)")),
+        r"|我不是商(户|家)(，|,|。|\s|$|我是)"
+        # "在一家店扫码付钱…是我的问题还是店家的问题": paying someone else's code.
+        r"|(还是|是不是)(店家|商家|卖家|老板|对方)(那边)?的问题"
+        r"|(在|去)(一家|别人的?|人家的?|某个)(店|超市|饭店|餐厅|摊位?|商店)(里|上)?(扫码)?(付|买|消费|吃饭)"
+        r"|扫(别人|店家|商家|卖家|老板|对方)的(收款)?码(付|付钱|付款|买单|支付)")),
     ("staff", re.compile(
         r"我(是|只是|就是)(店里|这家店|这个店|店上|公司|老板)?(的|那边的|这边的)?"
         r"(店员|收银员|收银|员工|服务员|营业员|导购|前台|打工的|帮工|伙计|小工|帮忙的)"
@@ -222,10 +226,11 @@ def role_of(text: str) -> str | None:
     "staff" (someone working for the merchant: "我是店里的收银员", "老板让我问"),
     "personal" (no merchant id), or None."""
     for role, pattern in ROLES:
-        if pattern.search(text):
+        if match := pattern.search(text):
             if role == "service_provider" and SELF_SUB_MERCHANT.search(text):
                 continue
-            if role == "payer" and OWN_COLLECTING.search(text) and \
+            if role == "payer" and match.group().startswith("我不是商") and \
+                    OWN_COLLECTING.search(text) and \
                     not re.search(r"顾客|买家|消费者|付款人|付款方|付款的|付钱的|买东西的", text):
                 return "personal"
             return role

@@ -234,11 +234,10 @@ RESTRICTED_WORDS = re.compile(r"限制|限了|冻结|冻了|风控|收不了|封
 
 def role_entry(role: str, text: str, purpose: str | None,
                knowledge: dict[str, Any]) -> str | None:
-    """The knowledge entry that tells ``role`` what they can do (None for a payer: no
-    entry is about them, the check just ends; None for staff unless they asked one of
-    their own questions: ``TEXTS["staff"]`` says what they can do)."""
+    """The knowledge entry that tells ``role`` what they can do (None for staff unless
+    they asked one of their own questions: ``TEXTS["staff"]`` says what they can do)."""
     if role == "payer":
-        return None
+        return "payer_payment_failed"
     appeal = purpose == "appeal" or bool(APPEAL_WORDS.search(text))
     if role == "personal":
         return "appeal_personal_account" if appeal else "no_merchant_id"

@@ -520,6 +520,10 @@ def read_handoff_contact(text: str) -> str | None:
     if pick(value, ["chat", "phone"]) == "chat":
         return "chat"
     if is_question(value):
+        # "在这里回复我 另外我申诉被驳回了怎么办": the choice first, then a question.
+        head = first_clause(value)
+        if head != value and not is_question(head) and polarity(head, CHAT_WORDS) == POS:
+            return "chat"
         return None
     chat = polarity(value, CHAT_WORDS)
     by_phone = polarity(value, PHONE_WORDS)

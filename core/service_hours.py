@@ -68,3 +68,10 @@ class ServiceHours:
             days = "周" + "、".join(DAY_NAMES[d - 1] for d in sorted(self.days))
         end = "24:00" if self.end == dt.time.max else f"{self.end.hour}:{self.end.minute:02d}"
         return f"{days} {self.start.hour}:{self.start.minute:02d}-{end}"
+
+    def when_answered(self, now_utc: dt.datetime) -> str:
+        """When a message left now is picked up: after opening time outside the hours,
+        as soon as an agent signs in within them (nobody online is not "closed")."""
+        if self.is_open(now_utc):
+            return "有客服上线后"
+        return f"客服上班后（{self.describe()}）"

@@ -220,3 +220,9 @@ def test_forgetting_a_merchant_deletes_their_inbox_triage_marks(db_url: str) -> 
         forget(session, "widget", "forget-me")
     with Session(get_engine(db_url)) as session:
         assert {row.sender_id for row in session.query(InboxTriaged).all()} == {"someone-else"}
+
+
+def test_a_message_left_in_working_hours_is_not_told_to_wait_for_opening() -> None:
+    hours = ServiceHours.from_env({})
+    assert "上班后" not in hours.when_answered(dt.datetime(2026, 11, 26, 6, 30))  # 14:30
+    assert "9:00-21:00" in hours.when_answered(dt.datetime(2026, 11, 26, 13, 30))  # 21:30

@@ -225,3 +225,15 @@ async def test_a_second_ask_answered_before_is_not_said_again(talk: Talk) -> Non
     assert "appeal_review_time" in first.entries
     reply = await merchant.say("95017怎么转人工？另外申诉要多久")
     assert "appeal_review_time" not in reply.entries
+
+
+@pytest.mark.parametrize("text", [
+    "我刚在一家店扫码付钱，提示商家收款受限，付不了，是我微信的问题还是店家的问题？我钱会不会被扣了",
+    "我不是商家哈，我是买东西的，扫码一直付款失败",
+])
+async def test_a_payer_is_told_about_their_payment_not_asked_for_a_merchant_id(
+        talk: Talk, text: str) -> None:
+    reply = await talk().say(text)
+    assert "utter_ask_merchant_id" not in reply.responses
+    assert {"payer_payment_failed", "customer_cannot_pay"} & set(reply.entries)
+    assert "扣钱" in reply.text or "退回" in reply.text

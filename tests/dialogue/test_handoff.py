@@ -176,9 +176,13 @@ async def test_no_agent_online_also_takes_a_message(talk: Talk, fresh_db: str,
     monkeypatch.setenv("HANDOFF_HOURS", "00:00-24:00")  # open, but nobody there
     merchant = talk()
     await merchant.say("转人工，钱被冻结了")
-    await merchant.say("2")
+    ask = await merchant.say("2")
+    # In working hours: nobody online, not "不在人工服务时间".
+    assert ask.responses == ["utter_ask_handoff_contact"]
+    assert "不在人工服务时间" not in ask.text and "不在线" in ask.text
     left = await merchant.say("1")
     assert left.responses == ["utter_handoff_ticket"] and "在这里回复你" in left.text
+    assert "上班后" not in left.text
     assert handoff_of(fresh_db, merchant).contact_method == "chat"
 
 

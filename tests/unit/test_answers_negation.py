@@ -218,6 +218,8 @@ HANDOFF_CONTACT = [
     ("打我电话 13900001111", "13900001111"),
     ("打我电话", None),  # which number? ask again
     ("什么时候上班？", None),
+    ("在这里回复我 另外我申诉被驳回了怎么办", "chat"),  # the choice, then a question
+    ("这里回复可以吗？", None),
 ]
 
 

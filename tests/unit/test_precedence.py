@@ -262,7 +262,7 @@ def test_role_of(text: str, role: str | None) -> None:
     ("service_provider", "我是服务商", "appeal", "sp_appeal_for_sub"),
     ("developer", "我是开发", "status", "dev_detect_restriction"),
     ("hong_kong", "我是香港商户", None, "wechat_pay_hk"),
-    ("payer", "我是顾客", "status", None),
+    ("payer", "我是顾客", "status", "payer_payment_failed"),
 ])
 def test_role_entry_by_what_was_asked(role: str, text: str, purpose: str | None,
                                       entry: str | None) -> None:
