@@ -437,6 +437,9 @@ REVIEW_ENTRIES = {"appeal_review_time", "appeal_overdue", "appeal_where_progress
                   "restriction_auto_lift"}
 FUNDS_ENTRIES = {"frozen_funds", "funds_release_time", "funds_withdraw_now", "funds_forfeit"}
 QUEUE_WAIT = re.compile(r"等多久|要等|还得等|排到|轮到|排队|多久(才)?(有人|到我|接)|怎么还没人|人呢|还没来")
+# How long a new appeal takes, asked after a rejection.
+RESUBMIT_TIME = re.compile(r"(重新|再次?|又)(申诉|提交|交|申请|递交)[^，。？?]{0,8}(几天|多久|多长时间|多少天|几个工作日)"
+                           r"|(几天|多久|多长时间)[^，。？?]{0,6}(重新|再次?)(申诉|提交|交)")
 NOT_QUEUE = re.compile(r"申诉|审核|解封|解冻|解除|提现|钱|结果|恢复")
 
 
@@ -460,6 +463,16 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
         return False
     if account is None:
         return False
+    rejected = account.newest(AppealStatus.rejected)
+    if RESUBMIT_TIME.search(text) and rejected is not None and not any(
+            a.status.is_open for a in account.appeals):
+        # "重新交了以后审核要几天": the new appeal's review, not the old one's result.
+        note = f"（{rejected.decision_note}）" if rejected.decision_note else ""
+        dispatcher.utter_message(
+            text=("重新提交的申诉会重新审核，一般也是1到3个工作日，要补材料或情况复杂的会更久，"
+                  f"以官方审核为准。这次针对上次没通过的原因{note}把材料补齐，更容易一次过。"),
+            **{KB_METADATA: entry_id})
+        return True
     if REJECTED_WORDS.search(text) and not OTHER_PROCESS.search(text):
         rejected = account.requested_appeal or account.newest(AppealStatus.rejected)
         if rejected is not None and rejected.status == AppealStatus.rejected and (

@@ -34,6 +34,7 @@ from rasa_sdk import Tracker
 
 from core.handoff_followup import wants_no_person
 from core.parting import is_parting
+from core.voice import PAYER_VOICE
 
 # --- 1. safety ---------------------------------------------------------------------------
 # Paying someone to unfreeze, handing over passwords or SMS codes, private "consultants",
@@ -196,13 +197,7 @@ ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"我(们)?(是|这边是|只是|就是)(公司|店里|商户|这边|他们|这家店|老板|客户)?(的|那边的)?"
         r"(外包|外包的|兼职)?(开发|程序员|技术|研发|工程师|it\b)|(我|我们)(负责|做)(技术|开发|对接|接口)"
         r"|作为(开发|技术)", re.IGNORECASE)),
-    ("payer", re.compile(
-        r"我(是|只是)(付款|付钱|买东西)的|我是(顾客|买家|消费者|付款人|付款方)"
-        r"|我不是商(户|家)(，|,|。|\s|$|我是)"
-        # "在一家店扫码付钱…是我的问题还是店家的问题": paying someone else's code.
-        r"|(还是|是不是)(店家|商家|卖家|老板|对方)(那边)?的问题"
-        r"|(在|去)(一家|别人的?|人家的?|某个)(店|超市|饭店|餐厅|摊位?|商店)(里|上)?(扫码)?(付|买|消费|吃饭)"
-        r"|扫(别人|店家|商家|卖家|老板|对方)的(收款)?码(付|付钱|付款|买单|支付)")),
+    ("payer", PAYER_VOICE),
     ("staff", re.compile(
         r"我(是|只是|就是)(店里|这家店|这个店|店上|公司|老板)?(的|那边的|这边的)?"
         r"(店员|收银员|收银|员工|服务员|营业员|导购|前台|打工的|帮工|伙计|小工|帮忙的)"

@@ -31,6 +31,9 @@ REQUEST = re.compile(r"帮我|帮忙(看|查|处理)|麻烦|请(你|您)?(帮|�
 AT_RISK = re.compile(r"(转|付|交|打|汇|给)(了|过)|验证码|密码|口令|卡号")
 PASSWORD_CHANGED = re.compile(r"(改|修改|换|重置|重设)(了|一下|下)?(支付|登录)?密码")
 MERCHANT_ID = re.compile(r"\d{8,}")
+THANKS_MIDDLE = re.compile(r"(谢谢|谢了|谢啦|多谢|感谢)(你|您|你们|啦|了|啊)*")
+# What someone will do now: "我今晚…", "明天去…", "回头再…".
+PLAN = re.compile(r"(我|那我|我们)?(今晚|今天|明天|回头|晚点|等会|一会儿?|先|这就|马上|下午|晚上)")
 MAX_CHARS = 80
 
 
@@ -43,7 +46,9 @@ def is_parting(text: str) -> bool:
         return False
     ended = THANKS_END.search(value) or BYE_END.search(value)
     if not ended:
-        return False
+        # "行，谢谢，我今晚把截图整理好明天交": thanks, then the plan.
+        thanks = THANKS_MIDDLE.search(value)
+        return bool(thanks) and bool(PLAN.match(value[thanks.end():].lstrip(" ,，。.!！~～…、")))
     rest = value[:ended.start()].strip(" ,，。.!！~～…、")
     return len(rest) <= 4 or bool(DONE.search(rest))
 

@@ -78,6 +78,8 @@ TOPICAL_OOS = 0.25
 REDIRECT_MIN = 0.25
 # ... and, against a sure question of ours, when it scores this.
 REDIRECT_CLEAR = 0.45
+# Written for a customer paying a shop, not for the merchant.
+PAYER_ENTRIES = frozenset({"payer_payment_failed"})
 # Asking for a person or a number while naming another company.
 HOTLINE_INTENTS = frozenset({"request_human", "contact_support", "out_of_scope"})
 # A sure question of ours keeps its own entry when it scores this close to a redirect.
@@ -169,18 +171,23 @@ def same_topic(entry: Entry | None, other: Entry | None) -> bool:
 
 def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate],
            entries: Mapping[str, Entry], chars: int = 100, topical: bool = True,
-           platform_entry: str | None = None, ours_named: bool = False) -> Decision:
+           platform_entry: str | None = None, ours_named: bool = False,
+           payer: bool = True) -> Decision:
     """``chars``: the message's Chinese characters and letters (a reply as short as "好的"
     never overrides a task); ``topical``: ``on_topic`` of the message; ``platform_entry``:
     the redirect entry of another platform or a bank the message names; ``ours_named``:
     the message names WeChat Pay as well (then the platform decides only when the model
-    thinks the question is not ours)."""
+    thinks the question is not ours); ``payer``: the message speaks as a customer
+    paying a shop (core.voice), else the entries written for customers are left out."""
     if platform_entry == PLATFORM_ENTRIES["hotline"] and platform_entry in entries \
             and intent in HOTLINE_INTENTS:
         # "12306人工客服怎么转", "中国移动的客服电话": another company's people, not ours.
         return Decision("answer", platform_entry, why="other company")
     if intent in CONTROL_INTENTS and confidence >= FAQ_SURE:
         return Decision("keep", why="control")
+    if not payer:
+        # A merchant telling what their customers see is not a customer.
+        candidates = [c for c in candidates if c.entry_id not in PAYER_ENTRIES]
     # Another platform's entry needs that platform named: "奶茶店 号被冻结 提现提不出来"
     # shares words with Taobao's entry but is a WeChat Pay merchant's.
     candidates = [c for c in candidates

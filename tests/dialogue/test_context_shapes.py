@@ -159,7 +159,7 @@ async def test_who_said_they_have_no_merchant_id_is_not_asked_for_one(
                                      "好 我让老板自己登商家助手看 谢谢", "我没说信用卡啊。。算了 谢谢"])
 async def test_a_parting_with_a_plan_is_thanked_not_answered_again(talk: Talk, parting: str) -> None:
     merchant = talk()
-    await merchant.say("申诉被驳回了怎么办")
+    await merchant.say("客服电话多少")
     reply = await merchant.say(parting)
     assert reply.intent == "thank"
     assert reply.responses == ["utter_thank"]

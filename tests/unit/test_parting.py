@@ -37,3 +37,13 @@ def test_not_partings(text: str) -> None:
 ])
 def test_a_goodbye_without_thanks_is_a_goodbye(text: str, kind: str | None) -> None:
     assert parting_kind(text) == kind
+
+
+@pytest.mark.parametrize(("text", "parting"), [
+    ("行，谢谢，我今晚把接龙截图整理好明天交", True),
+    ("谢谢，我明天去打95017", True),
+    ("谢谢，那我要怎么申诉", False),
+    ("谢谢 我的收款码被限制了", False),
+])
+def test_thanks_then_a_plan_is_a_parting(text: str, parting: bool) -> None:
+    assert is_parting(text) is parting
