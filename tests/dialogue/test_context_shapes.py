@@ -79,7 +79,7 @@ async def test_the_options_are_not_listed_twice(talk: Talk) -> None:
 
 async def test_what_was_said_before_the_advisor_is_not_asked_again(talk: Talk) -> None:
     merchant = talk()
-    await merchant.say("客户都在外地，我有个网站但是没备案，怎么收款")
+    await merchant.say("帮我选个远程收款方式，客户都在外地，我有个网站但是没备案")
     assert await merchant.slot("payer_location") == "remote"
     assert await merchant.slot("has_website_icp") is False
     reply = await merchant.say("好的")
