@@ -112,7 +112,7 @@ async def test_side_questions_at_the_contact_step_never_file_a_message(
     warned = "utter_anti_scam" in scam.responses or any(
         (entry or "").startswith("scam_") for entry in scam.entries)
     assert warned and scam.responses[-1] == "utter_remind_handoff_contact"  # safety first
-    second = await merchant.say("那这个软件我还装不装？他还在电话上等我")
+    second = await merchant.say("那这个会议软件我还要不要装？")
     # u1 c20: the second side question filed "在这里回复" nobody chose.
     assert "utter_handoff_ticket" not in second.responses
     assert REMIND_CONTACT_AGAIN in second.text  # asked again, in other words, with choices
