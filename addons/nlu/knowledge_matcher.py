@@ -42,10 +42,9 @@ from core.knowledge.asks import asks
 from core.knowledge.decision import (
     INTENT_ENTRIES,
     KNOWLEDGE_INTENT,
-    PAYER_ENTRIES,
     PLATFORM_ENTRIES,
-    PLATFORM_REDIRECTS,
     Decision,
+    allowed,
     decide,
     on_topic,
 )
@@ -165,12 +164,13 @@ class KnowledgeMatcher(GraphComponent):
         candidates = index.search(text, self._query_vector(text),
                                   limit=int(self._config["candidates"]), normalized=True)
         platform = named_platform(text, message.get(ENTITIES) or [])
+        payer = is_payer(text)
         decision = decide(intent, confidence, candidates, index.entries, chars=chars,
                           topical=on_topic(text), platform_entry=PLATFORM_ENTRIES.get(platform),
                           ours_named=bool(OURS_NAMED.search(text)) or (
                               platform == "bank" and bool(OUR_SETTLEMENT.search(text))),
-                          payer=is_payer(text))
-        ranked = self._asks_ranked(text, index, platform)
+                          payer=payer)
+        ranked = self._asks_ranked(text, index, PLATFORM_ENTRIES.get(platform), payer)
         clear = self._clear(ranked)
         picked = self._picked_from(ranked, decision.suggestions) \
             if decision.kind == "suggest" else []
@@ -196,18 +196,15 @@ class KnowledgeMatcher(GraphComponent):
         elif decision.kind == "suggest":
             self._rank_first(message, FALLBACK_INTENT, confidence)
 
-    def _asks_ranked(self, text: str, index: Any, platform: str) -> list[list[Candidate]]:
-        """Each ask of a several-ask message matched alone ("钱什么时候能提？申诉又要多久");
-        [] for a message with one ask."""
+    def _asks_ranked(self, text: str, index: Any, platform_entry: str | None,
+                     payer: bool) -> list[list[Candidate]]:
+        """Each ask of a several-ask message matched alone ("钱什么时候能提？申诉又要多久"),
+        with the candidates the whole message may get; [] for a message with one ask."""
         pieces = asks(text)
         if len(pieces) < 2:
             return []
-        payer = is_payer(text)
-        return [[c for c in index.search(piece, self._query_vector(piece), limit=3,
-                                         normalized=True)
-                 if (c.entry_id not in PLATFORM_REDIRECTS
-                     or c.entry_id == PLATFORM_ENTRIES.get(platform))
-                 and (payer or c.entry_id not in PAYER_ENTRIES)] for piece in pieces]
+        return [allowed(index.search(piece, self._query_vector(piece), limit=3, normalized=True),
+                        platform_entry, payer) for piece in pieces]
 
     @staticmethod
     def _clear(ranked: list[list[Candidate]]) -> list[str]:

@@ -169,6 +169,17 @@ def same_topic(entry: Entry | None, other: Entry | None) -> bool:
     return bool(set(entry.tags) & set(other.tags)) or other.id in entry.follow_ups
 
 
+def allowed(candidates: Sequence[Candidate], platform_entry: str | None,
+            payer: bool) -> list[Candidate]:
+    """The candidates this message may get: another platform's entry only when that
+    platform is named ("奶茶店 号被冻结 提现提不出来" shares words with Taobao's entry but
+    is a WeChat Pay merchant's); entries for customers only when a customer speaks (a
+    merchant telling what their customers see is not one)."""
+    return [c for c in candidates
+            if (c.entry_id not in PLATFORM_REDIRECTS or c.entry_id == platform_entry)
+            and (payer or c.entry_id not in PAYER_ENTRIES)]
+
+
 def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate],
            entries: Mapping[str, Entry], chars: int = 100, topical: bool = True,
            platform_entry: str | None = None, ours_named: bool = False,
@@ -185,13 +196,7 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
         return Decision("answer", platform_entry, why="other company")
     if intent in CONTROL_INTENTS and confidence >= FAQ_SURE:
         return Decision("keep", why="control")
-    if not payer:
-        # A merchant telling what their customers see is not a customer.
-        candidates = [c for c in candidates if c.entry_id not in PAYER_ENTRIES]
-    # Another platform's entry needs that platform named: "奶茶店 号被冻结 提现提不出来"
-    # shares words with Taobao's entry but is a WeChat Pay merchant's.
-    candidates = [c for c in candidates
-                  if c.entry_id not in PLATFORM_REDIRECTS or c.entry_id == platform_entry]
+    candidates = allowed(candidates, platform_entry, payer)
     top = candidates[0] if candidates else None
     second = candidates[1].score if len(candidates) > 1 else 0.0
     strong = top is not None and top.score >= OVERRIDE and chars >= OVERRIDE_MIN_CHARS
