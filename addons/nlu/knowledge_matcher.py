@@ -42,6 +42,7 @@ from core.knowledge.asks import asks
 from core.knowledge.decision import (
     INTENT_ENTRIES,
     KNOWLEDGE_INTENT,
+    OUT_OF_SCOPE,
     PLATFORM_ENTRIES,
     Decision,
     allowed,
@@ -179,6 +180,12 @@ class KnowledgeMatcher(GraphComponent):
             # entry: answer each.
             clear = picked if len(picked) >= 2 else clear
             decision = Decision("answer", clear[0], why="each ask")
+        elif clear and decision.kind == "keep" and (
+                intent == OUT_OF_SCOPE
+                or (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == FALLBACK_INTENT):
+            # "民宿哪来的快递单号 还有重新交以后多久出结果": the whole reads as no question
+            # of ours, yet an ask of it clearly is one; answer the asks, not a refusal.
+            decision = Decision("answer", clear[0], why="an ask")
         main = decision.entry_id if decision.kind == "answer" else INTENT_ENTRIES.get(intent or "")
         also = [entry_id for entry_id in clear if entry_id != main][:1]
         message.set(KNOWLEDGE_KEY, {

@@ -237,3 +237,15 @@ async def test_a_payer_is_told_about_their_payment_not_asked_for_a_merchant_id(
     assert "utter_ask_merchant_id" not in reply.responses
     assert {"payer_payment_failed", "customer_cannot_pay"} & set(reply.entries)
     assert "扣钱" in reply.text or "退回" in reply.text
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    ("民宿哪来的快递单号 还有重新交以后多久出结果", "appeal_review_time"),
+    ("我们开民宿的 没有快递单号怎么办 还有重新提交以后多久有结果", "appeal_transaction_proof"),
+    ("天气好热啊。另外申诉交上去一般多久出结果", "appeal_review_time"),
+])
+async def test_an_ask_of_ours_in_a_message_that_reads_off_topic_is_answered(
+        talk: Talk, text: str, entry: str) -> None:
+    reply = await talk().say(text)
+    assert entry in reply.entries
+    assert "utter_out_of_scope" not in reply.responses
