@@ -24,6 +24,7 @@ from core.dates import REVIEW_WORKING_DAYS, working_days_between
 from core.db import appeal_events, handoffs, repository
 from core.db.appeal_events import Decision, DecisionKind
 from core.db.models import AccountStatus, Appeal, AppealStatus, HandoffStatus, utcnow
+from core.knowledge.asks import asks
 from core.privacy import mask_merchant_id
 
 KNOWN_REASONS = {"remote_qr_collection", "instant_withdrawal", "high_frequency"}
@@ -534,8 +535,31 @@ def explain_review(dispatcher: CollectingDispatcher, tracker: Tracker, account: 
     dispatcher.utter_message(response=response, funds_note=funds_note, **values)
 
 
+async def answer_capability_ask(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """"那我现在还能收款吗？另外申诉要准备什么": the whole message was answered as its other
+    ask; the what-still-works ask in it gets the verified merchant's own answer too.
+    False when the message has no such ask, or the whole already was one."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    if asks_capability(text):
+        return False  # answered as a whole (answer_from_facts)
+    ask = next((piece for piece in asks(text) if asks_capability(piece)), None)
+    if ask is None:
+        return False
+    try:
+        identity = await load_identity(*sender_key(tracker))
+        account = await load_account(identity.merchant_id, None) \
+            if identity.merchant_id else None
+    except DatabaseUnavailable:
+        return False
+    if account is None:
+        return False
+    explain_capability(dispatcher, tracker, account, ask, "restriction_can_collect_not_withdraw",
+                       lead=f"另外，你问的“{ask}”：\n")
+    return True
+
+
 def explain_capability(dispatcher: CollectingDispatcher, tracker: Tracker,
-                       account: AccountView, text: str, entry_id: str) -> None:
+                       account: AccountView, text: str, entry_id: str, lead: str = "") -> None:
     """What still works for this merchant, with the next step; asked again, short with
     the offer of a person (actions.capability)."""
     key = f"capability:{account.merchant_id[-2:]}:{question_kind(text)}"
@@ -552,7 +576,7 @@ def explain_capability(dispatcher: CollectingDispatcher, tracker: Tracker,
         appeal_said=bool(open_appeal) and times_said(tracker, STATUS_RESPONSES, open_appeal.id) > 0,
     )
     answer = capability_answer(text, facts, again=facts_said(tracker, key) >= 1)
-    dispatcher.utter_message(text=answer, **{FACT_METADATA: key, KB_METADATA: entry_id})
+    dispatcher.utter_message(text=lead + answer, **{FACT_METADATA: key, KB_METADATA: entry_id})
 
 
 def explain_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -232,6 +232,10 @@ async def answer_other_asks(dispatcher: CollectingDispatcher, tracker: Tracker,
     knowledge matcher: said after the main answer, named, unless said in this session."""
     if asker_role(tracker) == "hong_kong":
         return  # one HK answer covers every ask
+    from actions.account import answer_capability_ask  # lazy: account imports this module
+
+    if await answer_capability_ask(dispatcher, tracker):
+        return  # one more answer per message
     said = set(answered_entries(tracker)) | {answered_now}
     ids = [str(i) for i in knowledge_of(tracker).get("also") or [] if i not in said]
     entries = await load_entries(ids) if ids else {}

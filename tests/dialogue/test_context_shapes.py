@@ -249,3 +249,11 @@ async def test_an_ask_of_ours_in_a_message_that_reads_off_topic_is_answered(
     reply = await talk().say(text)
     assert entry in reply.entries
     assert "utter_out_of_scope" not in reply.responses
+
+
+async def test_a_what_still_works_ask_beside_another_question_is_answered_too(
+        talk: Talk) -> None:
+    merchant = await verified_frozen(talk)
+    reply = await merchant.say("那我现在还能收款吗？另外申诉要准备什么")
+    assert "收不了款" in reply.text
+    assert any(entry.startswith("appeal_") for entry in reply.entries)
