@@ -268,7 +268,8 @@ class ActionFallback(Action):
             return []
         knowledge = knowledge_of(tracker)
         if knowledge.get("decision") == "suggest" and \
-                await suggest(dispatcher, list(knowledge.get("suggestions") or [])):
+                await suggest(dispatcher, list(knowledge.get("suggestions") or []),
+                              answered_entries(tracker)):
             return []
         ranking = tracker.latest_message.get("intent_ranking") or []
         candidates = [item["name"] for item in ranking if item.get("name") in INTENT_TITLES][:2]

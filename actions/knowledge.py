@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -175,8 +176,13 @@ def choice_buttons(entries: list[Entry], with_none: bool = True) -> list[dict[st
     return buttons
 
 
-async def suggest(dispatcher: CollectingDispatcher, ids: list[str]) -> bool:
-    """"你是想问：" with the likeliest entries as choices; False if none can be shown."""
+async def suggest(dispatcher: CollectingDispatcher, ids: list[str],
+                  answered: Sequence[str] = ()) -> bool:
+    """"你是想问：" with the likeliest entries as choices, those not answered in this
+    session first (an offer of what was just said leads to "说过了"); False if none can
+    be shown."""
+    fresh = [i for i in ids if i not in answered]
+    ids = fresh or ids
     entries = await load_entries(ids)
     shown = [entries[i] for i in ids if i in entries]
     if not shown:
@@ -203,6 +209,13 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
             HK_95017 if "95017" in said else HK_PHONE
         dispatcher.utter_message(text=text, **{KB_METADATA: HK_ENTRY})
         return True
+    if entry_id in answered and entry_id == _entity(tracker, KB_ENTITY):
+        # Chosen from the buttons although said before: the merchant wants it again.
+        entry = (await load_entries([entry_id])).get(entry_id)
+        if entry is not None:
+            dispatcher.utter_message(text="就是前面说过的这条，再发一次：")
+            await say_entry(dispatcher, tracker, entry)
+            return True
     if entry_id in answered:
         return await _answer_again(dispatcher, tracker, entry_id, answered,
                                    try_others=entry_id == asked_for)

@@ -48,6 +48,14 @@ async def test_a_did_you_mean_choice_answers_that_entry(talk: Talk) -> None:
     assert reply.entries == ["fee_rate_lower"]
 
 
+async def test_an_answer_chosen_again_from_the_buttons_is_given_again(talk: Talk) -> None:
+    merchant = talk()
+    first = await merchant.say('/knowledge{"kb_entry": "fee_rate_lower"}')
+    again = await merchant.say('/knowledge{"kb_entry": "fee_rate_lower"}')
+    assert "fee_rate_lower" in again.entries
+    assert first.text in again.text and "说过了" not in again.text
+
+
 async def test_a_verified_merchant_gets_the_variant_for_their_own_case(talk: Talk) -> None:
     anonymous = await talk().say("现在还能提现吗")
     merchant = talk()
