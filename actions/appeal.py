@@ -78,6 +78,7 @@ class ValidateAppealForm(RepairingForm):
     }
     free_text_slots = frozenset({"appeal_description"})
     pause_response = "utter_pause_appeal_form"
+    closing_response = "utter_goodbye_paused_appeal"
 
     def name(self) -> str:
         return "validate_appeal_form"

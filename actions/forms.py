@@ -111,6 +111,9 @@ class RepairingForm(FormValidationAction, abc.ABC):
     skip_words: dict[str, re.Pattern[str]] = {}
     #: Said when the form pauses; tells how to come back.
     pause_response: str = "utter_form_paused"
+    #: Said when the merchant closes or says goodbye inside the form: a goodbye, never
+    #: another question ("拜拜" answered with "要继续核对身份吗？" is nagging).
+    closing_response: str = "utter_goodbye_paused"
     #: A paused form can be resumed with "继续" (not, e.g., a satisfaction question).
     resumable: bool = True
     #: The form checks who is asking: "我是服务商" / "我没有商户号" is a move of its own
@@ -342,8 +345,8 @@ class RepairingForm(FormValidationAction, abc.ABC):
             return {**self._cleared(domain), FORM_STOP: "cancelled", PAUSED_FORM: None,
                     **calm}
         if move == Move.CLOSING:
-            dispatcher.utter_message(response="utter_goodbye_paused")
-            return self._pause(dispatcher)
+            dispatcher.utter_message(response=self.closing_response)
+            return self._pause(dispatcher, announce=False)
         if move == Move.THANKS:
             dispatcher.utter_message(response="utter_thank_short")
             return self._reminded(dispatcher, tracker)
@@ -403,8 +406,8 @@ class RepairingForm(FormValidationAction, abc.ABC):
     ) -> dict[str, Any]:
         intent = said.intent or ""
         if intent == "goodbye":
-            dispatcher.utter_message(response="utter_goodbye_paused")
-            return self._pause(dispatcher)
+            dispatcher.utter_message(response=self.closing_response)
+            return self._pause(dispatcher, announce=False)
         if intent == "stop_waiting":
             await stop_waiting(dispatcher, tracker)
             return {REPAIR_STATE: "remind"}

@@ -150,6 +150,13 @@ async def test_an_emergency_during_the_handoff_is_answered_and_the_request_kept(
     assert "utter_pause_handoff_form" not in said(reply)
 
 
+
+async def test_a_paid_promise_that_the_appeal_passes_gets_the_warning_inside_the_check(
+        talk: Talk) -> None:
+    merchant = await at_step(talk, "merchant_id")
+    reply = await merchant.say("我问的是保证通过。还有个人说交500块就能包过，靠谱吗")
+    assert is_warning(said(reply)[0]), said(reply)
+
 # --- safety outside forms ------------------------------------------------------------------
 @pytest.mark.parametrize(("text", "entry"), [
     ("我把验证码给他了", "kb:scam_credentials_leaked"),
@@ -210,8 +217,10 @@ async def test_a_closing_inside_a_form_is_acknowledged_and_the_form_waits(
 ) -> None:
     merchant = await at_step(talk, slot)
     reply = await merchant.say("好的我明天打95017")
-    assert said(reply)[0] == "utter_goodbye_paused", said(reply)
-    assert not hints(reply)
+    closing = "utter_goodbye_paused_appeal" if FORM_OF[slot] == "appeal_form" \
+        else "utter_goodbye_paused"
+    # A goodbye, and no question after it ("要继续核对身份吗？" after "拜拜" is nagging).
+    assert said(reply) == [closing], said(reply)
     assert await merchant.active_form() is None
     assert await merchant.slot("paused_form") == FORM_OF[slot]
 
