@@ -43,6 +43,15 @@ PHONE_CUE_BEFORE = re.compile(
     r"(尾号|尾数|尾巴|后四位|后4位|末四位|末4位|最后四位|最后4位|手机号?码?|电话号?码?|号码)"
     r"(的)?(后四位|后4位|尾号|尾数|尾巴|最后四位)?\s*(是|为|系|係|喺)?\s*[:：=]?\s*$")
 PHONE_CUE_AFTER = re.compile(r"^\s*(结尾|是尾号|是手机尾号|是后四位|是手机后四位)")
+# Digits named as another number's ("订单尾号1234", "卡号后四位1234", "验证码1234",
+# "尾号1234的订单") are never the phone's, even where the phone's were asked for.
+OTHER_NUMBER_BEFORE = re.compile(
+    r"(订单|单号|交易|流水|账单|发票|快递|运单|物流|包裹|工单|银行卡|信用卡|储蓄卡|(?<!手机)(?<!电话)卡"
+    r"|身份证|证件|车牌|验证码|校验码|动态码|密码|取件码|取餐码|货号|型号|编号|批次)"
+    r"(号码|号|编号|单号)?(的)?(尾号|尾数|尾巴|后四位|后4位|末四位|末4位|最后四位|最后4位|前四位|前4位)?"
+    r"\s*(是|为)?\s*[:：=#]?\s*$")
+OTHER_NUMBER_AFTER = re.compile(
+    r"^\s*(的|那|这)?(个|张|笔)?\s*(订单|单子|交易|银行卡|信用卡|卡|快递|包裹|发票|账单|工单)")
 # A 10-digit number named as the service provider's own id is not a merchant id to check.
 PROVIDER_ID_BEFORE = re.compile(
     r"(服务商号|服务商的?(商户号|账号|id|mchid)|服务商编号|sp号|sp_mchid)\s*(是|为|:|：)?\s*$",
@@ -111,7 +120,11 @@ def _phone_digits(plain: str, found: _Digits, id_span: tuple[int, int] | None,
     next to the merchant id, the whole message, or (where the digits were asked for) a
     group on its own; never an amount ("收2800", "先转1400")."""
     before, after = plain[:found.start], plain[found.end:]
-    if found.with_id or PHONE_CUE_BEFORE.search(before[-12:]) or PHONE_CUE_AFTER.match(after):
+    if found.with_id:
+        return True
+    if OTHER_NUMBER_BEFORE.search(before[-16:]) or OTHER_NUMBER_AFTER.match(after):
+        return False  # "订单尾号1234": an order's digits, whatever was asked
+    if PHONE_CUE_BEFORE.search(before[-12:]) or PHONE_CUE_AFTER.match(after):
         return True
     if MONEY_BEFORE.search(before[-6:]):
         return False
@@ -365,14 +378,40 @@ def _last_bot_turn(tracker: Tracker) -> list[dict[str, Any]]:
 
 def digits_were_asked(tracker: Tracker) -> bool:
     """The last bot turn asked for the phone digits (or said they did not match), or the
-    identity check paused at that step: "就是5678", "继续吧 0004" answer it."""
+    identity check paused at that step in the last bot turn: "就是5678", "继续吧 0004"
+    answer it. A check paused turns ago asked nothing of this message ("我这边有一笔 1234
+    没到账" is no answer, and no failed check)."""
     for metadata in _last_bot_turn(tracker):
         if metadata.get("utter_action") in DIGITS_ASKED or \
                 metadata.get(IDENTITY_REPLY) in DIGITS_ASKED_TEXTS:
             return True
     # (Paused with the id known: the digits were next. This message's own digits are
     # already in the slot, from Rasa's mapping.)
-    return tracker.get_slot(PAUSED_FORM) == "verify_form" and bool(tracker.get_slot("merchant_id"))
+    return tracker.get_slot(PAUSED_FORM) == "verify_form" and \
+        bool(tracker.get_slot("merchant_id")) and _paused_in_last_bot_turn(tracker)
+
+
+def _paused_in_last_bot_turn(tracker: Tracker) -> bool:
+    """The identity check paused between the previous user message and the latest."""
+    users = 0
+    for event in _turns(tracker):
+        if event.get("event") == "user":
+            users += 1
+            if users == 2:
+                break
+        elif users == 1 and event.get("event") == "slot" and \
+                event.get("name") == PAUSED_FORM and event.get("value") == "verify_form":
+            return True
+    return False
+
+
+def typed_now(tracker: Tracker, value: Any) -> bool:
+    """Whether the phone digits ``value`` (a slot value: the digits, a phone number, or a
+    list of them from several entities) are the phone's digits in the latest message, as
+    the check reads them there."""
+    last4 = find_ids(latest_text(tracker), asked_for_digits=digits_were_asked(tracker))[1]
+    values = value if isinstance(value, list) else [value]
+    return last4 is not None and any(str(v or "")[-4:] == last4 for v in values)
 
 
 def failures_said(tracker: Tracker) -> int:
@@ -557,11 +596,14 @@ class ValidateVerifyForm(RepairingForm):
     @staticmethod
     def _earlier_candidates(tracker: Tracker) -> dict[str, Any]:
         """At the start of the check, what Rasa kept from earlier messages (its slot
-        mappings fill the slots from any message): the phone digits count only when
-        typed for this check; an earlier merchant id only if it was typed as one."""
+        mappings fill the slots from any message, and its form offers them again at
+        activation as if just extracted): the phone digits count only when this message
+        holds them as the phone's ("订单尾号1234" three messages ago is no answer); an
+        earlier merchant id only if it was typed as one."""
         fresh = tracker.slots_to_validate()
         values: dict[str, Any] = {}
-        if tracker.get_slot("phone_last4") and "phone_last4" not in fresh:
+        last4 = tracker.get_slot("phone_last4")
+        if last4 and ("phone_last4" not in fresh or not typed_now(tracker, last4)):
             values["phone_last4"] = None
         merchant_id = tracker.get_slot("merchant_id")
         if merchant_id and "merchant_id" not in fresh and \

@@ -186,9 +186,10 @@ def test_bad_working_hours_are_refused() -> None:
 
 
 def test_forgetting_a_merchant_deletes_what_was_said_in_their_handoffs(db_url: str) -> None:
-    """"删除我的记录" also removes agents' replies and notes about that merchant; other
-    merchants' handoffs keep theirs."""
-    from core.db.forget import forget
+    """"删除我的记录" also removes agents' notes about that merchant and the text of their
+    replies (the rows stay for the report's figures: tests/security/test_deletion_copies.py);
+    other merchants' handoffs keep theirs."""
+    from core.db.forget import REMOVED, forget
     from core.db.models import AgentMessage, HandoffNote
 
     agent = add_agent(db_url, "li")
@@ -200,10 +201,11 @@ def test_forgetting_a_merchant_deletes_what_was_said_in_their_handoffs(db_url: s
     with Session(get_engine(db_url)) as session, session.begin():
         forget(session, "widget", "forget-me")
     with Session(get_engine(db_url)) as session:
-        left = {(row.handoff_id, type(row).__name__)
+        left = {(row.handoff_id, type(row).__name__, row.text)
                 for table in (AgentMessage, HandoffNote)
                 for row in session.query(table).all()}
-        assert left == {(other, "AgentMessage"), (other, "HandoffNote")}
+        assert left == {(mine, "AgentMessage", REMOVED), (other, "AgentMessage", "您好"),
+                        (other, "HandoffNote", "商户很着急")}
         forgotten = session.get(Handoff, mine)
         assert forgotten is not None and forgotten.problem is None  # statistics stay
 
