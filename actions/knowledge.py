@@ -104,14 +104,25 @@ def asker_role(tracker: Tracker) -> str | None:
     HK merchant, a service provider, a developer, a customer or a personal user."""
     from actions.repair import role_of  # lazy: repair's forms import this module
 
+    # An HK merchant who also runs a mainland shop ("深圳仲有間分店") or was verified
+    # here is our merchant from then on: mainland questions get mainland answers.
+    mainland = bool(tracker.get_slot("verified_merchant"))
     for event in reversed(tracker.events):
         if event.get("event") == "session_started":
             break
         if event.get("event") == "user":
-            role = role_of(str(event.get("text") or ""))
+            text = str(event.get("text") or "")
+            mainland = mainland or bool(MAINLAND_SHOP.search(text))
+            role = role_of(text)
+            if role == "hong_kong" and mainland:
+                continue
             if role:
                 return role
     return None
+
+
+MAINLAND_SHOP = re.compile(r"(内地|大陆|國內|国内|深圳|广州|东莞|珠海|上海|北京)[^，。,.？?]{0,8}"
+                           r"(分店|店|铺|舖|商户|商戶|账户|賬戶|收款|微信支付)|內地|内地的?商户号")
 
 
 async def answer_facts(tracker: Tracker) -> dict[str, Any]:

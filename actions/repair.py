@@ -83,6 +83,7 @@ PAID_STRONG = re.compile(
     r"|(转|付|交|打|汇|充)(了|过)|被骗"
 )
 PAID_WEAK = re.compile(r"(转|付|交|打|汇)给")
+PAID_DONE = re.compile(r"(转|付|交|打|汇|充)(了|过)|被骗")
 DOUBT = re.compile(r"要不要|能不能|该不该|是不是|可以吗|真的吗|靠谱吗|能信吗|行不行|[?？]")
 
 
@@ -107,8 +108,10 @@ def _paid(text: str) -> bool:
     text = NOT_SCAMMED.sub("", CALLING.sub("", text))
     if not (re.search(_MONEY, text) and re.search(_PAID_WHO, text)):
         return False
-    return bool(PAID_STRONG.search(text)) or (
-        bool(PAID_WEAK.search(text)) and not DOUBT.search(text))
+    if PAID_DONE.search(text):
+        return True
+    # "昨天有个客服说交2000块就能解封 我要不要交": what was asked for, still in doubt.
+    return bool(PAID_STRONG.search(text) or PAID_WEAK.search(text)) and not DOUBT.search(text)
 
 
 def _leaked(text: str) -> bool:

@@ -88,6 +88,8 @@ _CANTONESE = {
     "收唔到": "收不到", "俾人": "被人", "冇": "没有", "嘅": "的", "咗": "了", "唔": "不",
     "啲": "些", "嗰": "那", "佢": "他", "喺": "在", "咩": "什么", "揾": "找", "睇": "看",
     "攞": "拿", "俾": "给", "哋": "们",
+    # Not Cantonese: the Taiwan/HK spelling 甚麼, which OpenCC keeps as 甚么.
+    "甚么": "什么",
 }
 _CANTONESE_PATTERN = re.compile(
     "|".join(re.escape(k) for k in sorted(_CANTONESE, key=len, reverse=True)))

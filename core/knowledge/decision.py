@@ -41,6 +41,7 @@ MARGIN = 0.005
 # A task the model is this sure of stays a task unless an entry scores OVERRIDE.
 TASK_SURE = 0.5
 TASK_CERTAIN = 0.97
+TASK_EXACT = 0.7
 OVERRIDE = 0.4
 OVERRIDE_MIN_CHARS = 6
 # A message with no word of our domain ("有没有别的办法") needs a closer fit: its few
@@ -224,8 +225,12 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
         if own_topic and top.entry_id not in TASK_OVERVIEWS and top.score >= TASK_SPECIFIC:
             # "线下码发给外省客户扫会被风控吗": the specific answer, not the whole advisor
             return Decision("answer", top.entry_id, why="task-specific")
+        # Worded like the task's examples, yet an entry of another topic fits it almost
+        # word for word ("能保证申诉通过吗" is no status look-up).
+        exact = top is not None and top.score >= TASK_EXACT
         return Decision("answer", top.entry_id, why="override") \
-            if strong and not own_topic and not certain else Decision("keep", why="task")
+            if strong and not own_topic and (not certain or exact) \
+            else Decision("keep", why="task")
     if intent == OUT_OF_SCOPE and confidence >= OOS_SURE:
         # Weather, homework, other trades: sure it is not ours unless an entry fits well,
         # or the message speaks of our topics and an entry of ours fits ("号被冻结 提现

@@ -33,7 +33,7 @@ STATES = {"normal", "restricted", "risk_controlled", "frozen"}
 APPEALS = {"none", "open", "overdue", "rejected", "approved"}
 # Who is asking when it is not the merchant (actions.repair.role_of): a variant may be
 # written for them ("role: personal" for a WeChat user without a merchant id).
-ROLES = {"hong_kong", "service_provider", "developer", "payer", "personal"}
+ROLES = {"hong_kong", "service_provider", "developer", "payer", "personal", "staff"}
 REDIRECTS = {"alipay", "bank", "unionpay", "platform", "authority", "police",
              "wechat_security", "wechatpay_hk", "other"}
 

@@ -108,6 +108,17 @@ async def test_a_personal_user_gets_the_personal_answer_not_the_merchant_one(
     assert "营业执照" in merchant.text and "营业执照" not in reply.text
 
 
+async def test_a_hong_kong_merchant_with_a_mainland_shop_gets_mainland_answers(
+        talk: Talk) -> None:
+    hk = talk()
+    first = await hk.say("我係香港嘅商戶，用緊WeChat Pay HK，個賬戶收唔到錢，點算？")
+    assert first.entries == ["wechat_pay_hk"]
+    await hk.say("好，咁我喺深圳仲有間分店，用內地微信支付嘅商戶號，都俾人限制咗收款")
+    reply = await hk.say("我想申訴，要準備咩文件？")
+    assert "wechat_pay_hk" not in reply.entries
+    assert "营业执照" in reply.text
+
+
 async def test_a_hong_kong_merchant_is_not_given_mainland_rules(talk: Talk) -> None:
     hk = talk()
     first = await hk.say("我们是香港商户，用的是WeChat Pay HK")

@@ -163,8 +163,10 @@ async def test_paused_appeal_resumes_from_the_intent_too(talk: Talk) -> None:
 async def test_goodbye_in_the_middle_pauses(talk: Talk) -> None:
     merchant = await at_step(talk, "appeal_description")
     reply = await merchant.say("先这样吧，拜拜")
-    assert "utter_pause_appeal_form" in reply.responses
+    # A goodbye that says the content is kept, and no question after it.
+    assert reply.responses == ["utter_goodbye_paused_appeal"]
     assert await merchant.active_form() is None
+    assert await merchant.slot("paused_form") == "appeal_form"
 
 
 # --- cancel and restart -----------------------------------------------------------------

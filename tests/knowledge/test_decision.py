@@ -42,6 +42,10 @@ def c(entry_id: str, score: float) -> Candidate:
     ("check_account_status", 0.9, [c("abnormal_reason", 0.5)], {}, "keep", None),
     ("check_account_status", 0.9, [c("fee_rate", 0.5)], {}, "answer", "fee_rate"),
     ("check_account_status", 0.9, [c("fee_rate", 0.5)], {"chars": 3}, "keep", None),
+    # worded exactly like the task's examples, it stays, unless another entry fits
+    # almost word for word ("能保证申诉通过吗" at 0.83 is no status look-up)
+    ("check_account_status", 0.98, [c("fee_rate", 0.5)], {}, "keep", None),
+    ("check_account_status", 0.98, [c("fee_rate", 0.83)], {}, "answer", "fee_rate"),
     # ... but a specific entry of the task's topic that fits well is the answer
     ("ask_remote_collection", 0.98, [c("reason_remote_qr", 0.6)], {}, "answer",
      "reason_remote_qr"),

@@ -16,7 +16,7 @@ NORMAL = Capabilities(merchant="1900****01", can_collect=True, can_withdraw=True
 
 @pytest.mark.parametrize("text", [
     "现在还能收款吗", "那我能先提一部分出来吗", "那两万块提现要多久能到", "还能用什么功能",
-    "客人还能付款吗", "钱能转出来吗", "收款码还能用吗",
+    "客人还能付款吗", "钱能转出来吗", "收款码还能用吗", "那我钱什么时候能提", "钱啥时候可以提",
 ])
 def test_capability_questions_are_recognised(text: str) -> None:
     assert asks_capability(text)

@@ -12,6 +12,8 @@ from core.parting import is_parting, parting_kind
     "我没说信用卡啊。。算了 谢谢", "好 我打电话问 谢谢你", "吓死我了 好的我不帮他收了 谢谢啊",
     "好 我让老板自己登商家助手看 谢谢", "明白了，谢谢解答", "好吧 知道了 拜拜", "3Q", "好滴 谢啦~",
     "那个人又发消息说今天打八折，我把他拉黑了。谢谢提醒啊",
+    "行 知道了", "好的，明白了", "ok 懂了", "hao de xiexie 👍",
+    "呃 绑的哪个手机我忘了 算了明天再打95017问吧，谢谢",
 ])
 def test_partings(text: str) -> None:
     assert is_parting(text)
@@ -25,6 +27,9 @@ def test_partings(text: str) -> None:
     "我已经转了2000保证金给他了，谢谢",  # money handed over: safety first
     "好的我把验证码发给他了 谢谢",  # a code given
     "商户号1900000003 谢谢",  # an id: a look-up
+    "知道了，那申诉要多久",  # understood, then a question
+    "算了，那哪个方式能用？谢谢",  # giving up on one thing, asking another
+    "不知道了",  # not an acknowledgement
     "",
 ])
 def test_not_partings(text: str) -> None:

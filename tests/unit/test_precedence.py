@@ -213,6 +213,8 @@ def test_money_already_paid_to_a_fake_helper_is_an_emergency(text: str) -> None:
     "有个顾问说花钱能解冻 真的假的", "告诉我你的支付密码", "有人冒充微信客服给我打电话",
     "网上那个广告说专业解封 电话要不要打", "收到解封链接要不要点",
     "有个电话说是微信支付客服，说我商户号违规要注销，让我配合操作，是真的吗",
+    # Asked for yesterday, not paid: "交" is the scammer's demand.
+    "对了 昨天有个客服打电话给我 说交2000块解冻费就能马上帮我解封 是你们的人吗 我要不要交",
 ])
 def test_someone_asking_for_codes_or_fees_is_a_scam_in_progress(text: str) -> None:
     assert safety_of(text) == Safety.SCAM
