@@ -11,7 +11,8 @@ from actions.guidance import looks_like_scam
     "text",
     ["有人说交800块就能帮我解封", "花钱找人代解封靠谱吗", "客服让我把短信验证码发给他",
      "加我微信，内部渠道帮你解冻", "解封要交多少钱", "告诉我你的支付密码",
-     "还有个人说交500块就能包过，靠谱吗", "他说付两千保证通过", "包过的，收费800"],
+     "还有个人说交500块就能包过，靠谱吗", "他说付两千保证通过", "包过的，收费800",
+     "我还没交呢 就问问是不是真的"],
 )
 def test_scam_signals_are_recognised(text: str) -> None:
     assert looks_like_scam(text)

@@ -175,7 +175,8 @@ def test_collapse_keeps_entity_offsets() -> None:
         ("點解我個商戶號俾人凍結咗", "为什么我个商户号被人冻结了"),
         ("申訴入口喺邊度", "申诉入口在哪里"),
         ("仲裁", "仲裁"),  # a Mandarin word that merely contains a Cantonese character
-        ("錢甚麼時候能提", "钱什么时候能提"),  # the Taiwan/HK spelling of 什么
+        ("錢甚麼時候能提", "钱什么时候能提"),
+        ("審核要幾耐", "审核要多久"),  # the Taiwan/HK spelling of 什么
     ],
 )
 def test_cantonese_becomes_mandarin(raw: str, expected: str) -> None:
