@@ -254,7 +254,13 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if await safety_first(dispatcher, tracker) in EMERGENCIES:
+        safety = await safety_first(dispatcher, tracker)
+        if safety in EMERGENCIES:
+            return []
+        suggestions = [str(i) for i in knowledge_of(tracker).get("suggestions") or []]
+        if safety is not None and any(i.startswith(SAFETY_ENTRY_PREFIX) for i in suggestions):
+            # The warning was the answer; a "你是想问：" menu after it would only offer it
+            # again ("有人说交500块就能包过，靠谱吗").
             return []
         from actions.verification import verify_inline  # lazy: verification imports forms
 

@@ -387,3 +387,9 @@ async def test_deletion_is_still_asked_for_by_name(talk: Talk) -> None:
     merchant = talk()
     reply = await merchant.say("删除我的记录")
     assert said(reply) == ["utter_confirm_forget"]
+
+
+async def test_a_scam_warning_is_not_followed_by_a_menu_offering_it_again(talk: Talk) -> None:
+    reply = await talk().say("还有个人说交500块就能包过，靠谱吗")
+    assert is_warning(said(reply)[0]), said(reply)
+    assert "utter_kb_did_you_mean" not in said(reply)
