@@ -444,6 +444,18 @@ RESUBMIT_TIME = re.compile(r"(重新|再次?|又)(申诉|提交|交|申请|递�
 NOT_QUEUE = re.compile(r"申诉|审核|解封|解冻|解除|提现|钱|结果|恢复")
 
 
+async def verified_account(tracker: Tracker, appeal_id: str | None) -> AccountView | None:
+    """The account of the merchant verified on this sender; None for anyone else or when
+    the database cannot answer (the general answer still helps)."""
+    try:
+        identity = await load_identity(*sender_key(tracker))
+        if identity.merchant_id is None:
+            return None
+        return await load_account(identity.merchant_id, appeal_id)
+    except DatabaseUnavailable:
+        return None
+
+
 async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
                             entry_id: str) -> bool:
     """The verified merchant's own answer to an informational question, when their facts
@@ -455,13 +467,7 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
         return True
     if await verify_inline(dispatcher, tracker, entry_id):
         return True  # ids in the question: checked first (the failure, or the state, answers)
-    try:
-        identity = await load_identity(*sender_key(tracker))
-        if identity.merchant_id is None:
-            return False
-        account = await load_account(identity.merchant_id, appeal_id_in(tracker))
-    except DatabaseUnavailable:
-        return False
+    account = await verified_account(tracker, appeal_id_in(tracker))
     if account is None:
         return False
     rejected = account.newest(AppealStatus.rejected)
@@ -545,12 +551,7 @@ async def answer_capability_ask(dispatcher: CollectingDispatcher, tracker: Track
     ask = next((piece for piece in asks(text) if asks_capability(piece)), None)
     if ask is None:
         return False
-    try:
-        identity = await load_identity(*sender_key(tracker))
-        account = await load_account(identity.merchant_id, None) \
-            if identity.merchant_id else None
-    except DatabaseUnavailable:
-        return False
+    account = await verified_account(tracker, None)
     if account is None:
         return False
     explain_capability(dispatcher, tracker, account, ask, "restriction_can_collect_not_withdraw",
