@@ -41,6 +41,10 @@ NO_PUSH_CHANNELS = {"rest"}  # appended to the tracker; the integration fetches 
 MAX_CHARS = 600  # one WeChat customer-service message (2048 bytes), never split
 NO_MESSAGE = "没有这条消息"
 UNREADABLE = "这条回复的原文无法解密（密钥不一致），请重新输入后发送"
+# What the merchant hears when a person joins, is replaced and leaves (each once).
+JOINED_NOTICE = "客服{agent}已接入，正在查看你的问题。"
+TRANSFERRED_NOTICE = "已为你转接给客服{agent}，请稍等。"
+LEFT_NOTICE = "客服{agent}已结束会话，之后由智能助手回复。"
 
 WECHAT_ERROR = re.compile(r"errcode=(-?\d+|None)\s*errmsg=(.*)$", re.S)
 WECHAT_HINTS = {
@@ -61,6 +65,18 @@ def describe_failure(channel: str, message: str) -> str:
             hint = WECHAT_HINTS.get(code, "微信接口拒绝了这条消息")
             return f"{hint}（微信返回 errcode {code}：{errmsg}）"
     return f"发送失败：{message}"
+
+
+def agent_metadata(agent: str, message_id: int) -> dict[str, Any]:
+    """The metadata of an agent's reply: the merchant's channel shows it as this person's
+    (widget: a name label; WeChat: "【客服小王】"), the tracker finds it by id."""
+    return {"agent": agent, "agent_message_id": message_id}
+
+
+def notice_metadata(kind: str, agent: str | None) -> dict[str, Any]:
+    """The metadata of a notice (``claimed``, ``transferred``, ``closed``): the widget
+    shows it as a system line and knows from it who answers now."""
+    return {"handoff_notice": kind, **({"agent": agent} if agent else {})}
 
 
 @dataclass
@@ -93,12 +109,13 @@ class Delivery:
 
     # --- sending ---------------------------------------------------------------------
     def _push(self, handoff: Handoff, text: str, metadata: dict[str, Any],
-              message_id: int | None = None) -> Outcome:
+              message_id: int | None = None, timestamp: float | None = None) -> Outcome:
         try:
             if handoff.channel == "wechat" and not self.window(
                     handoff.channel, self.rasa.tracker(handoff.sender_id))["open"]:
                 return Outcome(DeliveryStatus.failed, WINDOW_CLOSED)
-            self.rasa.append_bot_message(handoff.sender_id, handoff.channel, text, metadata)
+            self.rasa.append_bot_message(handoff.sender_id, handoff.channel, text, metadata,
+                                         timestamp)
             return Outcome(DeliveryStatus.sent)
         except RasaError as error:
             if error.ambiguous and message_id is not None:
@@ -112,12 +129,15 @@ class Delivery:
             return Outcome(DeliveryStatus.failed,
                            describe_failure(handoff.channel, error.message))
 
-    def notify(self, handoff_id: int, text: str, kind: str) -> str | None:
-        """A bot notice to the merchant (e.g. an agent joined); the error, if any."""
+    def notify(self, handoff_id: int, text: str, kind: str, agent: str | None = None,
+               timestamp: float | None = None) -> str | None:
+        """A notice to the merchant (an agent joined, was replaced, left), naming
+        ``agent``; the error, if any. ``timestamp``: the event's time (the leave notice
+        has the close's, so it belongs to the handoff it ends)."""
         with Session(self.engine) as session:
             handoff = service.get_handoff(session, handoff_id)
             session.expunge(handoff)
-        outcome = self._push(handoff, text, {"handoff_notice": kind})
+        outcome = self._push(handoff, text, notice_metadata(kind, agent), timestamp=timestamp)
         return outcome.error
 
     def create(self, handoff_id: int, agent_id: int, text: str) -> int:
@@ -144,8 +164,7 @@ class Delivery:
             outcome = Outcome(DeliveryStatus.failed, UNREADABLE)
             self._finish(message_id, handoff.id, outcome)
             return outcome
-        outcome = self._push(handoff, text, {"agent": name, "agent_message_id": message_id},
-                             message_id)
+        outcome = self._push(handoff, text, agent_metadata(name, message_id), message_id)
         self._finish(message_id, handoff.id, outcome)
         return outcome
 

@@ -76,17 +76,22 @@ class RasaClient:
                           {"include_events": "ALL"})
 
     def append_bot_message(self, sender_id: str, channel: str, text: str,
-                           metadata: dict[str, Any]) -> dict[str, Any]:
-        """Appends a bot event and sends it through ``channel``'s output channel.
+                           metadata: dict[str, Any],
+                           timestamp: float | None = None) -> dict[str, Any]:
+        """Appends a bot event and sends it through ``channel``'s output channel;
+        ``timestamp``: the event's time (default: when rasa receives it).
 
         Rasa 3.6 (server.py, append_events) sends first and saves the tracker after: if
         the output channel raises, the answer is a 500 and the event is NOT stored.
         """
+        event: dict[str, Any] = {"event": "bot", "text": text, "metadata": metadata}
+        if timestamp is not None:
+            event["timestamp"] = timestamp
         return self._call(
             "POST", self._url(sender_id, "tracker/events"),
             {"execute_side_effects": "true", "output_channel": channel,
              "include_events": "NONE"},
-            json={"event": "bot", "text": text, "metadata": metadata},
+            json=event,
             may_have_happened=True,
         )
 

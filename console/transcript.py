@@ -95,6 +95,11 @@ def entry(event: dict[str, Any], closers: Closers = (),
         text = _bot_text(event)
         if not text:
             return None
+        if metadata.get("handoff_notice"):
+            # The console's own notice (an agent joined, was replaced, left): what the
+            # merchant was told, shown as the system line it is, not as the bot speaking.
+            return {"key": f"system:{timestamp}", "role": "system", "text": mask_text(text),
+                    "ts": timestamp, "notice": str(metadata["handoff_notice"])}
         line: dict[str, Any] = {"key": f"bot:{timestamp}", "text": mask_text(text),
                                 "ts": timestamp}
         if metadata.get("agent_message_id") is not None:
@@ -106,14 +111,31 @@ def entry(event: dict[str, Any], closers: Closers = (),
     return None
 
 
+def _is_close(event: dict[str, Any]) -> bool:
+    return event.get("event") == "user" and \
+        external_intent(str(event.get("text") or "")) == "handoff_closed"
+
+
 def transcript(tracker: dict[str, Any], closers: Closers = ()) -> list[dict[str, Any]]:
+    """Every line of a conversation; a close is said once (the leave notice, or the
+    system line for Rasa's close event when no notice was sent)."""
     lines: list[dict[str, Any]] = []
     since_user: list[dict[str, Any]] = []
+    left_said = False  # a leave notice since the last join
     for event in tracker.get("events") or []:
         line = entry(event, closers, since_user)
-        if line is not None:
-            lines.append(line)
         since_user = follow_turn(since_user, event)
+        if line is None:
+            continue
+        if _is_close(event):
+            if left_said:
+                continue
+            left_said = True
+        elif line.get("notice") == "closed":
+            left_said = True
+        elif line.get("notice") or line["role"] == "agent":
+            left_said = False
+        lines.append(line)
     return lines
 
 

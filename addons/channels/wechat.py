@@ -93,6 +93,18 @@ IMAGE_TEXT = (
 )
 UNKNOWN_MENU_TEXT = "这个菜单暂时没有内容，请直接发文字告诉我你的问题。"
 ERROR_TEXT = "系统有点忙，请稍后再发一次。着急的话可以拨打微信支付客服 95017。"
+# An agent's message (the console's metadata: ``agent_message_id``, ``agent``) starts with
+# who wrote it; joining and leaving are the console's own one-line notices, sent as they are.
+AGENT_PREFIX = "【客服{agent}】"
+AGENT_PREFIX_NO_NAME = "【人工客服】"
+
+
+def agent_prefix(metadata: Mapping[str, Any]) -> str:
+    """"【客服小王】" for an agent's message, "" for the bot's and for notices."""
+    if metadata.get("agent_message_id") is None or metadata.get("handoff_notice"):
+        return ""
+    name = clean_text(str(metadata.get("agent") or "")).strip()[:40]
+    return AGENT_PREFIX.format(agent=name) if name else AGENT_PREFIX_NO_NAME
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 # A used signature is remembered this much longer than its timestamp is accepted (the
@@ -230,13 +242,14 @@ class WeChatOutput(OutputChannel):
             await self.api.send_text(recipient_id, part)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await self.send_rendered(recipient_id, RenderedReply(clean_text(text)))
+        await self.send_rendered(recipient_id,
+                                 RenderedReply(clean_text(agent_prefix(kwargs) + text)))
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
-        await self.send_rendered(recipient_id, render_messages([{"text": text,
-                                                                  "buttons": buttons}]))
+        await self.send_rendered(recipient_id, render_messages([{
+            "text": agent_prefix(kwargs) + text, "buttons": buttons}]))
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self.send_text_message(recipient_id, f"图片：{image}")

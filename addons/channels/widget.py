@@ -90,6 +90,21 @@ DEFAULT_TOPICS: list[dict[str, str]] = [
     {"title": "异地收款怎么办", "payload": "/ask_remote_collection"},
     {"title": "客服电话", "payload": "/contact_support"},
 ]
+# The agent console's notices (console/delivery.py): the widget shows them as system lines
+# and knows from them who answers now. Conversations from before the agent's name was in
+# the notice's metadata: the name is read from the text.
+AGENT_NOTICES = {"claimed", "transferred"}
+CLOSED_NOTICE = "closed"
+_NAME_IN_NOTICE = {
+    "claimed": re.compile(r"客服(.{1,40}?)已接入"),
+    "transferred": re.compile(r"转接给客服(.{1,40}?)[，,。！\s]"),
+}
+# A close the console made without a leave notice (it could not be sent, or it predates
+# the notice): the same words, from the system event Rasa stored.
+CLOSED_LINE = "客服{agent}已结束会话，之后由智能助手回复。"
+CLOSED_LINE_NO_NAME = "人工客服已结束会话，之后由智能助手回复。"
+# Rasa 3.6: rasa.shared.constants.EXTERNAL_MESSAGE_PREFIX (trigger_intent's user event).
+EXTERNAL_PREFIX = "EXTERNAL: "
 ERROR_TEXT = "系统有点忙，这条消息没有处理成功，请点“重试”再发一次。着急的话可以拨打微信支付客服 95017。"
 
 # Credentials key → environment variable (a non-empty credentials value wins).
@@ -242,6 +257,8 @@ class WidgetOutput(SocketIOOutput):
         timestamp = kwargs.get("timestamp")
         if isinstance(timestamp, int | float):
             message["ts"] = float(timestamp)
+        # A person's message or a notice (the console's metadata): who it comes from.
+        message.update(speaker(kwargs, str(message.get("text") or "")))
         await self.sio.emit(self.bot_message_evt, message, room=recipient_id)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
@@ -274,6 +291,54 @@ class WidgetOutput(SocketIOOutput):
         self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
     ) -> None:
         logger.info("widget output: custom payload not shown to %s", recipient_id)
+
+
+def _agent_name(metadata: Mapping[str, Any]) -> str:
+    return str(metadata.get("agent") or "").strip()[:40]
+
+
+def _notice_agent(kind: str, metadata: Mapping[str, Any], text: str) -> str:
+    name = _agent_name(metadata)
+    if not name and kind in _NAME_IN_NOTICE:
+        found = _NAME_IN_NOTICE[kind].search(text or "")
+        name = found.group(1) if found else ""
+    return name
+
+
+def speaker(metadata: Mapping[str, Any], text: str = "") -> dict[str, Any]:
+    """How the widget shows a bot event by its metadata: ``{"type": "agent", "agent"}``
+    for an agent's reply, ``{"type": "system", "notice", "agent"?}`` for a notice,
+    ``{}`` for the bot's own message."""
+    if metadata.get("handoff_notice"):
+        kind = str(metadata["handoff_notice"])
+        name = _notice_agent(kind, metadata, text)
+        return {"type": "system", "notice": kind, **({"agent": name} if name else {})}
+    if metadata.get("agent_message_id") is not None:
+        return {"type": "agent", "agent": _agent_name(metadata)}
+    return {}
+
+
+def _closes_handoff(text: str) -> bool:
+    """A user event that is the console's close (trigger_intent's EXTERNAL event, or
+    the same intent as a bare payload)."""
+    if text.startswith(EXTERNAL_PREFIX):
+        return text[len(EXTERNAL_PREFIX):].strip() == "handoff_closed"
+    return text.startswith("/") and text[1:].split("{", 1)[0].strip() == "handoff_closed"
+
+
+def answering_agent(events: Any) -> str | None:
+    """The name of the agent holding the conversation after ``events`` (None: the bot)."""
+    agent: str | None = None
+    for event in events:
+        if isinstance(event, BotUttered):
+            shown = speaker(event.metadata or {}, event.text or "")
+            if shown.get("notice") == CLOSED_NOTICE:
+                agent = None
+            elif shown.get("notice") in AGENT_NOTICES or shown.get("type") == "agent":
+                agent = shown.get("agent") or agent or ""
+        elif isinstance(event, UserUttered) and _closes_handoff(event.text or ""):
+            agent = None
+    return agent
 
 
 def _buttons(buttons: list[dict[str, Any]] | None) -> list[dict[str, str]]:
@@ -628,9 +693,11 @@ class WidgetInput(SocketIOInput):
         if session_id_for(secret) != session_id:
             return 403, {"error": "forbidden"}
         tracker = await self._tracker(session_id, app)
-        messages = transcript_messages(tracker.events if tracker else [])
+        events = list(tracker.events) if tracker else []
+        messages = transcript_messages(events, self.config.topics)
         return 200, {"session_id": session_id,
-                     "messages": messages[-self.config.transcript_limit:]}
+                     "messages": messages[-self.config.transcript_limit:],
+                     "agent": answering_agent(events)}
 
     def _cors_headers(self, request: Request) -> dict[str, str]:
         origin = request.headers.get("origin", "")
@@ -657,19 +724,49 @@ def offered_buttons(events: Any) -> set[tuple[str, str]]:
     return offered
 
 
-def transcript_messages(events: Any) -> list[dict[str, Any]]:
-    """User and bot messages of a tracker, as the widget shows them."""
+def transcript_messages(events: Any, topics: Any = ()) -> list[dict[str, Any]]:
+    """The messages of a tracker as the widget shows them: the merchant's (``user``), the
+    bot's (``bot``), an agent's (``agent``, with the name) and system lines (``system``:
+    an agent joined, was replaced, left).
+
+    A user event the merchant did not type is never a ``user`` line: the console's
+    close (``EXTERNAL: handoff_closed``) is the leave line, unless the console's leave
+    notice said it already; other external events and bare payloads are left out, but
+    for a welcome topic of ``topics`` (the server's own quick replies), whose title is
+    what the merchant clicked."""
+    titles = {str(t["payload"]): str(t["title"]) for t in topics or ()}
     messages: list[dict[str, Any]] = []
+    agent: str | None = None  # who holds the conversation, as far as the events tell
+    left_said = False  # a leave line since the last join
     for event in events:
         if isinstance(event, UserUttered) and event.text is not None:
             widget = (event.metadata or {}).get("widget") or {}
-            item: dict[str, Any] = {"type": "user", "text": widget.get("display") or event.text,
-                                    "ts": event.timestamp}
+            text = widget.get("display") or event.text
+            if not widget.get("display") and _closes_handoff(text):
+                if not left_said:
+                    messages.append({"type": "system", "notice": CLOSED_NOTICE,
+                                     "text": CLOSED_LINE.format(agent=agent) if agent
+                                     else CLOSED_LINE_NO_NAME, "ts": event.timestamp,
+                                     **({"agent": agent} if agent else {})})
+                agent, left_said = None, True
+                continue
+            if not widget.get("display") and (text.startswith(EXTERNAL_PREFIX)
+                                              or text.startswith("/")):
+                if text not in titles:
+                    continue  # not the merchant's line
+                text = titles[text]
+            item: dict[str, Any] = {"type": "user", "text": text, "ts": event.timestamp}
             if widget.get("message_id"):
                 item["message_id"] = widget["message_id"]
             messages.append(item)
         elif isinstance(event, BotUttered) and (event.text or (event.data or {}).get("buttons")):
-            item = {"type": "bot", "text": (event.text or "").strip(), "ts": event.timestamp}
+            text = (event.text or "").strip()
+            shown = speaker(event.metadata or {}, text)
+            item = {"type": "bot", "text": text, "ts": event.timestamp, **shown}
+            if shown.get("notice") == CLOSED_NOTICE:
+                agent, left_said = None, True
+            elif shown.get("notice") in AGENT_NOTICES or shown.get("type") == "agent":
+                agent, left_said = shown.get("agent") or agent, False
             buttons = _buttons((event.data or {}).get("buttons")
                                or (event.data or {}).get("quick_replies"))
             if buttons:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, constr
 from sqlalchemy.orm import Session
 
 from console import history, service, views
+from console.delivery import JOINED_NOTICE, LEFT_NOTICE, TRANSFERRED_NOTICE
 from console.deps import CONSOLE, DB, SIGNED_IN, Console, Principal
 from console.errors import REFUSED, SIGNED_IN_ERRORS
 from console.rasa_client import RasaError
@@ -66,7 +67,7 @@ def claim(handoff_id: int, me: Principal = SIGNED_IN, session: Session = DB,
         # A refusal names the state only (cancelled, closed, whose), never the content.
         service.claim(session, handoff_id, me.agent_id)
     notice_error = console.delivery.notify(
-        handoff_id, f"客服{me.name}已接入，正在查看你的问题。", "claimed")
+        handoff_id, JOINED_NOTICE.format(agent=me.name), "claimed", me.name)
     return {"handoff_id": handoff_id, "notice_error": notice_error}
 
 
@@ -89,7 +90,7 @@ def transfer(handoff_id: int, body: TransferBody, me: Principal = SIGNED_IN,
         handoff = service.transfer(session, handoff_id, me.agent_id, body.agent_id)
         target = session.get(Agent, handoff.agent_id).display_name
     notice_error = console.delivery.notify(
-        handoff_id, f"已为你转接给客服{target}，请稍等。", "transferred")
+        handoff_id, TRANSFERRED_NOTICE.format(agent=target), "transferred", target)
     return {"handoff_id": handoff_id, "agent": target, "notice_error": notice_error}
 
 
@@ -101,6 +102,12 @@ def close(handoff_id: int, body: CloseBody, me: Principal = SIGNED_IN, session: 
         history.check_visible(session, me.agent_id, handoff_id)
         handoff = service.close(session, handoff_id, me.agent_id, body.resolution)
         sender_id, channel = handoff.sender_id, handoff.channel
+        closed_at = service.epoch(handoff.closed_at)
+    # Said once, before the bot takes over: its score question (with the buttons a
+    # typed "5" picks) stays the conversation's latest turn. Stamped with the close's
+    # time: the ended handoff's transcript (cut at closed_at, console.history) keeps it.
+    notice_error = console.delivery.notify(
+        handoff_id, LEFT_NOTICE.format(agent=me.name), "closed", me.name, closed_at)
     warning = None
     try:
         console.rasa.trigger_intent(sender_id, channel, "handoff_closed")
@@ -110,4 +117,5 @@ def close(handoff_id: int, body: CloseBody, me: Principal = SIGNED_IN, session: 
                        "机器人没能接回对话并邀请评分")
         else:
             warning = f"会话已结束，但机器人没能接回对话：{error.message}"
-    return {"handoff_id": handoff_id, "status": "closed", "warning": warning}
+    return {"handoff_id": handoff_id, "status": "closed", "warning": warning,
+            "notice_error": notice_error}

@@ -95,7 +95,8 @@ class FakeRasa:
                     "version": "3.6.21", "status": "failure", "reason": "ConversationError",
                     "message": f"An unexpected error occurred. Error: {self.channel_error}",
                     "code": 500})
-            self.trackers.setdefault(sender, []).append({**event, "timestamp": time.time()})
+            # Rasa keeps a timestamp the event carries, else stamps it on arrival.
+            self.trackers.setdefault(sender, []).append({"timestamp": time.time(), **event})
             if behaviour == "timeout_after_store":
                 raise httpx.ReadTimeout("timed out", request=request)
         return httpx.Response(200, json={"sender_id": sender})

@@ -301,7 +301,8 @@ def test_conversation_view_masks_and_keeps_notes_internal(
     assert "1900000002" not in text and "1900****02" in text
     assert "13800000002" not in text and "138********" in text
     assert "6222020200112233445" not in text
-    assert [line["role"] for line in view["transcript"]] == ["merchant", "bot", "bot"]
+    # The join notice is a system line, not the bot speaking.
+    assert [line["role"] for line in view["transcript"]] == ["merchant", "bot", "system"]
     # A choice shows what the merchant typed or clicked, not the payload (when the bot
     # offered it just before: test_transcript_integrity.py).
     offer = {"event": "bot", "text": "要先核对身份吗？", "timestamp": time.time(),

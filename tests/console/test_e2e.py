@@ -106,7 +106,8 @@ def test_wechat_merchant_and_agent_round_trip(stack: Stack, wang: AgentClient) -
     reply = wang.post(f"/handoffs/{handoff_id}/messages",
                       {"text": "您好，我看到您的账户是限制收款，余额可以提现。"})
     assert reply["status"] == "sent", reply
-    assert cs_texts(stack, user).count("您好，我看到您的账户是限制收款，余额可以提现。") == 1
+    # On WeChat an agent's message says who wrote it (issue 20, item 4).
+    assert cs_texts(stack, user).count("【客服小王】您好，我看到您的账户是限制收款，余额可以提现。") == 1
 
     # The merchant answers: the console hears it through Rasa's event broker.
     sent_before = len(stack.wechat.sent_to(user))
@@ -177,9 +178,9 @@ def test_wechat_refusal_is_reported_and_a_retry_delivers_once(stack: Stack,
     stack.wechat.closed_windows.discard(user)
     retried = wang.post(f"/messages/{failed['id']}/retry")
     assert retried["status"] == "sent"
-    assert cs_texts(stack, user).count("请准备营业执照") == 1
+    assert cs_texts(stack, user).count("【客服小王】请准备营业执照") == 1
     wang.post(f"/messages/{failed['id']}/retry", expect=409)
-    assert cs_texts(stack, user).count("请准备营业执照") == 1
+    assert cs_texts(stack, user).count("【客服小王】请准备营业执照") == 1
     wang.post(f"/handoffs/{handoff_id}/close", {"resolution": "已告知材料"})
 
 
@@ -281,7 +282,7 @@ def test_two_agents_in_chromium_claim_reply_and_close(stack: Stack, browser: obj
     li_page.fill("#reply-text", "您好，我是小李，您的收款码限制我来跟进。")
     li_page.click("#reply-send")
     li_page.wait_for_selector("#transcript .line.agent .delivery.sent:has-text('已送达')")
-    assert "您好，我是小李，您的收款码限制我来跟进。" in cs_texts(stack, user)
+    assert "【客服小李】您好，我是小李，您的收款码限制我来跟进。" in cs_texts(stack, user)
 
     # The merchant's answer (with markup that must stay text) appears live.
     stack.wechat_says(user, "<img src=x onerror=alert(1)> 好的，谢谢")
@@ -300,7 +301,7 @@ def test_two_agents_in_chromium_claim_reply_and_close(stack: Stack, browser: obj
     li_page.click("#transcript .delivery.failed button:has-text('重试')")
     li_page.wait_for_selector("#transcript .line.agent:has-text('可以改用小程序收款') "
                               ".delivery.sent")
-    assert cs_texts(stack, user).count("可以改用小程序收款。") == 1
+    assert cs_texts(stack, user).count("【客服小李】可以改用小程序收款。") == 1
 
     li_page.fill("#note-text", "商户在外地收款，建议小程序")
     li_page.click("#note-form button")
@@ -361,7 +362,10 @@ def test_widget_merchant_and_console_agent_in_two_browsers(stack: Stack,
     agent.click(f"{card} button:has-text('接入')")
     agent.wait_for_selector(f"#mine-list .card[data-handoff-id='{handoff_id}']")
     agent.wait_for_selector("#transcript .line.merchant:has-text('我的收款码被限制了怎么办')")
-    widget.wait_bot("客服小王已接入，正在查看你的问题。")
+    # A person joined: a system line, and the header names them (issue 20, item 4).
+    widget.expect(widget.loc(".notice").filter(has_text="客服小王已接入，正在查看你的问题。")) \
+        .to_have_count(1, timeout=30_000)
+    widget.expect(widget.loc(".header h2")).to_have_text("客服小王")
 
     # The reply's answer is held back until the same reply has come back through the
     # event broker (SSE) first: the UI must still show it once.
@@ -374,7 +378,9 @@ def test_widget_merchant_and_console_agent_in_two_browsers(stack: Stack,
     agent.fill("#reply-text", "您好，我是小王。外地客户付款建议改用小程序收款。")
     agent.keyboard.press("Enter")
     agent.wait_for_selector("#transcript .line.agent .delivery.sent")
-    widget.wait_bot("外地客户付款建议改用小程序收款")
+    reply = widget.loc(".msg.agent").filter(has_text="外地客户付款建议改用小程序收款")
+    widget.expect(reply).to_have_count(1, timeout=30_000)
+    widget.expect(reply.locator(".sender")).to_have_text("客服小王")
 
     bot_lines = widget.loc(".msg.bot").count()
     widget.send("好的，小程序怎么开通？")
@@ -406,8 +412,9 @@ def test_widget_merchant_and_console_agent_in_two_browsers(stack: Stack,
         widget.page.reload()
         widget.open()
         widget.wait_bot("打之前准备好")
-        widget.expect(widget.loc(".notice").filter(has_text="人工客服已结束会话")) \
+        widget.expect(widget.loc(".notice").filter(has_text="客服小王已结束会话")) \
             .to_have_count(1)
+        widget.expect(widget.loc(".header h2")).to_have_text("收款账户助手")
         assert widget.loc(".msg.user .bubble").filter(has_text="EXTERNAL").count() == 0
         widget.page.screenshot(path=str(SCREENSHOTS / "06-widget-after-close.png"))
         # The console's transcript: a system line naming the agent, no merchant line.
@@ -424,9 +431,11 @@ def check_history(agent: object) -> None:
     agent.fill("#history-q", "小程序收款")
     with agent.expect_response(lambda r: "/console/api/history?" in r.url and "q=" in r.url):
         agent.press("#history-q", "Enter")
+    from playwright.sync_api import expect
+
+    # The answer has arrived; the list is redrawn a moment later (not at once).
+    expect(agent.locator("#history-list .history-card")).to_have_count(1)
     card = agent.locator("#history-list .history-card").first
-    card.wait_for()
-    assert agent.locator("#history-list .history-card").count() == 1
     card.focus()
     agent.keyboard.press("Enter")
     agent.wait_for_selector("#summary-box:not([hidden]) dd:has-text('5分')")

@@ -115,7 +115,7 @@ def test_detail_has_the_transcript_up_to_the_close_and_every_read_is_audited(
     view = detail.json()
     lines = [(line["role"], line["text"]) for line in view["transcript"]]
     assert lines[0] == ("merchant", "转人工")
-    assert lines[-1] == ("system", "客服小王结束了会话")
+    assert lines[-1] == ("system", "客服小王已结束会话，之后由智能助手回复。")
     assert "后来又说的话" not in str(lines)  # what the merchant said after the close
     assert [n["text"] for n in view["notes"]] == ["商户说手机138********打不通"]
     assert view["handoff"]["resolution"] == "已指导提交申诉"

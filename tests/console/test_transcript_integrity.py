@@ -35,8 +35,17 @@ def test_the_close_is_a_system_line_with_the_agents_name(
     view = client.get(f"{API}/handoffs/{handoff_id}").json()
     lines = [(line["role"], line["text"]) for line in view["transcript"]]
     assert lines[0] == ("merchant", "转人工")
-    assert ("system", "客服小王结束了会话") in lines
-    assert not any("EXTERNAL" in text for _, text in lines)
+    # The join and the close are system lines, and the close is said once: the leave
+    # notice the merchant got, not also Rasa's close event.
+    assert lines[1:] == [("system", "客服小王已接入，正在查看你的问题。"),
+                         ("system", "客服小王已结束会话，之后由智能助手回复。")]
+
+
+def test_without_a_leave_notice_the_close_event_is_the_system_line() -> None:
+    events = [user("转人工"), user("EXTERNAL: handoff_closed")]
+    lines = transcript({"events": events}, closers=[(time.time(), "小王")])
+    assert [(line["role"], line["text"]) for line in lines] == [
+        ("merchant", "转人工"), ("system", "客服小王结束了会话")]
 
 
 def test_payloads_and_menu_clicks_are_never_merchant_lines() -> None:

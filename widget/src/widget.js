@@ -27,7 +27,10 @@ const TEXT = {
   launcher: "在线客服",
   open: "打开在线客服",
   title: "收款账户助手",
-  subtitle: "自动回复 · 收款限制、冻结、申诉",
+  subtitle: "智能助手自动回复 · 收款限制、冻结、申诉",
+  agentSubtitle: "人工客服 · 正在为你服务",
+  assistant: "智能助手",
+  agent: (name) => (name ? `客服${name}` : "人工客服"),
   close: "关闭对话",
   offline: "网络连接已断开，正在重新连接…",
   connecting: "正在连接客服…",
@@ -36,11 +39,11 @@ const TEXT = {
   sending: "发送中…",
   failed: "发送失败",
   retry: "重试",
-  typing: "助手正在输入",
+  typing: (who) => `${who}正在输入`,
   input: "输入消息",
   log: "对话记录",
   unread: (n) => `${n} 条未读消息`,
-  handoffClosed: "人工客服已结束会话",
+  handoffClosed: "人工客服已结束会话，之后由智能助手回复。",
 };
 
 // Rasa stores events the merchant never typed as user messages (trigger_intent's
@@ -57,6 +60,40 @@ function systemNotice(message) {
     return SYSTEM_LINES[message.text.slice(EXTERNAL_PREFIX.length).trim()] || "";
   }
   return message.text.startsWith("/") ? "" : null;
+}
+
+/** The entry for a message from the server (live or history), or null to leave it out.
+ * ``keyed``: the message has the tracker's timestamp (it may come twice). */
+function historyEntry(m, keyed) {
+  const notice = systemNotice(m);
+  const key = keyed ? `b:${m.ts}:${m.text || ""}` : null;
+  if (notice !== null) {
+    if (!notice) return null;
+    return { kind: "notice", key: m.type === "system" ? key : `s:${m.ts}`, text: notice,
+      ts: m.ts };
+  }
+  if (m.type === "user") {
+    const userKey = m.message_id ? `u:${m.message_id}` : `u:ts:${m.ts}`;
+    return { kind: "user", key: userKey, id: m.message_id, text: m.text, ts: m.ts,
+      status: "sent" };
+  }
+  const buttons = Array.isArray(m.buttons) ? m.buttons : [];
+  if (m.type === "agent") {
+    return { kind: "agent", key, agent: typeof m.agent === "string" ? m.agent : "",
+      text: m.text || "", buttons, ts: m.ts };
+  }
+  return { kind: "bot", key, text: m.text || "", buttons, ts: m.ts };
+}
+
+/** Who answers after message ``m`` (an agent's name, or null for the assistant). */
+function answeringAfter(m, current) {
+  const name = typeof m.agent === "string" ? m.agent : "";
+  if (m.type === "system" && m.notice === "closed") return null;
+  if (m.type === "system" && (m.notice === "claimed" || m.notice === "transferred")) {
+    return name || (typeof current === "string" ? current : "");
+  }
+  if (m.type === "agent") return name || (typeof current === "string" ? current : "");
+  return current;
 }
 
 function randomToken(bytes = 32) {
@@ -137,6 +174,7 @@ class ChatWidget {
     this.sending = false;
     this.sendEpoch = 0;
     this.rejections = 0;
+    this.answering = null;
     this.buildDom();
     this.addWelcome();
     this.connect();
@@ -166,21 +204,23 @@ class ChatWidget {
     const close = el("button", { type: "button", className: "close", "aria-label": TEXT.close,
       title: TEXT.close, text: "×" });
     close.addEventListener("click", () => this.close());
-    const header = el("div", { className: "header" }, [
-      el("div", { className: "avatar", "aria-hidden": "true", text: "助" }),
-      el("div", { className: "titles" }, [
-        el("h2", { text: this.title }),
-        el("p", { text: TEXT.subtitle }),
-      ]),
+    this.avatar = el("div", { className: "avatar", "aria-hidden": "true", text: "助" });
+    this.heading = el("h2", { text: this.title });
+    this.subtitle = el("p", { text: TEXT.subtitle });
+    this.header = el("div", { className: "header" }, [
+      this.avatar,
+      el("div", { className: "titles" }, [this.heading, this.subtitle]),
       close,
     ]);
     this.banner = el("div", { className: "banner", role: "status", hidden: true });
     this.list = el("div", { className: "messages", role: "log", "aria-live": "polite",
       "aria-label": TEXT.log, tabindex: "-1" });
+    this.typingLabel = el("span", { className: "typing-label",
+      text: TEXT.typing(TEXT.assistant) });
     this.typing = el("div", { className: "typing", hidden: true, role: "status" }, [
       el("span", { className: "dots", "aria-hidden": "true" },
         [el("span"), el("span"), el("span")]),
-      el("span", { text: TEXT.typing }),
+      this.typingLabel,
     ]);
 
     this.input = el("textarea", { rows: "1", "aria-label": TEXT.input,
@@ -206,8 +246,8 @@ class ChatWidget {
     this.input.addEventListener("input", () => this.updateCounter());
 
     this.panel = el("section", { className: "panel", role: "dialog",
-      "aria-label": this.title, hidden: true }, [header, this.banner, this.list, this.typing,
-      form]);
+      "aria-label": this.title, hidden: true }, [this.header, this.banner, this.list,
+      this.typing, form]);
     this.panel.addEventListener("keydown", (event) => {
       if (event.key === "Escape") this.close();
     });
@@ -276,6 +316,19 @@ class ChatWidget {
     else this.flush();
   }
 
+  /** Who answers now: an agent's name ("" for an agent whose name is unknown), or null
+   * for the assistant. The header and the typing indicator say it. */
+  setAnswering(agent) {
+    const person = typeof agent === "string";
+    this.answering = person ? agent : null;
+    const who = person ? TEXT.agent(agent) : TEXT.assistant;
+    this.heading.textContent = person ? who : this.title;
+    this.subtitle.textContent = person ? TEXT.agentSubtitle : TEXT.subtitle;
+    this.avatar.textContent = person ? "客" : "助";
+    this.header.classList.toggle("agent", person);
+    this.typingLabel.textContent = TEXT.typing(who);
+  }
+
   // --- entries -----------------------------------------------------------------------
   addWelcome() {
     const entry = { kind: "bot", key: "welcome", text: this.config.welcome,
@@ -292,6 +345,10 @@ class ChatWidget {
     const bubble = el("div", { className: "bubble" });
     renderText(bubble, entry.text);
     const node = el("div", { className: `msg ${entry.kind}` }, [bubble]);
+    if (entry.kind === "agent") {
+      // A person wrote it: their name above the bubble (text only, like every message).
+      node.prepend(el("div", { className: "sender", text: TEXT.agent(entry.agent) }));
+    }
     if (entry.buttons && entry.buttons.length) {
       const row = el("div", { className: "quick-replies", role: "group" });
       for (const button of entry.buttons) {
@@ -443,11 +500,12 @@ class ChatWidget {
   // --- receiving ---------------------------------------------------------------------
   receiveBot(message) {
     if (!message || (typeof message.text !== "string" && !message.buttons)) return;
+    if (message.type === "user") return; // the server's messages only
     const ts = typeof message.ts === "number" ? message.ts : Date.now() / 1000;
-    const entry = { kind: "bot", key: typeof message.ts === "number"
-      ? `b:${message.ts}:${message.text || ""}` : null,
-    text: message.text || "", buttons: Array.isArray(message.buttons) ? message.buttons : [],
-    ts };
+    const entry = historyEntry({ ...message, ts }, typeof message.ts === "number");
+    if (!entry) return;
+    const answering = answeringAfter(message, this.answering);
+    if (answering !== this.answering) this.setAnswering(answering);
     // Messages still waiting to go out were typed after this answer was due.
     const queued = this.entries.find((e) => e.kind === "user" && e.local
       && e.status === "sending" && !e.emitted);
@@ -581,25 +639,21 @@ class ChatWidget {
       return; // offline again: the next confirmation loads it
     }
     if (!data || !Array.isArray(data.messages)) return;
-    this.mergeHistory(data.messages);
+    this.mergeHistory(data.messages, typeof data.agent === "string" || data.agent === null
+      ? data.agent : undefined);
   }
 
-  mergeHistory(messages) {
+  mergeHistory(messages, agent) {
     const history = [];
+    let answering = this.answering;
     for (const m of messages) {
       if (!m || typeof m.text !== "string") continue;
-      const notice = systemNotice(m);
-      if (notice !== null) {
-        if (notice) history.push({ kind: "notice", key: `s:${m.ts}`, text: notice, ts: m.ts });
-      } else if (m.type === "user") {
-        const key = m.message_id ? `u:${m.message_id}` : `u:ts:${m.ts}`;
-        history.push({ kind: "user", key, id: m.message_id, text: m.text, ts: m.ts,
-          status: "sent" });
-      } else if (m.type === "bot") {
-        history.push({ kind: "bot", key: `b:${m.ts}:${m.text}`, text: m.text,
-          buttons: Array.isArray(m.buttons) ? m.buttons : [], ts: m.ts });
-      }
+      const entry = historyEntry(m, true);
+      if (entry) history.push(entry);
+      answering = answeringAfter(m, answering);
     }
+    // The server reads every event (the list may start later): its answer wins.
+    this.setAnswering(agent === undefined ? answering : agent);
     const historyKeys = new Set(history.map((e) => e.key));
     const welcome = this.entries.find((e) => e.key === "welcome");
     // Kept after the history: messages not in the tracker (yet): unsent or in-flight
