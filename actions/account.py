@@ -434,6 +434,16 @@ KB_METADATA = "knowledge_entry"  # as actions.knowledge marks the entry answered
 REJECTION_ENTRIES = {"appeal_rejected", "appeal_rejected_no_reason", "appeal_rejected_repeatedly",
                      "appeal_resubmit_limit", "abnormal_reason", "how_to_find_reason",
                      "appeal_process", "appeal_materials", "appeal_where_progress"}
+# "两个星期了", "半个月", "等了10天": longer than the usual 1-3 working days.
+WAITED_LONG = re.compile(
+    r"(两|三|四|好几|几|[2-9]|十几|\d{2})\s*(个)?(星期|周|礼拜)|半个?月|(一|两|三|几|[1-9])\s*个多?月"
+    r"|(十|二十|三十|[5-9]|\d{2})\s*(多|来)?(天|个工作日)")
+WAITED_LONG_ANSWER = (
+    "等了这么久，已经超过一般1到3个工作日的审核时间，算是超时了，不用再干等：\n"
+    "1. 打95017，报商户号和申诉编号催办；\n"
+    "2. 在商家助手→风险处理里看看有没有要补的材料或新通知；\n"
+    "3. 想让我查这笔申诉现在到哪一步了，说“查申诉进度”（要先核对身份）；也可以说“转人工”。\n"
+    "先别重复提交，重复申诉不会更快。")
 REVIEW_ENTRIES = {"appeal_review_time", "appeal_overdue", "appeal_where_progress",
                   "restriction_auto_lift"}
 FUNDS_ENTRIES = {"frozen_funds", "funds_release_time", "funds_withdraw_now", "funds_forfeit"}
@@ -469,6 +479,10 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
         return True  # ids in the question: checked first (the failure, or the state, answers)
     account = await verified_account(tracker, appeal_id_in(tracker))
     if account is None:
+        if entry_id in REVIEW_ENTRIES and WAITED_LONG.search(text):
+            # "申诉交上去两个星期了…到底还要等多久": not "一般1到3个工作日" again.
+            dispatcher.utter_message(text=WAITED_LONG_ANSWER, **{KB_METADATA: entry_id})
+            return True
         return False
     rejected = account.newest(AppealStatus.rejected)
     if RESUBMIT_TIME.search(text) and rejected is not None and not any(
@@ -590,12 +604,15 @@ def explain_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker,
             else "utter_funds_can_withdraw_person"
         dispatcher.utter_message(response=response, **metadata)
         return
+    open_appeal = next((a for a in account.appeals if a.status.is_open), None)
     if account.can_collect:
         limit = "收款也还能用。"
     else:
         reason = REASON_SHORT.get(account.reason_code or "")
-        limit = "受限的是收款" + (f"（原因：{reason}）" if reason else "") + \
-            "，要恢复收款需要申诉，说“我要申诉”就行。"
+        # An appeal already under review: not "说我要申诉" again (just filed, often).
+        then = f"，申诉 {open_appeal.id} 正在审核，通过后收款才能恢复，不用重复提交。" if open_appeal \
+            else "，要恢复收款需要申诉，说“我要申诉”就行。"
+        limit = "受限的是收款" + (f"（原因：{reason}）" if reason else "") + then
     dispatcher.utter_message(response="utter_funds_can_withdraw",
                              state_label=STATE_LABELS[account.status], limit=limit, **metadata)
 

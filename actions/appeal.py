@@ -21,8 +21,8 @@ from core.answers import read_appeal_confirm
 from core.choices import pick
 from core.db import repository
 from core.privacy import (
-    MOBILE_PHONE,
     SEALED_PREFIX,
+    find_mobile,
     mask_phone,
     mask_phones_in_text,
     seal,
@@ -111,9 +111,9 @@ class ValidateAppealForm(RepairingForm):
         # Sealed: the tracker store keeps it until filing, unreadable (core.privacy).
         if said.text.startswith(SEALED_PREFIX):
             return Answer(said.text)  # kept from before a pause
-        match = MOBILE_PHONE.search(said.text)
-        if match:
-            return Answer(seal(match.group(0)))
+        phone = find_mobile(said.text)  # also "139 1234 5678"
+        if phone:
+            return Answer(seal(phone))
         if USE_BOUND_PHONE.search(said.text):
             try:
                 phone = await bound_phone(tracker)

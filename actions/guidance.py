@@ -4,6 +4,8 @@ two-stage fallback."""
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
@@ -23,8 +25,10 @@ from actions.knowledge import (
     suggest,
 )
 from actions.repair import EMERGENCIES, Safety
-from core.db import repository
+from core.db import handoffs, repository
+from core.db.models import utcnow
 from core.knowledge.decision import SUGGEST
+from core.service_hours import ServiceHours
 
 # The patterns live with the rest of the order of precedence (actions.repair).
 SCAM_SIGNAL = repair.SCAM_SIGNAL
@@ -192,10 +196,43 @@ async def bound_reason(tracker: Tracker) -> str | None:
 COACHED_REASONS = ("remote_qr_collection", "instant_withdrawal", "high_frequency")
 
 
+# "人工几点在线", "客服什么时候上班": when people answer, from the configured hours.
+HOURS_ASK = re.compile(
+    r"(人工|客服|真人|你们)[^，。,.？?]{0,6}(几点|什么时候|啥时候|何时|哪天)[^，。,.？?]{0,3}"
+    r"(上班|在线|有人|上线|开始|下班|回来|服务)"
+    r"|(几点|什么时候|啥时候)(上班|下班|有人工|有人在)|(人工|客服)的?(上班|服务|工作|在线)时间")
+
+
+async def answer_service_hours(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """The hours people answer in this chat and whether someone is online now (honest:
+    within the hours with nobody signed in is said too)."""
+    if not HOURS_ASK.search(latest_text(tracker)):
+        return False
+    hours = ServiceHours.from_env()
+    try:
+        online = await run_in_session(handoffs.online_agents)
+    except DatabaseUnavailable:
+        online = None
+    if not hours.is_open(utcnow()):
+        now = "现在不在服务时间，可以先留言，客服上班后按先后处理。"
+    elif online == 0:
+        now = "现在是服务时间，但还没有客服在线；可以先留言，有人上线后按先后处理。"
+    elif online:
+        now = "现在有客服在线，说“转人工”就能排队。"
+    else:
+        now = "说“转人工”就能排队或留言。"
+    dispatcher.utter_message(
+        text=f"这里的人工客服服务时间是{hours.describe()}。{now}着急的话可以打95017。",
+        **{"service_hours": True})
+    return True
+
+
 async def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """The answer to a known question: its knowledge entry (actions.knowledge), else the
     intent's own response; for a verified merchant asking how to appeal, also the
     materials for their own reason. False if the message is not a question."""
+    if await answer_service_hours(dispatcher, tracker):
+        return True
     entry_id = chosen_entry_id(tracker)
     if not (entry_id and await answer_entry(dispatcher, tracker, entry_id)) \
             and not answer_question(dispatcher, tracker):
@@ -227,7 +264,9 @@ class ActionAnswerFaq(Action):
             return []
         if not await answer_faq(dispatcher, tracker):
             dispatcher.utter_message(response="utter_ask_rephrase")
-        return []
+        from actions.verification import remembered_id  # lazy: verification imports forms
+
+        return remembered_id(dispatcher, tracker)
 
 
 def misses_in_a_row(tracker: Tracker) -> int:
@@ -265,7 +304,11 @@ class ActionFallback(Action):
         from actions.verification import verify_inline  # lazy: verification imports forms
 
         if await verify_inline(dispatcher, tracker, status=True):
-            return []  # a merchant id and the digits in it: checked, and the account shown
+            # A merchant id and the digits in it: checked, and the account shown (only
+            # the id: kept while the digits are asked for).
+            from actions.verification import remembered_id
+
+            return remembered_id(dispatcher, tracker)
         if await answer_what_now(dispatcher, tracker):
             return []  # "那我怎么办" right after an answer: its next step
         stage = max(1, misses_in_a_row(tracker))

@@ -336,6 +336,11 @@ async def answer_candidate(dispatcher: CollectingDispatcher, tracker: Tracker) -
     return bool(entry_id) and await answer_entry(dispatcher, tracker, entry_id)
 
 
+# "跟机器人说有啥用 直接给我接人工": a complaint shaped like a question, not one to answer.
+RHETORICAL = re.compile(r"有(啥|什么|甚么)用|说了(也)?(没用|白说)|别跟我说|不想(说|跟你说)"
+                        r"|跟(你|机器人|助手)说(有啥用|没用|不清)")
+
+
 def deferred_question(tracker: Tracker) -> dict[str, Any] | None:
     """The question the handoff put off until the identity check (its parse data), if it
     is still unanswered."""
@@ -604,7 +609,7 @@ class ValidateHandoffForm(RepairingForm):
             dispatcher.utter_message(text=ASK_PHONE)
             values.update({"handoff_contact": None, REPAIR_STATE: "quiet", MISSES: 0.0})
         if values.get(FORM_STOP) or not safe or not said.is_question \
-                or said.text.startswith("/") or about is not None:
+                or said.text.startswith("/") or about is not None or RHETORICAL.search(said.text):
             return values
         question = clean_problem(said.text)
         if len(words_of(question)) < MIN_PROBLEM:
@@ -902,7 +907,8 @@ class ActionStopWaiting(Action):
                     return ActionHandoff()._standing(session, handoff)
                 return "ticket_wait", {"ahead": tickets_ahead(session, handoff),
                                        "contact": contact_words(handoff.contact_method,
-                                                                handoff.contact_phone)}
+                                                                handoff.contact_phone),
+                                       "online": handoffs.online_agents(session)}
             return "recorded", {
                 "ticket": handoff.status == HandoffStatus.ticket,
                 "problem": handoff.problem, "merchant_id": handoff.merchant_id,
@@ -925,8 +931,7 @@ class ActionStopWaiting(Action):
             first = "_next" if outcome == "waiting" and values["ahead"] == 0 else ""
             dispatcher.utter_message(response=f"utter_handoff_{outcome}{first}", **values)
         elif outcome == "ticket_wait":
-            dispatcher.utter_message(text=ticket_wait_text(values["ahead"], values["contact"]),
-                                     **note)
+            dispatcher.utter_message(text=ticket_wait_text(**values), **note)
         elif outcome == "recorded":
             dispatcher.utter_message(text=recorded_text(**values), **note)
         return []
@@ -1014,11 +1019,15 @@ def recorded_text(ticket: bool, problem: str | None, merchant_id: str | None,
     return "记下了，客服接入后会先看到这些：\n" + "\n".join(lines) + "\n不用从头再说。"
 
 
-def ticket_wait_text(ahead: int, contact: str) -> str:
-    """"还要等多久" after leaving a message: honest, from the list of messages."""
+def ticket_wait_text(ahead: int, contact: str, online: int = 1) -> str:
+    """"还要等多久" after leaving a message: honest, from the list of messages and who is
+    online (nobody online: not "客服正在处理", and no time promised)."""
     place = "你的留言排在最前面" if ahead == 0 else f"你前面还有{ahead}条留言"
     hours = ServiceHours.from_env()
     if hours.is_open(utcnow()):
+        if online <= 0:
+            return (f"现在还没有客服在线，说不准要等多久。有客服上线后按先后处理留言，{place}，"
+                    f"会{contact}。着急的话可以拨打95017。")
         return f"客服正在按先后处理留言，{place}，会{contact}。着急的话可以拨打95017。"
     return (f"现在不在人工服务时间。{hours.when_answered(utcnow())}按先后处理留言，"
             f"{place}，会{contact}。着急的话可以拨打95017。")

@@ -260,7 +260,10 @@ async def answer_other_asks(dispatcher: CollectingDispatcher, tracker: Tracker,
 
     if await answer_capability_ask(dispatcher, tracker):
         return  # one more answer per message
-    said = set(answered_entries(tracker)) | {answered_now}
+    # Never an entry said before, nor one this turn already said (the main answer may
+    # have been another entry than ``answered_now``: a repeat answers the next one).
+    said = set(answered_entries(tracker)) | {answered_now} | {
+        m.get(KB_METADATA) for m in dispatcher.messages if m.get(KB_METADATA)}
     ids = [str(i) for i in knowledge_of(tracker).get("also") or [] if i not in said]
     entries = await load_entries(ids) if ids else {}
     for entry_id in ids:
@@ -308,11 +311,34 @@ async def _answer_again(dispatcher: CollectingDispatcher, tracker: Tracker, entr
     follow_ups = [i for i in (entry.follow_ups if entry else []) if i not in answered]
     more = await load_entries(follow_ups) if follow_ups else {}
     shown = [more[i] for i in follow_ups if i in more][:3]
+    short = await gist(tracker, entry)
     if shown:
-        dispatcher.utter_message(response="utter_kb_repeat_more", buttons=choice_buttons(shown))
+        dispatcher.utter_message(response="utter_kb_repeat_more", buttons=choice_buttons(shown),
+                                 gist=short)
     else:
-        dispatcher.utter_message(response="utter_kb_repeat")
+        dispatcher.utter_message(response="utter_kb_repeat", gist=short)
     return True
+
+
+# The first sentence of an answer: it answers the question (the team writes them so).
+FIRST_SENTENCE = re.compile(r"^(.+?[。！!？?])(?=\s|$|[^”’」』）)])|^([^\n]+)", re.S)
+GIST_MAX = 90
+
+
+async def gist(tracker: Tracker, entry: Entry | None) -> str:
+    """The answer in one sentence, for the merchant who asks the same again ("所以到底是不是
+    官方的？一句话"): said instead of the whole block, never "说过了" alone."""
+    if entry is None:
+        return "上面那条回答就是这方面的情况。"
+    facts = await answer_facts(tracker) if entry.variants else {}
+    text = entry.answer_for(facts).strip()
+    found = FIRST_SENTENCE.match(text)
+    sentence = (found.group(1) or found.group(2)).strip() if found else text
+    if len(sentence) > GIST_MAX:
+        return sentence[:GIST_MAX].rstrip("，,、；;：:") + "…"
+    if sentence.endswith(("：", ":")):
+        sentence = sentence[:-1] + "。"  # "…换成支持远程付款的方式：" introduced a list
+    return sentence
 
 
 async def answer_top_entry(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
@@ -344,8 +370,11 @@ async def _misread(dispatcher: CollectingDispatcher, tracker: Tracker, entry_id:
     if corrected and shown:
         dispatcher.utter_message(response="utter_kb_misread", buttons=choice_buttons(shown))
         return True
-    dispatcher.utter_message(response="utter_kb_misread_ask" if corrected
-                             else "utter_kb_repeat_insist")
+    if corrected:
+        dispatcher.utter_message(response="utter_kb_misread_ask")
+    else:
+        entry = (await load_entries([entry_id])).get(entry_id)
+        dispatcher.utter_message(response="utter_kb_repeat_insist", gist=await gist(tracker, entry))
     return True
 
 
@@ -395,5 +424,7 @@ class ActionAnswerKnowledge(Action):
         # with the informational intents and the forms' digressions.
         if not await answer_faq(dispatcher, tracker):
             dispatcher.utter_message(response="utter_ask_rephrase")
-        return []
+        from actions.verification import remembered_id  # lazy: verification imports this
+
+        return remembered_id(dispatcher, tracker)
 

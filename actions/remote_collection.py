@@ -176,6 +176,14 @@ class ValidateRemoteAdviceForm(RepairingForm):
         asked, _ = plan(Answers.of(tracker))
         return asked
 
+    async def on_start(
+        self, said: Said, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        """What the merchant already said ("你直接推荐一个吧 我没网站 没小程序", typed at
+        the offer) is not asked again."""
+        return {slot: value for slot, value in stated_facts(tracker).items()
+                if tracker.get_slot(slot) is None}
+
     async def parse_payer_location(self, said: Said, tracker: Tracker) -> Answer | None:
         return parse_payer_location(said.text)
 
@@ -250,11 +258,17 @@ def stated_facts(tracker: Tracker) -> dict[str, Any]:
     for event in reversed(tracker.events):
         if event.get("event") == "session_started":
             break
-        if event.get("event") != "user" or str(event.get("text") or "").startswith("/"):
+        if event.get("event") != "user":
             continue
+        text = str(event.get("text") or "")
+        if text.startswith("/"):
+            # A button; a choice typed in words may state facts too ("你直接推荐一个吧
+            # 我没网站 没小程序" picked "帮我挑一个").
+            text = str(((event.get("metadata") or {}).get("choice") or {}).get("typed") or "")
+            if not text:
+                continue
         # The whole message first ("没有外地客户，就是想线上收款" is remote), then clause
         # by clause: "客户都在外地，有网站但没备案，怎么收款" states two facts in a question.
-        text = str(event.get("text") or "")
         for clause in [text, *CLAUSES.split(text)]:
             for slot, value in _stated(clause).items():
                 if slot not in found and value is not None and value is not answers.UNSURE:

@@ -34,7 +34,7 @@ from rasa_sdk import Tracker
 
 from core.handoff_followup import wants_no_person
 from core.parting import is_parting
-from core.voice import PAYER_VOICE
+from core.voice import PAYER_VOICE, SCAM_DENIED
 
 # --- 1. safety ---------------------------------------------------------------------------
 # Paying someone to unfreeze, handing over passwords or SMS codes, private "consultants",
@@ -106,9 +106,17 @@ CALLING = re.compile(r"(打|拨)(了|过)?[^，。,.！!？?]{0,4}(次|遍|通|�
 NOT_SCAMMED = re.compile(r"(没有?|不是|并没有?|没)被骗|没上当")
 
 
+# "我还没转钱", "交了2000是不是就能马上恢复": not paid (yet), a scam in progress.
+NOT_PAID = re.compile(r"(还|并|都)?没(有)?(转|交|付|打|汇|给)(钱|款|过|他|她|对方)?|不敢(转|交|付)")
+IF_PAID = re.compile(r"(转|付|交|打|汇|充)了[^，。,.！!]{0,12}(是不是|就能|就可以|就会|能不能|会不会|才能|才可以)")
+PAID_WHEN = re.compile(r"(已经|已|刚才|刚刚|上周|昨天|前天|之前|前几天)")
+
+
 def _paid(text: str) -> bool:
     text = NOT_SCAMMED.sub("", CALLING.sub("", text))
     if not (re.search(_MONEY, text) and re.search(_PAID_WHO, text)):
+        return False
+    if NOT_PAID.search(text) or (IF_PAID.search(text) and not PAID_WHEN.search(text)):
         return False
     if PAID_DONE.search(text):
         return True
@@ -133,11 +141,14 @@ PASSWORD_CHANGED = re.compile(
 def safety_of(text: str) -> Safety | None:
     """What the message says about a scam: already paid, credentials already leaked,
     a scam in progress, or nothing."""
-    text = PASSWORD_CHANGED.sub("", text)
+    # "密码改好了", "我没有给别人验证码啊": said to deny it, not to report it.
+    text = SCAM_DENIED.sub("", PASSWORD_CHANGED.sub("", text))
     if _paid(text):
         return Safety.PAID
     if _leaked(text):
         return Safety.LEAKED
+    if IF_PAID.search(text) and re.search(_MONEY, text):
+        return Safety.SCAM  # "交了2000是不是就能马上恢复": the warning, before paying
     if SCAM_SIGNAL.search(text):
         return Safety.SCAM
     return None
@@ -188,7 +199,7 @@ SKIP = re.compile(
 HUMAN = re.compile(r"转人工|(找|要|换)(个)?人工|真人|人工服务|人工(来|回复|处理)")
 # Shapes of a question in Chinese chat: a question mark or a question word/particle.
 QUESTION = re.compile(
-    r"[?？]|吗|呢\s*$|么\s*$|怎么|怎样|为什么|为啥|如何|多久|多长时间|几天|多少|哪里|哪儿"
+    r"[?？]|吗|呢\s*$|么\s*$|怎么|怎样|为什么|为啥|如何|多久|多长时间|(?<![前这那好过十两三])几天|多少|哪里|哪儿"
     r"|什么|啥|能不能|可不可以|是不是|有没有|要不要|会不会|需不需要"
 )
 
@@ -210,7 +221,8 @@ ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"我(是|只是|就是)(店里|这家店|这个店|店上|公司|老板)?(的|那边的|这边的)?"
         r"(店员|收银员|收银|员工|服务员|营业员|导购|前台|打工的|帮工|伙计|小工|帮忙的)"
         r"|(老板|店主|老板娘)(让我|叫我|出差|不在|没空|电话打不通|联系不上)|替老板|帮老板(问|查|看)"
-        r"|我不是(老板|店主)|不是(商户|商家|老板)?本人"
+        r"|我(是|只是|就是)(店里|店上|网店|公司|这家店|我们店|我们公司)的?(客服|小妹|运营|助理|会计|财务|店长|打包的)"
+        r"|(我|我也|我又)?不是(老板|店主)(哈|啊|呀|哦|[，,。.！!\s]|$)|不是(商户|商家|老板)?本人"
         r"|(帮|替)(我)?(舅舅|舅|叔叔|叔|姑姑|阿姨|姨|爸|妈|爸爸|妈妈|父亲|母亲|老爸|老妈|哥|姐|弟|妹|老公|老婆|亲戚|朋友|家里人)(问|查|看|弄|办)"
         r"|(是|我是)(他|她)的?(外甥|侄子|侄女|儿子|女儿|亲戚|家人)")),
     ("personal", re.compile(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
@@ -148,6 +149,11 @@ def _without(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(kept)
 
 
+# Digits spelled out one by one ("尾号零零零四", "幺三八"): four or more in a row.
+CHINESE_DIGITS = re.compile(r"[零〇幺一二三四五六七八九]{4,}")
+DIGIT_OF = str.maketrans("零〇幺一二三四五六七八九", "001123456789")
+
+
 def find_ids(text: str, asked_for_digits: bool = False) -> tuple[str | None, str | None]:
     """The merchant id (10 digits, also typed in groups) and the last 4 digits of the
     bound phone (4 digits, or an 11-digit mobile number, also in groups) in ``text``.
@@ -158,6 +164,7 @@ def find_ids(text: str, asked_for_digits: bool = False) -> tuple[str | None, str
     step asked for them), standing on their own ("继续吧 0004"); an amount ("收2800手续费，
     先转一半"), a date, an appeal number or 95017 never are."""
     plain = to_simplified(unicodedata.normalize("NFKC", text or ""))  # "手機尾數係0002"
+    plain = CHINESE_DIGITS.sub(lambda m: m.group(0).translate(DIGIT_OF), plain)  # "零零零四"
     merchant_id: str | None = None
     id_span: tuple[int, int] | None = None
     rest: list[_Digits] = []
@@ -300,6 +307,10 @@ TEXTS = {
               "2. 能登录微信支付商户平台的话，在账户中心的商户信息里能看到或换绑联系手机（以页面为准）；\n"
               "3. 拨打95017，由人工核实身份后协助查询（准备好营业执照、法人身份证）。\n"
               "想起来了，把商户号和后4位一起发给我就行。其他问题不用核对，直接问我。",
+    "third_party": "这个商户号不是你本人的，账户情况我不能告诉你，即使有绑定手机号的后4位也不行：账户信息只给"
+                   "商户本人或店里替老板办事的人看。可以请老板本人来这里核对，或者他登录微信支付商家助手查看、"
+                   "打95017。遇到这种情况一般怎么处理，我可以跟你说说。",
+    "third_party_again": "别人的商户号我这边不能替你查，请老板本人来核对，或者他打95017。其他问题可以直接问我。",
     "who_can_check": "要在这里查这个商户号，需要商户绑定手机号的后4位，一般只有老板或商户本人知道："
                      "请他本人来核对，或者打95017。",
     "staff": "你是店里的员工的话，不用核对身份，先这样处理：\n"
@@ -334,6 +345,7 @@ DIGITS_ASKED_TEXTS = {"failed", "failed_again", "failed_more", "ask_digits"}
 FAILED_TEXTS = ("failed", "failed_again", "failed_more")
 # Said again in a session: the short version instead of the same block.
 AGAIN = {"staff": "staff_again", "no_phone": "no_phone_again", "forgot": "no_phone_again",
+         "third_party": "third_party_again",
          "who_can_check": "no_phone_again", "provider_account": "provider_again"}
 # The way on without the bound phone was said.
 WAYS_ON = ("no_phone", "forgot", "who_can_check", "no_phone_again")
@@ -506,6 +518,9 @@ async def verify_inline(dispatcher: CollectingDispatcher, tracker: Tracker,
             say(dispatcher, "no_phone_again")
             return True
         return False
+    if speaks_for_someone_else(tracker):
+        say(dispatcher, "third_party", tracker)
+        return True
     channel, sender_id = sender_key(tracker)
     try:
         identity = await load_identity(channel, sender_id)
@@ -545,6 +560,36 @@ async def verify_inline(dispatcher: CollectingDispatcher, tracker: Tracker,
     return False
 
 
+# "这不是我的 是我隔壁老王的店", "帮朋友查一下他的商户": someone asking about a merchant
+# they do not work for. Staff and family helping the owner ("老板让我问") are the merchant's.
+SOMEONE_ELSES = re.compile(
+    r"(这|那|它)(个|家)?(店|商户号?|账户|号)?(不是|并不是)我(自己)?的(?![错事问])"
+    r"|不是我(自己)?的(店|商户|账户|号)"
+    r"|(帮|替)(朋友|邻居|隔壁|别人|他人|人家)[^，。,.？?]{0,4}(查|问|看)"
+    r"|(朋友|邻居|隔壁|别人|他人)(老.|家)?的(店|商户号?|账户)[^，。？?]{0,10}(查|看|帮)")
+
+MY_BOSS = re.compile(r"我(们)?(的)?(老板|店主|老板娘|东家)|我们(店|公司|家店)")
+
+
+def speaks_for_someone_else(tracker: Tracker) -> bool:
+    """Said in this session that the merchant asked about is someone else's (not the
+    shop they work for): that merchant's account is never shown to them."""
+    texts = [str(e.get("text") or "") for e in _turns(tracker) if e.get("event") == "user"]
+    return any(SOMEONE_ELSES.search(t) for t in texts) and \
+        not any(role_of(t) == "staff" or MY_BOSS.search(t) for t in texts)
+
+
+def remembered_id(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """The merchant id of a question that was answered with "再发一下后4位" outside the
+    check (verify_inline): kept in its slot, so the digits sent next complete the check
+    instead of starting it over ("请告诉我你的商户号"). The stored text is masked later, so
+    the id is read now."""
+    if not any(m.get(IDENTITY_REPLY) == "ask_digits" for m in dispatcher.messages):
+        return []
+    merchant_id, _ = find_ids(latest_text(tracker), asked_for_digits=digits_were_asked(tracker))
+    return [SlotSet("merchant_id", merchant_id)] if merchant_id else []
+
+
 class ValidateVerifyForm(RepairingForm):
     """Asks for the merchant id and phone digits unless this sender is already bound.
 
@@ -581,6 +626,12 @@ class ValidateVerifyForm(RepairingForm):
             if starting and SWITCH_MERCHANT.search(latest_text(tracker)):
                 await self._unbind(dispatcher, channel, sender_id)
             identity = await load_identity(channel, sender_id)
+            typed_id = find_ids(latest_text(tracker))[0] if starting else None
+            if identity.merchant_id and typed_id and typed_id != identity.merchant_id:
+                # "不对 这是我表哥的店 我自己的是1900-0000-04": another merchant id typed
+                # while verified is a switch, checked with its own digits.
+                await self._unbind(dispatcher, channel, sender_id)
+                identity = await load_identity(channel, sender_id)
         except DatabaseUnavailable:
             identity = None  # action_after_verification tells the merchant
         done = identity is None or bool(identity.merchant_id or identity.locked)
@@ -670,6 +721,8 @@ class ValidateVerifyForm(RepairingForm):
         if not (last4 or tracker.get_slot("phone_last4")) and \
                 read_phone_unavailable(said.text) == "not_mine":
             return await self._without_digits(role or asker_role(tracker), dispatcher, tracker)
+        if (known_id or last4) and speaks_for_someone_else(tracker):
+            return self._ended(dispatcher, tracker, "third_party")
         if role and not known_id:
             intent = said.intent or ""
             if role == "staff" and intent in DATA_INTENTS:
@@ -726,6 +779,8 @@ class ValidateVerifyForm(RepairingForm):
         first), and the check ends: never the same question again."""
         if tracker.get_slot("lookup_purpose") == "handoff":
             return self._to_person(dispatcher, tracker)
+        if speaks_for_someone_else(tracker):
+            return self._ended(dispatcher, tracker, "third_party")
         entry_id = role_entry(role, latest_text(tracker), tracker.get_slot("lookup_purpose"),
                               knowledge_of(tracker)) if role else None
         if entry_id and role != "personal" and await answer_entry(dispatcher, tracker, entry_id):

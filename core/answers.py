@@ -26,7 +26,7 @@ from typing import Any, Final
 import cn2an
 
 from core.choices import pick
-from core.privacy import MOBILE_PHONE
+from core.privacy import find_mobile
 
 
 class _Unsure:
@@ -370,9 +370,12 @@ CHINESE_NUMBER = re.compile(r"[零一二两三四五六七八九十百千万]+")
 UNITS = {"万": 10000, "w": 10000, "千": 1000, "k": 1000}
 BELOW = re.compile(r"不到|不足|少于|低于|没到|没有到|没超过|不超过|不过|以下|以内|之内|最多")
 ABOVE = re.compile(r"以上|超过|多于|不止|不少于|起码|至少|往上|多点|出头")
-SMALL_WORDS = re.compile(r"没多少|不多|很少|一点点|几千|几百|刚开始|刚起步|还没(开始)?收|零星")
-LARGE_WORDS = re.compile(r"几十万|上百万|几百万|百万|好几十万")
-MEDIUM_WORDS = re.compile(r"几万|好几万")
+SMALL_WORDS = re.compile(r"没多少|不多|很少|一点点|几千|几百|刚开始|刚起步|还没(开始)?收|零星"
+                         r"|(一两|两三|二三|三四|四五|五六|六七|七八|八九)(千|百)")
+# "两三万", "七八千", "三四十万": a range of two neighbouring numbers.
+_PAIR = r"(一两|两三|二三|三四|四五|五六|六七|七八|八九)"
+LARGE_WORDS = re.compile(rf"几十万|上百万|几百万|百万|好几十万|{_PAIR}十万")
+MEDIUM_WORDS = re.compile(rf"几万|好几万|{_PAIR}万")
 
 
 def monthly_amount(text: str) -> float | None:
@@ -514,9 +517,9 @@ def read_handoff_contact(text: str) -> str | None:
     "declined" ("不用了", "算了", "不用留言了": nothing is filed); None to ask again
     ("打我电话" without a number)."""
     value = normalize(text)
-    phone = MOBILE_PHONE.search(value)
+    phone = find_mobile(text)
     if phone:
-        return phone.group(0)
+        return phone
     if pick(value, ["chat", "phone"]) == "chat":
         return "chat"
     if is_question(value):

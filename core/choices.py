@@ -135,7 +135,7 @@ def offered(messages: Iterable[Mapping[str, Any]], numbered_across: bool = False
 @dataclass(frozen=True)
 class Picked:
     choice: Choice
-    how: str  # "payload", "number", "number+title", "title", "partial", "fuzzy"
+    how: str  # "payload", "number", "number+title", "title", "partial", "fuzzy", "delegated"
 
 
 # Longest text read as a typed choice (longer texts say something else).
@@ -228,6 +228,22 @@ def _by_title(text: str, choices: list[Choice]) -> Picked | None:
     return Picked(titles[best_index][0], "fuzzy")
 
 
+# "都行", "随便", "你直接推荐一个吧", "不太懂": leaving the choice to us picks the button
+# that does that ("帮我挑一个"), when one was offered.
+_DELEGATING = re.compile(
+    r"^(都行|都可以|随便|无所谓|都好|你(来|就|直接|帮我)*(推荐|选|挑|定|说了算)|帮我(推荐|选|挑)"
+    r"|(我)?(不太|不是很|看不|搞不|弄不|不)懂|不知道(选|怎么选|哪个|选哪)|不清楚(选|怎么选|哪个)|你看着办)")
+_DELEGATE_TITLE = re.compile(r"帮我(挑|选)|替我(挑|选)|推荐")
+
+
+def _delegated(raw: str, choices: list[Choice]) -> Picked | None:
+    typed = canonical(raw)
+    if not _DELEGATING.match(typed) or "?" in raw or "？" in raw:
+        return None
+    found = [c for c in choices if _DELEGATE_TITLE.search(c.title)]
+    return Picked(found[-1], "delegated") if len(found) == 1 else None
+
+
 def match(text: str, choices: list[Choice], clicks: bool = True) -> Picked | None:
     """The button ``text`` picks among ``choices`` (one bot turn), or None.
 
@@ -265,4 +281,4 @@ def match(text: str, choices: list[Choice], clicks: bool = True) -> Picked | Non
     picked = _by_title(raw, choices)
     if picked and len(_DIGIT.findall(raw)) >= 3 and picked.how != "title":
         return None  # merchant ids, phone digits, amounts: only a title typed exactly
-    return picked
+    return picked or _delegated(raw, choices)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import copy
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -32,6 +33,20 @@ def mask_phone(phone: str) -> str:
 
 # A mainland mobile number; the groups are the parts that stay visible when masked.
 MOBILE_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+
+
+# The same number as people type it: "139 1234 5678", "186-0000-1234", "138.0000.0003".
+GROUPED_MOBILE = re.compile(r"(?<![\d\-.])1[3-9](?:[ \t\-.－—]?\d){9}(?![\d\-.]?\d)")
+
+
+def find_mobile(text: str) -> str | None:
+    """The first mainland mobile number in ``text`` (also typed in groups), as 11 digits."""
+    value = unicodedata.normalize("NFKC", text or "")
+    found = GROUPED_MOBILE.search(value)
+    if found is None:
+        return None
+    digits = re.sub(r"\D", "", found.group(0))
+    return digits if MOBILE_PHONE.fullmatch(digits) else None
 
 
 def mask_phones_in_text(text: str) -> str:

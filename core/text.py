@@ -87,7 +87,8 @@ _CANTONESE = {
     "仲要": "还要", "仲系": "还是", "攞唔攞得返": "能不能拿回来", "攞返": "拿回",
     "收唔到": "收不到", "俾人": "被人", "冇": "没有", "嘅": "的", "咗": "了", "唔": "不",
     "啲": "些", "嗰": "那", "佢": "他", "喺": "在", "咩": "什么", "揾": "找", "睇": "看",
-    "攞": "拿", "俾": "给", "哋": "们",
+    "攞": "拿", "俾": "给", "哋": "们", "呃人": "骗人", "呃钱": "骗钱", "人呃": "人骗",
+    "咁": "那", "即系": "就是", "㗎": "", "系呃": "是骗", "喺度": "在这里", "覆我": "回复我", "得返": "回来",
     # Not Cantonese: the Taiwan/HK spelling 甚麼, which OpenCC keeps as 甚么.
     "甚么": "什么",
 }
@@ -172,8 +173,9 @@ def _mandarin(text: str, source: list[int]) -> tuple[str, list[int]]:
 
 
 def _unit_collapses(unit: str) -> bool:
-    """Units with digits never collapse: merchant ids and phone numbers repeat digits."""
-    if any(c.isdigit() for c in unit):
+    """Units with digits never collapse: merchant ids and phone numbers repeat digits,
+    also spelled out ("尾号零零零四")."""
+    if any(c.isdigit() or c in "零〇幺一二三四五六七八九" for c in unit):
         return False
     return bool(_CJK.search(unit) or unit.isalpha() or _PUNCTUATION_ONLY.fullmatch(unit))
 

@@ -18,3 +18,25 @@ PAYER_VOICE = re.compile(
 
 def is_payer(text: str) -> bool:
     return bool(PAYER_VOICE.search(text))
+
+
+# What a scam story says: someone asking for money, a code or a password, a fake helper
+# or notice, a swapped code, renting out a code. A frozen account without any of it
+# ("我的帐户被冻结了，钱提不出来") is not one: the scam entries are for these stories only.
+SCAM_CUE = re.compile(
+    r"骗|诈|验证码|校验码|动态码|密码|转账|转了|打钱|交钱|交了|付了|保证金|押金|定金|解封费|解冻费|激活费"
+    r"|顾问|中介|代办|陌生|冒充|自称|假(的|冒|客服|通知|短信)|屏幕共享|共享屏幕|萤幕共享|远程(操作|控制|协助|操控|软件)|向日葵|todesk"
+    r"|链接|加(我)?(的)?(微信|好友|qq|vx)|私信|包过|包解|包通过|内部|渠道|被盗|盗号|泄露|泄漏|钓鱼"
+    r"|96110|110|报警|刷单|出租|出借|借码|卖码|租码|收购|兼职|佣金|返利|码被换|换了?码|贴了|覆盖"
+    r"|收款方(的)?(名字|名称)?(不是|不对|变了)|别人的码|名字不是|换了|换我的|偷换|被人换|贴了"
+    r"|代申诉|工作室|收费|付费|专业解封|广告|配合|年审|注销|网址|点(开|击)|连结|连接|解封的人"
+    r"|说是|自称是|打过来|打电话来|来电|是真的吗|花钱|借我|租|借(他|给|别人)|跑分|收二手|二手商户|(要|去|先|把|不用)冻结(帐户|账户|账号)|余额还在|钱没少",
+    re.IGNORECASE)
+# "我没有给别人验证码": the cue denied.
+SCAM_DENIED = re.compile(
+    r"(没|没有|沒|沒有|从来没|从没|并没有?|不会)(把)?(给|告诉|发给?|透露|说)(过)?(别人|任何人|对方|谁|他|她)?"
+    r"(过)?(验证码|校验码|密码)|(没|没有|不是)被骗|没上当")
+
+
+def tells_of_scam(text: str) -> bool:
+    return bool(SCAM_CUE.search(SCAM_DENIED.sub("", text or "")))

@@ -53,7 +53,7 @@ from core.knowledge.entries import DEFAULT_DIRECTORY
 from core.knowledge.live import LiveKnowledge
 from core.knowledge.matching import Candidate
 from core.parting import parting_kind
-from core.voice import is_payer
+from core.voice import is_payer, tells_of_scam
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,9 @@ ALSO_MARGIN = 0.05
 # ... or this, well ahead ("我账上那点钱还能提出来吗": 0.38 against 0.24).
 ALSO_FAIR = 0.3
 ALSO_FAIR_MARGIN = 0.1
+# ... and then sharing words with the entry: "所以到底是哪个原因" (0.32, lexical 0.15) is a
+# reference back, not a second question about rejected appeals.
+ALSO_FAIR_LEXICAL = 0.2
 
 _live: dict[str, LiveKnowledge] = {}
 _live_lock = threading.Lock()
@@ -166,12 +169,14 @@ class KnowledgeMatcher(GraphComponent):
                                   limit=int(self._config["candidates"]), normalized=True)
         platform = named_platform(text, message.get(ENTITIES) or [])
         payer = is_payer(text)
+        scam_told = tells_of_scam(text)
         decision = decide(intent, confidence, candidates, index.entries, chars=chars,
                           topical=on_topic(text), platform_entry=PLATFORM_ENTRIES.get(platform),
                           ours_named=bool(OURS_NAMED.search(text)) or (
                               platform == "bank" and bool(OUR_SETTLEMENT.search(text))),
-                          payer=payer)
-        ranked = self._asks_ranked(text, index, PLATFORM_ENTRIES.get(platform), payer)
+                          payer=payer, scam_told=scam_told)
+        ranked = self._asks_ranked(text, index, PLATFORM_ENTRIES.get(platform), payer,
+                                   scam_told)
         clear = self._clear(ranked)
         picked = self._picked_from(ranked, decision.suggestions) \
             if decision.kind == "suggest" else []
@@ -204,14 +209,14 @@ class KnowledgeMatcher(GraphComponent):
             self._rank_first(message, FALLBACK_INTENT, confidence)
 
     def _asks_ranked(self, text: str, index: Any, platform_entry: str | None,
-                     payer: bool) -> list[list[Candidate]]:
+                     payer: bool, scam_told: bool) -> list[list[Candidate]]:
         """Each ask of a several-ask message matched alone ("钱什么时候能提？申诉又要多久"),
         with the candidates the whole message may get; [] for a message with one ask."""
         pieces = asks(text)
         if len(pieces) < 2:
             return []
         return [allowed(index.search(piece, self._query_vector(piece), limit=3, normalized=True),
-                        platform_entry, payer) for piece in pieces]
+                        platform_entry, payer, scam_told) for piece in pieces]
 
     @staticmethod
     def _clear(ranked: list[list[Candidate]]) -> list[str]:
@@ -225,7 +230,8 @@ class KnowledgeMatcher(GraphComponent):
             lead = best.score - runner_up
             if best.entry_id not in found and (
                     (best.score >= ALSO_MIN and lead >= ALSO_MARGIN)
-                    or (best.score >= ALSO_FAIR and lead >= ALSO_FAIR_MARGIN)):
+                    or (best.score >= ALSO_FAIR and lead >= ALSO_FAIR_MARGIN
+                        and best.lexical >= ALSO_FAIR_LEXICAL)):
                 found.append(best.entry_id)
         return found
 

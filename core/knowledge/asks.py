@@ -17,7 +17,7 @@ _BOUNDARY = re.compile(
 _SOFT = re.compile(r"[，,]+")
 # What makes a piece an ask (question words, or asking for something).
 ASK = re.compile(
-    r"[?？]|吗|嘛|什么|甚么|啥|怎么|怎样|为什么|为啥|如何|哪|多少|多久|几天|多长时间|能不能|可不可以|"
+    r"[?？]|吗|嘛|什么|甚么|啥|怎么|怎样|为什么|为啥|如何|哪|多少|多久|(?<![前这那好过十两三])几天|多长时间|能不能|可不可以|"
     r"是不是|要不要|会不会|需不需要|有没有|能否|可否|咋"
 )
 _CONTENT = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")

@@ -172,3 +172,14 @@ def test_a_web_address_names_no_platform() -> None:
     said = "QQ钱包被冻结了"
     assert named_platform(said, [{"entity": "other_platform", "value": "qq", "start": 0,
                                   "end": 4}]) == "qq"
+
+
+def test_a_scam_entry_answers_only_a_scam_story() -> None:
+    """"我的帳戶被凍結了，錢提不出來" scored closest to "your code leaked, act now" (0.25):
+    a frightening, wrong answer. The scam entries need the story to tell of a scam."""
+    entries = {**ENTRIES, "scam_leaked_nothing_lost_yet": make("scam_leaked_nothing_lost_yet")}
+    cands = [c("scam_leaked_nothing_lost_yet", 0.25), c("frozen_funds", 0.23)]
+    plain = d.decide("ask_frozen_funds", 0.4, cands, entries, scam_told=False)
+    assert plain.entry_id == "frozen_funds"
+    told = d.decide("ask_frozen_funds", 0.4, cands, entries, scam_told=True)
+    assert told.entry_id == "scam_leaked_nothing_lost_yet"

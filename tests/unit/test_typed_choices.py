@@ -92,6 +92,13 @@ def test_typed_titles_pick_the_button(typed: str, payload: str) -> None:
     assert payload_of(typed, REMOTE_OFFER) == payload
 
 
+@pytest.mark.parametrize("typed", ["随便", "都行", "不太懂", "你直接推荐一个吧 我没网站 没小程序"])
+def test_leaving_the_choice_to_us_picks_the_button_that_does(typed: str) -> None:
+    """New users answered the advisor's offer with "都行" and got "好的。"."""
+    assert payload_of(typed, REMOTE_OFFER) == "/affirm"
+    assert payload_of(typed, CONFIRM) is None  # nothing there chooses for them
+
+
 def test_titles_of_knowledge_choices_and_greeting_buttons() -> None:
     assert payload_of("提现多久到账", DID_YOU_MEAN) == '/knowledge{"kb_entry":"withdrawal_time"}'
     assert payload_of("费率是多少？", DID_YOU_MEAN) == '/knowledge{"kb_entry":"fee_rate"}'
@@ -109,7 +116,7 @@ def test_titles_of_knowledge_choices_and_greeting_buttons() -> None:
     "typed",
     ["1900000002", "1900 0000 02", "0002", "AP20261120001", "13800000002", "3", "0",
      "帮我挑一个吗？", "不帮我挑一个", "2 帮我挑一个", "我想问一下外地客户到底怎么付款比较好呢",
-     "随便", "查账户", ""],
+     "懂了", "查账户", ""],
 )
 def test_what_is_not_a_choice_of_the_offer(typed: str) -> None:
     assert payload_of(typed, REMOTE_OFFER) is None
