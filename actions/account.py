@@ -434,6 +434,9 @@ KB_METADATA = "knowledge_entry"  # as actions.knowledge marks the entry answered
 REJECTION_ENTRIES = {"appeal_rejected", "appeal_rejected_no_reason", "appeal_rejected_repeatedly",
                      "appeal_resubmit_limit", "abnormal_reason", "how_to_find_reason",
                      "appeal_process", "appeal_materials", "appeal_where_progress"}
+# "这个申诉不是我交的", "是谁交的", "有人用我的号": an operation the merchant did not make.
+NOT_MINE = re.compile(r"不是我(们)?(自己)?(交|提交|申请|操作|改|弄|办)的|(是)?谁(交|提交|申请|操作|改)的"
+                      r"|盗号|被盗|有人(在)?(动|用|登|操作)(了)?我")
 # "两个星期了", "半个月", "等了10天": longer than the usual 1-3 working days.
 WAITED_LONG = re.compile(
     r"(两|三|四|好几|几|[2-9]|十几|\d{2})\s*(个)?(星期|周|礼拜)|半个?月|(一|两|三|几|[1-9])\s*个多?月"
@@ -512,9 +515,18 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
             explain_review(dispatcher, tracker, account, appeal, entry_id)
             return True
     if entry_id in FUNDS_ENTRIES and account.can_withdraw:
+        if IN_TRANSIT.search(text):
+            # "提现显示处理中，十几个小时了": a withdrawal under way, not whether one can.
+            from actions.knowledge import answer_entry  # lazy: knowledge imports this
+
+            return await answer_entry(dispatcher, tracker, "settlement_not_arrived")
         explain_withdrawal(dispatcher, tracker, account, entry_id)
         return True
     return False
+
+
+# A withdrawal or settlement already made and not arrived.
+IN_TRANSIT = re.compile(r"处理中|还没到|没到账|未到账|到账慢|没收到|卡住|卡在|一直显示|啥时候到|什么时候到|多久到")
 
 
 def explain_rejection(dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -685,6 +697,11 @@ class ActionAfterVerification(Action):
         purpose = tracker.get_slot("lookup_purpose") or "status"
         if purpose == "appeal_status":
             answer_appeal_status(dispatcher, account, appeal_id, tracker)
+            if NOT_MINE.search((tracker.latest_message or {}).get("text") or ""):
+                # "这个申诉不是我交的，是不是有人用我的号": what to do about it, not only the status.
+                from actions.knowledge import answer_entry  # lazy: knowledge imports this
+
+                await answer_entry(dispatcher, tracker, "account_unknown_operation")
             return reset + verified
         if purpose == "appeal":
             allowed = self._prepare_appeal(dispatcher, account)

@@ -21,7 +21,8 @@ PARTIAL = re.compile(r"一部分|部分|一点|先提|提一些|少量|一半|�
 # Questions for another answer: why it happened, how to appeal, a person.
 NOT_CAPABILITY = re.compile(r"为什么|为啥|怎么会|原因|凭什么|怎么申诉|如何申诉|申诉(怎么|要|需要)|人工|客服电话"
                             r"|申请|开通|办理|收费|收不收费|费率|手续费|多少钱|服务商|多通道|聚合|小程序|网站|接口"
-                            r"|银行卡|信用卡|换卡|结算卡|永久|再(被)?驳回|意思|提示|提醒|通知|弹出|降")
+                            r"|银行卡|信用卡|换卡|结算卡|永久|再(被)?驳回|意思|提示|提醒|通知|弹出|降"
+                            r"|以后|今后|下次|才不会|避免|防止|违规|哪里错")
 # The ability itself is asked about, not just named ("收款码后台弹出提醒" is not).
 ABILITY = re.compile(r"吗|么|能不能|能否|可以|可不可以|行不行|会怎样|会不会|怎么样|多久|什么时候|啥时候|几天|"
                      r"还能|能用|能收|能提|成功|不了|不出|不到|一部分")

@@ -210,6 +210,11 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
 
     if await answer_from_facts(dispatcher, tracker, entry_id):
         return True  # the verified merchant's own facts answer it (rejection note, ...)
+    if entry_id in MONEY_ENTRIES and MONEY_BACK.search(latest_text(tracker)) and any(
+            i.startswith("scam_") for i in answered_entries(tracker)):
+        # "我500块还能拿回来吗" after telling of a scam: the money sent to the scammer,
+        # not frozen funds ("钱还是你的" would be false comfort).
+        entry_id = "scam_already_paid"
     asked_for = entry_id
     entry_id = await _for_asker(tracker, entry_id)
     answered = answered_entries(tracker)
@@ -236,6 +241,12 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
         return False
     await say_entry(dispatcher, tracker, entry)
     return True
+
+
+# Entries about the merchant's own money, and asking to get money back.
+MONEY_ENTRIES = frozenset({"frozen_funds", "funds_release_time", "funds_withdraw_now",
+                           "funds_forfeit", "refund_to_customer", "customer_paid_twice"})
+MONEY_BACK = re.compile(r"拿回|追回|要回|退回|找回|拿得回|要得回|追得回|攞返|拿返|能不能回来|还能回来")
 
 
 async def say_entry(dispatcher: CollectingDispatcher, tracker: Tracker, entry: Entry) -> None:

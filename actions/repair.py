@@ -34,7 +34,7 @@ from rasa_sdk import Tracker
 
 from core.handoff_followup import wants_no_person
 from core.parting import is_parting
-from core.voice import PAYER_VOICE, SCAM_DENIED
+from core.voice import PAYER_VOICE, without_denied
 
 # --- 1. safety ---------------------------------------------------------------------------
 # Paying someone to unfreeze, handing over passwords or SMS codes, private "consultants",
@@ -51,6 +51,7 @@ SCAM_SIGNAL = re.compile(
     r"|共享屏幕|屏幕共享|安全账户|年审|(专业|包|快速|加急|保证)解(封|冻)"
     r"|(点|打开)(了|开)?.{0,4}(链接|网址|连接)|(链接|网址).{0,12}(填|登录|领取|解封|解冻)"
     r"|(解封|解冻|审核|申诉).{0,4}(链接|网址)|骗子|诈骗"
+    r"|(不|唔)(给|交|转|付|打)(多)?\s*\d+.{0,8}就"
     # "我还没交呢 就问问是不是真的": doubting a fee asked for.
     r"|还没(有)?(交|转|付|给)(钱)?.{0,8}(是不是真的|真的假的|是真的吗|靠谱|能信|是不是骗)"
     # "交500块就能包过": a paid promise that an appeal passes.
@@ -142,7 +143,7 @@ def safety_of(text: str) -> Safety | None:
     """What the message says about a scam: already paid, credentials already leaked,
     a scam in progress, or nothing."""
     # "密码改好了", "我没有给别人验证码啊": said to deny it, not to report it.
-    text = SCAM_DENIED.sub("", PASSWORD_CHANGED.sub("", text))
+    text = without_denied(PASSWORD_CHANGED.sub("", text))
     if _paid(text):
         return Safety.PAID
     if _leaked(text):
@@ -193,7 +194,7 @@ CORRECTION = re.compile(
 )
 SKIP = re.compile(
     r"不知道|不清楚|不记得|忘了|忘记|想不起|说不好|说不准|不确定|没注意|跳过|不想(说|填|留)"
-    r"|无所谓|都行|随便|都可以"
+    r"|无所谓|都行|随便|都可以|你(就|直接|帮我)*(推荐|选|定)(吧|一个|个)?$|你看着办"
 )
 # "怎么联系客服" asks for the hotline (a question), not for a person in this chat.
 HUMAN = re.compile(r"转人工|(找|要|换)(个)?人工|真人|人工服务|人工(来|回复|处理)")

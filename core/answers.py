@@ -202,6 +202,11 @@ PLANNED = re.compile(r"想做|想弄|想搞|想开|打算|准备|计划|以后|�
 POSSESSION = re.compile(r"有|已经|已|做了|做好|弄了|搞了|开了|开通|在用|用着|上线|建了|建好")
 
 
+# "哪有什么网站", "我哪来的小程序啊": a no asked as a question.
+NONE_AT_ALL = re.compile(r"(哪有|哪来|哪里有|哪儿有|哪会有)(的)?(什么|啥)?(网站|网页|官网|小程序|域名)"
+                         r"|(啥|什么)(网站|小程序)(啊|呀)?[,，\s]*(没|没有)")
+
+
 def read_website_icp(text: str, intent: str | None = None) -> Any:
     """"你有自己的网站，并且已经完成ICP备案吗？" True only for a website that is filed:
     "有网站但没备案", "有是有但是没备案", "有，无需备案", "备案还在办" are all False;
@@ -214,6 +219,8 @@ def read_website_icp(text: str, intent: str | None = None) -> Any:
     choice = pick(value, ["yes", "no"])
     if choice:
         return choice == "yes"
+    if NONE_AT_ALL.search(value) and SITE.search(value):
+        return False
     if is_question(value):
         return None
     filed = polarity(value, FILING)
@@ -274,6 +281,8 @@ def read_miniprogram(text: str, intent: str | None = None) -> Any:
     choice = pick(value, ["yes", "no"])
     if choice:
         return choice == "yes"
+    if NONE_AT_ALL.search(value) and MINIPROGRAM.search(value):
+        return False
     if is_question(value):
         return None
     without_payment = PAYMENT_OFF.sub("，", value)

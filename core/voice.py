@@ -35,8 +35,25 @@ SCAM_CUE = re.compile(
 # "我没有给别人验证码": the cue denied.
 SCAM_DENIED = re.compile(
     r"(没|没有|沒|沒有|从来没|从没|并没有?|不会)(把)?(给|告诉|发给?|透露|说)(过)?(别人|任何人|对方|谁|他|她)?"
-    r"(过)?(验证码|校验码|密码)|(没|没有|不是)被骗|没上当")
+    r"(过)?(验证码|校验码|密码)|(没|没有|不是)被骗|没上当"
+    r"|(跟|和)(验证码|校验码|密码)(根本|完全|一点)?(没|没有)(关系|关联)|不是(因为)?(验证码|密码)(的)?(问题|原因)")
+# "有人说是我把验证码给别人了": a claim reported, when the same message denies it.
+REPORTED_CLAIM = re.compile(
+    r"(有人|他们|客服|对方|你们|人家)?(说|以为|怀疑|认为|讲)(是)?(因为)?我(把)?(验证码|校验码|密码)(给|告诉|发给?|泄露)"
+    r"(了)?(别人|对方|他人|出去)?(了)?")
+
+
+def without_denied(text: str) -> str:
+    """``text`` without what it denies ("我没给别人验证码") and, when it denies, without the
+    claim it answers ("有人说是我把验证码给别人了")."""
+    denied = SCAM_DENIED.sub("", text or "")
+    return REPORTED_CLAIM.sub("", denied) if denied != (text or "") else denied
 
 
 def tells_of_scam(text: str) -> bool:
-    return bool(SCAM_CUE.search(SCAM_DENIED.sub("", text or "")))
+    return bool(SCAM_CUE.search(without_denied(text)))
+
+
+def names_a_card(text: str) -> bool:
+    """"银行卡", "储蓄卡", "张卡", "建行": a bank card is what the message is about."""
+    return bool(re.search(r"卡|银行|[工农建招中交]行", text or ""))

@@ -53,7 +53,7 @@ from core.knowledge.entries import DEFAULT_DIRECTORY
 from core.knowledge.live import LiveKnowledge
 from core.knowledge.matching import Candidate
 from core.parting import parting_kind
-from core.voice import is_payer, tells_of_scam
+from core.voice import is_payer, names_a_card, tells_of_scam
 
 logger = logging.getLogger(__name__)
 
@@ -170,13 +170,14 @@ class KnowledgeMatcher(GraphComponent):
         platform = named_platform(text, message.get(ENTITIES) or [])
         payer = is_payer(text)
         scam_told = tells_of_scam(text)
+        card_told = names_a_card(text)
         decision = decide(intent, confidence, candidates, index.entries, chars=chars,
                           topical=on_topic(text), platform_entry=PLATFORM_ENTRIES.get(platform),
                           ours_named=bool(OURS_NAMED.search(text)) or (
                               platform == "bank" and bool(OUR_SETTLEMENT.search(text))),
-                          payer=payer, scam_told=scam_told)
+                          payer=payer, scam_told=scam_told, card_told=card_told)
         ranked = self._asks_ranked(text, index, PLATFORM_ENTRIES.get(platform), payer,
-                                   scam_told)
+                                   scam_told, card_told)
         clear = self._clear(ranked)
         picked = self._picked_from(ranked, decision.suggestions) \
             if decision.kind == "suggest" else []
@@ -209,14 +210,14 @@ class KnowledgeMatcher(GraphComponent):
             self._rank_first(message, FALLBACK_INTENT, confidence)
 
     def _asks_ranked(self, text: str, index: Any, platform_entry: str | None,
-                     payer: bool, scam_told: bool) -> list[list[Candidate]]:
+                     payer: bool, scam_told: bool, card_told: bool) -> list[list[Candidate]]:
         """Each ask of a several-ask message matched alone ("钱什么时候能提？申诉又要多久"),
         with the candidates the whole message may get; [] for a message with one ask."""
         pieces = asks(text)
         if len(pieces) < 2:
             return []
         return [allowed(index.search(piece, self._query_vector(piece), limit=3, normalized=True),
-                        platform_entry, payer, scam_told) for piece in pieces]
+                        platform_entry, payer, scam_told, card_told) for piece in pieces]
 
     @staticmethod
     def _clear(ranked: list[list[Candidate]]) -> list[str]:

@@ -135,3 +135,30 @@ async def test_asking_to_withdraw_a_little_while_frozen_is_answered_not_the_stat
     reply = await merchant.say("那审核期间冻结的钱能不能先提一点出来交房租？")
     assert "还是审核中，和刚才查到的一样" not in reply.text, reply.text
     assert "提" in reply.text, reply.text
+
+
+async def test_an_appeal_the_merchant_did_not_file_gets_what_to_do(talk: Talk) -> None:
+    merchant = talk()
+    await say(merchant, "1900000003 尾号0003 帮我查下账户")
+    names = await say(merchant, "AP20261120001这个申诉不是我交的，是谁交的？是不是有人用我的号")
+    assert "kb:account_unknown_operation" in names, names
+
+
+async def test_money_back_after_a_scam_is_about_the_money_sent(talk: Talk) -> None:
+    merchant = talk()
+    await say(merchant, "我已经转了500块给那个说能解封的顾问，现在联系不上了")
+    names = await say(merchant, "咁即係佢係呃人㗎？我500蚊仲攞唔攞得返？")
+    assert not {"kb:frozen_funds", "kb:funds_forfeit"} & set(names), names
+
+
+@pytest.mark.parametrize("text", ["商户号被冻结了钱提不出来", "我的商户号被冻结了 钱提不出来怎么办"])
+async def test_a_merchant_freeze_is_not_a_bank_card_freeze(talk: Talk, text: str) -> None:
+    names = await say(talk(), text)
+    assert "kb:personal_card_frozen_merchant" not in names, names
+
+
+async def test_a_withdrawal_under_way_is_not_answered_with_you_can_withdraw(talk: Talk) -> None:
+    merchant = talk()
+    await say(merchant, "1900000001 尾号0001 查下账户")
+    names = await say(merchant, "提现记录一直显示处理中，已经十几个小时了，啥时候到")
+    assert "kb:settlement_not_arrived" in names, names

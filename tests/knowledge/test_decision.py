@@ -183,3 +183,13 @@ def test_a_scam_entry_answers_only_a_scam_story() -> None:
     assert plain.entry_id == "frozen_funds"
     told = d.decide("ask_frozen_funds", 0.4, cands, entries, scam_told=True)
     assert told.entry_id == "scam_leaked_nothing_lost_yet"
+
+
+def test_the_bank_card_entry_needs_a_card_named() -> None:
+    """"商户号被冻结了钱提不出来" matched "个人银行卡涉案被冻结" best (0.36)."""
+    entries = {**ENTRIES, "personal_card_frozen_merchant": make("personal_card_frozen_merchant")}
+    cands = [c("personal_card_frozen_merchant", 0.36), c("frozen_funds", 0.32)]
+    assert d.decide("ask_frozen_funds", 0.6, cands, entries, card_told=False).entry_id == \
+        "frozen_funds"
+    assert d.decide("ask_frozen_funds", 0.6, cands, entries, card_told=True).entry_id == \
+        "personal_card_frozen_merchant"

@@ -110,3 +110,39 @@ def test_digits_spelled_out_are_the_phones() -> None:
 
     assert find_ids("我自己的是 1900-0000-04，尾号 零零零四") == ("1900000004", "0004")
     assert find_ids("一二三四五六七") == (None, None)  # seven: no id, no suffix
+
+
+def test_a_no_asked_as_a_question_answers_the_advisor() -> None:
+    from core.answers import read_miniprogram, read_website_icp
+
+    assert read_website_icp("我就卖点土鸡蛋，哪有什么网站") is False
+    assert read_miniprogram("哪有什么小程序") is False
+    assert read_website_icp("有网站吗？") is None  # a real question still answers nothing
+
+
+def test_leaving_a_step_to_us_is_a_skip() -> None:
+    from actions.repair import SKIP
+
+    assert SKIP.search("你直接推荐吧")
+    assert not SKIP.search("你推荐的那个怎么开通")
+
+
+@pytest.mark.parametrize("text", [
+    "商户号被冻结了，有人说是我把验证码给别人了，我没给别人验证码！！从来没有 凭什么冻我",
+    "所以跟验证码根本没关系对吧？你刚才让我打电话冻结账户",
+])
+def test_a_denied_leak_is_neither_an_emergency_nor_a_scam_story(text: str) -> None:
+    assert safety_of(text) is None
+    assert not tells_of_scam(text)
+
+
+def test_a_scammer_pressing_for_more_is_a_scam_in_progress() -> None:
+    assert safety_of(normalize("佢而家仲喺度傳訊息俾我 話唔俾多5000就連嗰3000都冇埋 點算").text) \
+        is Safety.SCAM
+
+
+def test_asking_how_to_avoid_it_next_time_is_not_a_what_works_ask() -> None:
+    from actions.capability import asks_capability
+
+    assert not asks_capability("收完就提现到底哪里违规了 以后我该怎么提才不会再被冻")
+    assert asks_capability("那审核期间冻结的钱能不能先提一点出来交房租？")
