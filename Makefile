@@ -74,10 +74,12 @@ test-knowledge: db train
 	  --min-accuracy 0.85 --max-fallback 0.05 --min-redirect 0.85
 
 # The fast lane: unit, NLU components, knowledge base, data layer, actions, console API,
-# WeChat channel; no rasa server, no trained model, no browser.
+# WeChat channel; no rasa server, no trained model, no browser. It runs on every core
+# (pytest-xdist, at most 4 workers); FAST_WORKERS=0 runs it in one process.
 FAST := -m "not dialogue and not e2e and not browser" --ignore=tests/scaled
+FAST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
 test-fast: setup lint
-	$(VENV)/bin/pytest -q $(FAST)
+	$(VENV)/bin/pytest -q -n $(FAST_WORKERS) $(FAST)
 
 # Everything else: conversations through the trained model, running servers, browsers,
 # the scaled setup.

@@ -525,6 +525,8 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
     return False
 
 
+# Money on its way: a withdrawal or a settlement, not an appeal.
+MONEY_IN_TRANSIT = re.compile(r"提现|结算|到账|打款|到卡|银行卡")
 # A withdrawal or settlement already made and not arrived.
 IN_TRANSIT = re.compile(r"处理中|还没到|没到账|未到账|到账慢|没收到|卡住|卡在|一直显示|啥时候到|什么时候到|多久到")
 
@@ -695,9 +697,17 @@ class ActionAfterVerification(Action):
 
         verified = [SlotSet("verified_merchant", mask_merchant_id(merchant_id))]
         purpose = tracker.get_slot("lookup_purpose") or "status"
+        text = (tracker.latest_message or {}).get("text") or ""
+        if purpose == "appeal_status" and not account.appeals and MONEY_IN_TRANSIT.search(text):
+            # "提现记录一直显示处理中，啥时候到" reads like an appeal's "处理中" to the model;
+            # with no appeal at all, it is the withdrawal.
+            from actions.knowledge import answer_entry  # lazy: knowledge imports this
+
+            if await answer_entry(dispatcher, tracker, "settlement_not_arrived"):
+                return reset + verified
         if purpose == "appeal_status":
             answer_appeal_status(dispatcher, account, appeal_id, tracker)
-            if NOT_MINE.search((tracker.latest_message or {}).get("text") or ""):
+            if NOT_MINE.search(text):
                 # "这个申诉不是我交的，是不是有人用我的号": what to do about it, not only the status.
                 from actions.knowledge import answer_entry  # lazy: knowledge imports this
 

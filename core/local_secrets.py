@@ -12,8 +12,10 @@ creating); ``tighten`` narrows what an older version left readable to others.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,11 +97,16 @@ def local_secret(name: str, env_var: str,
     path = secret_file(name)
     if not path.exists():
         private_dir(path.parent)
+        # Written whole in a private temporary file, then linked into place: a process
+        # starting at the same moment sees no file or the whole secret, never an empty one
+        # (two action servers of the scaled setup start together).
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        except FileExistsError:  # another process made it first
-            return path.read_text(encoding="utf-8").strip()
-        os.fchmod(descriptor, FILE_MODE)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(generate())
+            os.fchmod(descriptor, FILE_MODE)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(generate())
+            with contextlib.suppress(FileExistsError):  # another process made it first
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     return path.read_text(encoding="utf-8").strip()

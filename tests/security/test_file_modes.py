@@ -71,3 +71,23 @@ def test_an_older_tree_is_narrowed_and_nginx_keeps_its_way_in(tmp_path: Path) ->
     # nginx's workers (nobody) pass through to their temporary directories.
     assert mode(var) == mode(var / "cluster") == 0o711
     assert mode(var / "cluster" / "nginx") == 0o755
+
+
+def test_a_secret_made_by_two_processes_at_once_is_never_read_empty(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two action servers of the scaled setup start together: each reads the whole
+    secret, and both read the same one."""
+    import multiprocessing
+
+    monkeypatch.setenv("LOCAL_SECRETS_DIR", str(tmp_path / "secrets"))
+    context = multiprocessing.get_context("fork")
+    with context.Pool(8) as pool:
+        values = pool.map(_read_race_secret, range(32))
+    assert all(values) and len(set(values)) == 1, values
+    assert not [p for p in (tmp_path / "secrets").iterdir() if p.name.startswith(".")]
+
+
+def _read_race_secret(_: int) -> str:
+    from core.local_secrets import local_secret
+
+    return local_secret("race_token", "RACE_TOKEN_NOT_SET")
