@@ -446,6 +446,14 @@ class RepairingForm(FormValidationAction, abc.ABC):
         """"刚才的手机号说错了": the named slot (or the one the new value fits, or the last
         one answered) is replaced by the value in the same message, or asked again."""
         slots = self.domain_slots(domain)
+        # "不对 是一九零零零零零零零二，尾号0002": every slot read from the whole message
+        # that the correction gives a value for at once.
+        whole = {slot: await self._parse(slot, said, tracker)
+                 for slot in slots if slot in self.whole_message_slots}
+        whole = {slot: value for slot, value in whole.items() if value is not None}
+        if len(whole) >= 2:
+            dispatcher.utter_message(response="utter_correction_ack")
+            return whole
         # The new value, if any, follows the correction words: "类别选错了，应该是3".
         tail = Said(text=CORRECTION_TAIL.sub("", said.text).strip(" ，,。.：:"))
         target = next((slot for slot, words in self.slot_words.items()

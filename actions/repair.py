@@ -73,6 +73,7 @@ LEAKED = re.compile(
 )
 # Someone is asking for it (the warning), unless it was handed over all the same.
 REQUESTED = re.compile(r"让我|叫我|要我|要求我|找我要|问我要|跟我要|向我要|索要|索取")
+ASKED_FOR_CODE = re.compile(rf"({REQUESTED.pattern})[^，。,.]{{0,8}}({_CREDENTIAL})", re.IGNORECASE)
 DONE = re.compile(r"了|过|已经|刚才|刚刚|不小心|之前|被|泄露|泄漏")
 HANDED_ANYWAY = re.compile(
     rf"已经|刚才|刚刚|不小心|我(也|就|都|还)?({_HAND_OVER})(了|过|出去)"
@@ -100,7 +101,7 @@ EMERGENCIES = (Safety.LEAKED, Safety.PAID)
 
 
 # "打了六次95017", "打客服电话": calling, not paying.
-CALLING = re.compile(r"(打|拨)(了|过)?[^，。,.！!？?]{0,4}(次|遍|通|电话|95017|客服|热线|人工)")
+CALLING = re.compile(r"(打|拨)(了|过)?[^，。,.！!？?]{0,4}(次|遍|通|电话|95017|客服|热线|人工)|打(电话)?过?来")
 
 
 # "我没被骗", "不是被骗": said to deny it.
@@ -142,7 +143,9 @@ PASSWORD_CHANGED = re.compile(
 def safety_of(text: str) -> Safety | None:
     """What the message says about a scam: already paid, credentials already leaked,
     a scam in progress, or nothing."""
-    # "密码改好了", "我没有给别人验证码啊": said to deny it, not to report it.
+    # "密码改好了", "我没有给别人验证码啊": said to deny it, not to report it; but someone
+    # asked for the code all the same ("他让我报验证码 我没给"): the warning.
+    asked_for_code = bool(ASKED_FOR_CODE.search(text))
     text = without_denied(PASSWORD_CHANGED.sub("", text))
     if _paid(text):
         return Safety.PAID
@@ -150,7 +153,7 @@ def safety_of(text: str) -> Safety | None:
         return Safety.LEAKED
     if IF_PAID.search(text) and re.search(_MONEY, text):
         return Safety.SCAM  # "交了2000是不是就能马上恢复": the warning, before paying
-    if SCAM_SIGNAL.search(text):
+    if SCAM_SIGNAL.search(text) or asked_for_code:
         return Safety.SCAM
     return None
 

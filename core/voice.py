@@ -30,7 +30,7 @@ SCAM_CUE = re.compile(
     r"|96110|110|报警|刷单|出租|出借|借码|卖码|租码|收购|兼职|佣金|返利|码被换|换了?码|贴了|覆盖"
     r"|收款方(的)?(名字|名称)?(不是|不对|变了)|别人的码|名字不是|换了|换我的|偷换|被人换|贴了"
     r"|代申诉|工作室|收费|付费|专业解封|广告|配合|年审|注销|网址|点(开|击)|连结|连接|解封的人"
-    r"|说是|自称是|打过来|打电话来|来电|是真的吗|花钱|借我|租|借(他|给|别人)|跑分|收二手|二手商户|(要|去|先|把|不用)冻结(帐户|账户|账号)|余额还在|钱没少",
+    r"|说是(微信|官方|客服|腾讯|工作人员|风控|银行)|自称是|打过来|打电话来|来电|是真的吗|花钱|借我|租|借(他|给|别人)|跑分|收二手|二手商户|(要|去|先|把|不用)冻结(帐户|账户|账号)|余额还在|钱没少",
     re.IGNORECASE)
 # "我没有给别人验证码": the cue denied.
 SCAM_DENIED = re.compile(
@@ -43,11 +43,21 @@ REPORTED_CLAIM = re.compile(
     r"(了)?(别人|对方|他人|出去)?(了)?")
 
 
+# "我根本没有", "我没泄露", "连验证码短信都没收到过": the message denies handing anything over.
+DENIES = re.compile(r"(根本|从来|压根|从)(就)?(没|没有|沒)|没(有)?(泄露|泄漏|给过?|告诉过?|说过)"
+                    r"|没收到过?(验证码|短信)|(验证码|短信)(都|也)没收到")
+CREDENTIAL_WORDS = re.compile(r"(短信)?(验证码|校验码|动态码)|(支付|登录|交易)?密码|泄露|泄漏")
+
+
 def without_denied(text: str) -> str:
     """``text`` without what it denies ("我没给别人验证码") and, when it denies, without the
-    claim it answers ("有人说是我把验证码给别人了")."""
-    denied = SCAM_DENIED.sub("", text or "")
-    return REPORTED_CLAIM.sub("", denied) if denied != (text or "") else denied
+    claim it answers ("有人说是我把验证码给别人了", "你们客服说我泄露了验证码") and without
+    the codes it names at all: a denial is no leak story."""
+    text = text or ""
+    denied = SCAM_DENIED.sub("", text)
+    if denied == text and not DENIES.search(text):
+        return text
+    return CREDENTIAL_WORDS.sub("", REPORTED_CLAIM.sub("", denied))
 
 
 def tells_of_scam(text: str) -> bool:

@@ -162,3 +162,13 @@ async def test_a_withdrawal_under_way_is_not_answered_with_you_can_withdraw(talk
     await say(merchant, "1900000001 尾号0001 查下账户")
     names = await say(merchant, "提现记录一直显示处理中，已经十几个小时了，啥时候到")
     assert "kb:settlement_not_arrived" in names, names
+
+
+async def test_a_correction_with_a_spelled_out_id_and_the_digits_checks_the_new_pair(
+        talk: Talk) -> None:
+    merchant = talk()
+    await say(merchant, "查账户")
+    await say(merchant, "1900000003")
+    names = await say(merchant, "哦不对 我记错了 是一九零零零零零零零二，尾号0002")
+    assert "utter_verified" in names, names
+    assert "utter_state_restricted" in names, names

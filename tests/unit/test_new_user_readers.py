@@ -146,3 +146,15 @@ def test_asking_how_to_avoid_it_next_time_is_not_a_what_works_ask() -> None:
 
     assert not asks_capability("收完就提现到底哪里违规了 以后我该怎么提才不会再被冻")
     assert asks_capability("那审核期间冻结的钱能不能先提一点出来交房租？")
+
+
+@pytest.mark.parametrize(("text", "safety"), [
+    ("你们客服说我泄露了验证码给别人 我根本没有！！我连验证码短信都没收到过 凭什么说是我泄露的", None),
+    ("我没给他验证码密码啥的 就加了好友", None),
+    ("他让我报验证码 我没给", Safety.SCAM),  # asked for it: the warning all the same
+    ("一个0086开头的号码打过来说是微信客服", Safety.SCAM),  # a call, not a payment
+])
+def test_denials_and_calls_read_right(text: str, safety: Safety | None) -> None:
+    assert safety_of(text) is safety
+    if safety is None:
+        assert not tells_of_scam(text)
