@@ -580,8 +580,12 @@ class ValidateHandoffForm(RepairingForm):
             return {**self._cleared(domain), FORM_STOP: "cancelled", **calm}
         about = about_handoff(said.text) if safe else None
         if about in (About.RECORDED, About.WAIT):
-            # About the request itself: answered from what it holds, then the step again.
+            # About the request itself: answered from what it holds, then the step again,
+            # unless the message answered the step too ("不核对 直接人工 排队要多久").
             await self._about_intake(about, dispatcher, tracker)
+            parsed = await self._parse(requested, said, tracker)
+            if parsed is not None:
+                return {requested: parsed, **calm}
             return {REPAIR_STATE: "remind", MISSES: 0.0}
         if about is About.ADD and requested != "handoff_problem":
             dispatcher.utter_message(text=NOTED)

@@ -678,6 +678,15 @@ class ValidateVerifyForm(RepairingForm):
                 response="utter_unbound", verified_merchant=mask_merchant_id(merchant_id)
             )
 
+    async def _repair_or_take(
+        self, requested: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        if speaks_for_someone_else(tracker):
+            # "我说了不是我的号！！别问商户号了": the check ends, with what the owner can do.
+            return self._ended(dispatcher, tracker, "third_party")
+        return await super()._repair_or_take(requested, dispatcher, tracker, domain)
+
     async def parse_merchant_id(self, said: Said, tracker: Tracker) -> Answer | None:
         merchant_id, _ = find_ids(said.text)
         return Answer(merchant_id) if merchant_id else None
@@ -724,7 +733,8 @@ class ValidateVerifyForm(RepairingForm):
         if not (last4 or tracker.get_slot("phone_last4")) and \
                 read_phone_unavailable(said.text) == "not_mine":
             return await self._without_digits(role or asker_role(tracker), dispatcher, tracker)
-        if (known_id or last4) and speaks_for_someone_else(tracker):
+        if speaks_for_someone_else(tracker):
+            # Someone else's shop: never asked for "your" merchant id, with or without one.
             return self._ended(dispatcher, tracker, "third_party")
         if role and not known_id:
             intent = said.intent or ""

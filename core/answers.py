@@ -502,7 +502,14 @@ def read_handoff_verify(text: str, intent: str | None = None) -> Any:
     choice = pick(value, ["yes", "no"])
     if choice:
         return choice == "yes"
-    if is_question(value) or CONTINUE.match(value) and value not in ("好", "好的", "行", "ok"):
+    if is_question(value):
+        # "不核对 直接人工 你们人工几点上班？": the choice first, then a question.
+        head = first_clause(value)
+        if head != value and not is_question(head) and (
+                CANNOT_VERIFY.search(head) or SKIP_VERIFY.search(head)):
+            return False
+        return None
+    if CONTINUE.match(value) and value not in ("好", "好的", "行", "ok"):
         return None
     if CANNOT_VERIFY.search(value) or SKIP_VERIFY.search(value):
         return False

@@ -172,3 +172,22 @@ async def test_a_correction_with_a_spelled_out_id_and_the_digits_checks_the_new_
     names = await say(merchant, "哦不对 我记错了 是一九零零零零零零零二，尾号0002")
     assert "utter_verified" in names, names
     assert "utter_state_restricted" in names, names
+
+
+@pytest.mark.parametrize("text", ["不核对 直接人工 你们人工几点上班？现在排队要多久",
+                                  "我说了不核对！！！直接转人工"])
+async def test_refusing_the_check_at_the_handoff_goes_on_to_the_queue(
+        talk: Talk, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDOFF_HOURS", "00:00-24:00")
+    merchant = talk()
+    await merchant.say("转人工，钱被冻结了")
+    reply = await merchant.say(text)
+    assert "要先核对身份吗" not in reply.text, reply.text
+
+
+async def test_a_neighbour_without_an_id_is_not_asked_for_theirs(talk: Talk) -> None:
+    neighbour = talk()
+    await say(neighbour, "帮我查下账户状态")
+    names = await say(neighbour, "不是我的号 是隔壁王姐的店 别问商户号了 她该怎么办")
+    assert "id:third_party" in names, names
+    assert not {"utter_ask_merchant_id", "utter_remind_merchant_id"} & set(names), names
