@@ -149,7 +149,9 @@ ON_TOPIC = re.compile(
     r"没人接|打不通|占线|接通|排队|电话|工单|公众号|网站|备案|接口|api|sdk|jsapi|native|h5|报错|错误码|回调|营业执照|执照|法人|实名|"
     r"身份|验证码|密码|骗|诈骗|顾问|代解|支付宝|抖音|快手|淘宝|天猫|拼多多|美团|京东|银行|"
     r"银联|云闪付|qq|游戏|香港|hk|店|摊|生意|顾客|客户|订单|交易|流水|发票|播报|额度|限额|"
-    r"no_auth|err_?code|return_(code|msg)|sub_mch|mch_?id|appid|统一下单|下单",
+    r"no_auth|err_?code|return_(code|msg)|sub_mch|mch_?id|appid|统一下单|下单"
+    r"|spbill|client_ip|prepay|paysign|requestpayment|mweb|h5_url|notify_url|serial_no|apiv3"
+    r"|签名|验签|证书|商户平台|商家助手",
     re.IGNORECASE,
 )
 

@@ -193,3 +193,10 @@ def test_the_bank_card_entry_needs_a_card_named() -> None:
         "frozen_funds"
     assert d.decide("ask_frozen_funds", 0.6, cands, entries, card_told=True).entry_id == \
         "personal_card_frozen_merchant"
+
+
+@pytest.mark.parametrize("text", [
+    "spbill_create_ip我填的是服务器的ip 47.75.x.x，是不是要填用户手机的ip？我们前面有nginx反代",
+    "paySign到底用哪个私钥签"])
+def test_developer_words_are_on_topic(text: str) -> None:
+    assert d.on_topic(text)
