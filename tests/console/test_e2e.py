@@ -440,7 +440,9 @@ def check_history(agent: object) -> None:
     agent.keyboard.press("Enter")
     agent.wait_for_selector("#summary-box:not([hidden]) dd:has-text('5分')")
     agent.wait_for_selector("#summary dd:has-text('已说明小程序收款')")
-    agent.wait_for_selector("#transcript .line.system:has-text('客服小王结束了会话')")
+    # The close is said once: the leave notice the merchant got, as a system line.
+    agent.wait_for_selector("#transcript .line.system:has-text('客服小王已结束会话')")
+    assert agent.locator("#transcript .line:has-text('结束')").count() == 1
     assert agent.locator("#transcript .line.merchant:has-text('EXTERNAL')").count() == 0
     assert agent.is_hidden("#note-form") and agent.is_visible("#notes-closed")
     agent.screenshot(path=str(SCREENSHOTS / "07-history-1440.png"), full_page=True)
