@@ -68,10 +68,15 @@ test-nlu: train
 # (tests/nlu/knowledge_dev.yml, written apart from the entries; tests/nlu/knowledge_test.yml,
 # written later by someone who read neither the entries' similar questions nor the dev set,
 # never tuned on); results/knowledge/check.json and test.json.
+# Follow-ups (the previous message's entry, then a short follow-up; tests/nlu/followups_*.yml,
+# the test file by another writer than the dev file, neither by the matcher's author) are
+# checked on the same load.
 test-knowledge: db train
-	$(PY) scripts/check_knowledge.py --min-accuracy 0.85 --max-fallback 0.05 --min-redirect 0.85
+	$(PY) scripts/check_knowledge.py --min-accuracy 0.85 --max-fallback 0.05 --min-redirect 0.85 \
+	  --followups tests/nlu/followups_dev.yml --min-followups 0.8
 	$(PY) scripts/check_knowledge.py --dev tests/nlu/knowledge_test.yml --out results/knowledge/test.json \
-	  --min-accuracy 0.85 --max-fallback 0.05 --min-redirect 0.85
+	  --min-accuracy 0.85 --max-fallback 0.05 --min-redirect 0.85 \
+	  --followups tests/nlu/followups_test.yml --min-followups 0.8 --aggregates-only
 
 # The fast lane: unit, NLU components, knowledge base, data layer, actions, console API,
 # WeChat channel; no rasa server, no trained model, no browser. It runs on every core

@@ -46,7 +46,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import latest_text
 from actions.guidance import answer_faq, safety_first
-from actions.knowledge import answer_top_entry
+from actions.knowledge import answer_other_asks, answer_top_entry
 from actions.repair import (
     CHITCHAT_INTENTS,
     EMERGENCIES,
@@ -125,6 +125,10 @@ class RepairingForm(FormValidationAction, abc.ABC):
     #: Slots read at every step: an answer to one of them given at another step is taken
     #: too ("1900000002" at the phone step is the merchant id, said again or corrected).
     any_step_slots: frozenset[str] = frozenset()
+    #: The form starts from a merchant's request that may ask something else too
+    #: ("帮我查下状态，冻结的钱还能提吗"): that other ask is answered when the form starts,
+    #: not dropped for the form's first question.
+    answers_other_asks: bool = False
 
     @abc.abstractmethod
     def name(self) -> str: ...
@@ -274,6 +278,8 @@ class RepairingForm(FormValidationAction, abc.ABC):
         said = Said.of(tracker)
         if await safety_first(dispatcher, tracker) in EMERGENCIES and not wants_person(said):
             return self._pause_for_safety(dispatcher)
+        if self.answers_other_asks:
+            await answer_other_asks(dispatcher, tracker, None)
         return await self.on_start(said, dispatcher, tracker)
 
     def _pause_for_safety(self, dispatcher: CollectingDispatcher) -> dict[str, Any]:

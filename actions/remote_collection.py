@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.forms import FORM_STOP, SWITCH_TO, Answer, RepairingForm
 from actions.guidance import bound_reason, warn_if_scam
+from actions.knowledge import answer_other_asks
 from actions.repair import Said
 from core import answers
 from core.choices import pick
@@ -318,6 +319,8 @@ class ActionRemoteIntro(Action):
         again = said_before(tracker, "utter_remote_options")
         dispatcher.utter_message(response="utter_remote_options_again" if again
                                  else "utter_remote_options")
+        # "外地客户怎么付？手续费多少": the other ask too, not only the options.
+        await answer_other_asks(dispatcher, tracker, "remote_collection")
         return events
 
 

@@ -603,6 +603,7 @@ class ValidateVerifyForm(RepairingForm):
     phone ("没有他手机号") is told the way on without it, never asked again.
     """
 
+    answers_other_asks = True
     slot_words = {
         "merchant_id": re.compile(r"商户号|商户id|账号"),
         "phone_last4": re.compile(r"手机|电话|后四位|后4位|尾号"),

@@ -369,6 +369,19 @@ def replace_action_result_validation(replacement: Callable[[Any, dict[str, Any]]
 MessageHook = Callable[[Any, Any, Any], Awaitable[Any]]
 
 
+def installed_hooks() -> list[str]:
+    """The names of the hooks before the NLU, the first to run first (hooks wrap each
+    other: the last installed runs first)."""
+    from rasa.core.processor import MessageProcessor
+
+    names: list[str] = []
+    handler = getattr(MessageProcessor, "_handle_message_with_tracker", None)
+    while handler is not None:
+        names.extend(n for n in getattr(handler, "hook_names", ()))
+        handler = getattr(handler, "__wrapped__", None)
+    return names
+
+
 def hook_before_nlu(name: str, hook: MessageHook) -> None:
     """Every user message passes through ``hook`` before the NLU parses it: inside the
     conversation lock, with the tracker the turn works on (``handle_message`` ->
@@ -379,7 +392,7 @@ def hook_before_nlu(name: str, hook: MessageHook) -> None:
     from rasa.core.processor import MessageProcessor
 
     original = getattr(MessageProcessor, "_handle_message_with_tracker", None)
-    if getattr(original, name, False):
+    if name in installed_hooks():
         return  # installed already
     problems = []
     if original is None or not inspect.iscoroutinefunction(original) or \
@@ -400,6 +413,7 @@ def hook_before_nlu(name: str, hook: MessageHook) -> None:
         await original(self, message, tracker)  # type: ignore[misc]
 
     setattr(handle_message_with_tracker, name, True)
+    handle_message_with_tracker.hook_names = (name,)  # type: ignore[attr-defined]
     handle_message_with_tracker.__wrapped__ = original  # type: ignore[attr-defined]
     MessageProcessor._handle_message_with_tracker = handle_message_with_tracker  # type: ignore[method-assign]
 

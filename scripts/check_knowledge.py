@@ -88,7 +88,7 @@ def prepare_database() -> str:
     return url
 
 
-def evaluate(model: Path, dev: Path = DEV) -> dict[str, Any]:
+def evaluate(model: Path, dev: Path = DEV, followups: Path | None = None) -> dict[str, Any]:
     import structlog
     from rasa.core.agent import Agent
 
@@ -125,7 +125,13 @@ def evaluate(model: Path, dev: Path = DEV) -> dict[str, Any]:
             redirect_right += hit
     n = len(questions)
     times.sort()
+    followed = None
+    if followups is not None:
+        from scripts.check_followups import evaluate_loaded
+
+        followed = evaluate_loaded(agent, loop, followups)
     return {
+        "followups": followed,
         "n": n,
         "accuracy": round(right / n, 4),
         "answer_or_right_suggestion": round((right + suggest_hit) / n, 4),
@@ -151,9 +157,19 @@ def main() -> int:
     parser.add_argument("--max-fallback", type=float, default=0.05)
     parser.add_argument("--min-redirect", type=float, default=0.85)
     parser.add_argument("--out", default=str(ROOT / "results" / "knowledge" / "check.json"))
+    parser.add_argument("--followups", default=None,
+                        help="also check follow-ups (scripts/check_followups.py) on one load")
+    parser.add_argument("--min-followups", type=float, default=0.0)
+    parser.add_argument("--aggregates-only", action="store_true",
+                        help="leave the lines out of the report (held-out sets)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    report = evaluate(Path(args.model), Path(args.dev))
+    report = evaluate(Path(args.model), Path(args.dev),
+                      Path(args.followups) if args.followups else None)
+    if args.aggregates_only:
+        report.pop("misses")
+        if report["followups"]:
+            report["followups"].pop("misses")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -165,7 +181,13 @@ def main() -> int:
     print("  by shape: " + ", ".join(f"{s} {v['accuracy']:.2f} (n={v['n']})"
                                      for s, v in report["by_shape"].items()))
     print(f"  in-process parse p50 {report['parse_p50_ms']} ms, p95 {report['parse_p95_ms']} ms")
+    followed = report["followups"]
+    if followed:
+        print(f"  follow-ups: accuracy {followed['accuracy']:.3f} (n={followed['n']}), "
+              f"without the topic {followed['accuracy_without_topic']:.3f}")
     failed = []
+    if followed and followed["accuracy"] < args.min_followups:
+        failed.append(f"follow-up accuracy {followed['accuracy']:.3f} < {args.min_followups}")
     if report["accuracy"] < args.min_accuracy:
         failed.append(f"accuracy {report['accuracy']:.3f} < {args.min_accuracy}")
     if report["fallback_rate"] > args.max_fallback:

@@ -40,13 +40,18 @@ from rasa.shared.nlu.training_data.message import Message
 from core.knowledge import vectors as vec
 from core.knowledge.asks import asks
 from core.knowledge.decision import (
+    FOLLOW_MAX_CHARS,
     INTENT_ENTRIES,
     KNOWLEDGE_INTENT,
     OUT_OF_SCOPE,
     PLATFORM_ENTRIES,
+    TASK_ENTRIES,
+    TASK_INTENTS,
+    TASK_SURE,
     Decision,
     allowed,
     decide,
+    follow_up,
     on_topic,
 )
 from core.knowledge.entries import DEFAULT_DIRECTORY
@@ -90,6 +95,10 @@ _URL = re.compile(r"(?:https?://)?[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/\S*)?", re.IGNO
 OURS_NAMED = re.compile(r"微信|weixin|wechat|财付通|商家助手|商户平台", re.IGNORECASE)
 # The bank card our settlement goes to: "结算款一直没到银行卡上" is about our settlement.
 OUR_SETTLEMENT = re.compile(r"结算|提现|货款|营业款")
+
+
+def _content_len(text: str) -> int:
+    return len(_CONTENT.findall(text))
 
 
 def named_platform(text: str, entities: list[dict[str, Any]]) -> str:
@@ -177,7 +186,8 @@ class KnowledgeMatcher(GraphComponent):
                               platform == "bank" and bool(OUR_SETTLEMENT.search(text))),
                           payer=payer, scam_told=scam_told, card_told=card_told)
         ranked = self._asks_ranked(text, index, PLATFORM_ENTRIES.get(platform), payer,
-                                   scam_told, card_told)
+                                   scam_told, card_told,
+                                   task=intent in TASK_INTENTS and confidence >= TASK_SURE)
         clear = self._clear(ranked)
         picked = self._picked_from(ranked, decision.suggestions) \
             if decision.kind == "suggest" else []
@@ -192,14 +202,25 @@ class KnowledgeMatcher(GraphComponent):
             # "民宿哪来的快递单号 还有重新交以后多久出结果": the whole reads as no question
             # of ours, yet an ask of it clearly is one; answer the asks, not a refusal.
             decision = Decision("answer", clear[0], why="an ask")
+        decision, contextual = self._follow_up(message, text, chars, intent, confidence,
+                                               decision, candidates, index,
+                                               PLATFORM_ENTRIES.get(platform), payer,
+                                               scam_told, card_told)
+        if decision.why == "follow-up":
+            clear = []  # one ask, read with the topic
         main = decision.entry_id if decision.kind == "answer" else INTENT_ENTRIES.get(intent or "")
-        also = [entry_id for entry_id in clear if entry_id != main][:1]
+        # Not the task's own overview: the task says it ("帮我查下状态" needs no
+        # "收款被限制了怎么办" before the check).
+        also = [entry_id for entry_id in clear if entry_id != main
+                and entry_id not in TASK_ENTRIES.get(intent or "", ())][:1]
         message.set(KNOWLEDGE_KEY, {
             **decision.as_dict(),
             "also": also,
             "intent": intent,
             "candidates": [{"id": c.entry_id, "score": c.score, "dense": c.dense,
                             "lexical": c.lexical} for c in candidates],
+            # The best entries of the message read with the entry just said (follow-ups).
+            "contextual": [{"id": c.entry_id, "score": c.score} for c in contextual[:3]],
             "version": index.version,
             "source": index.source,
         }, add_to_output=True)
@@ -209,12 +230,39 @@ class KnowledgeMatcher(GraphComponent):
         elif decision.kind == "suggest":
             self._rank_first(message, FALLBACK_INTENT, confidence)
 
+    def _follow_up(self, message: Message, text: str, chars: int, intent: str | None,
+                   confidence: float, decision: Decision, candidates: list[Candidate],
+                   index: Any, platform_entry: str | None, payer: bool, scam_told: bool,
+                   card_told: bool) -> tuple[Decision, list[Candidate]]:
+        """The decision for a short message read together with the entry the bot just
+        said (the message's ``topic`` metadata, addons/topic_context.py), and the
+        candidates of that reading ([] when the message is not read so)."""
+        topic = (message.get("metadata") or {}).get("topic")
+        if not isinstance(topic, dict):
+            return decision, []
+        last = [str(i) for i in topic.get("last") or [] if str(i) in index.entries]
+        answered = [str(i) for i in topic.get("answered") or []]
+        if not last or chars > FOLLOW_MAX_CHARS:
+            return decision, []
+        said = index.entries[last[0]]
+        query = f"{said.question}，{text}"
+        contextual = allowed(index.search(query, self._query_vector(query),
+                                          limit=int(self._config["candidates"]),
+                                          normalized=True),
+                             platform_entry, payer, scam_told, card_told)
+        return follow_up(decision, intent, confidence, candidates, contextual, index.entries,
+                         last, answered, chars,
+                         platform_named=platform_entry is not None), contextual
+
     def _asks_ranked(self, text: str, index: Any, platform_entry: str | None,
-                     payer: bool, scam_told: bool, card_told: bool) -> list[list[Candidate]]:
+                     payer: bool, scam_told: bool, card_told: bool,
+                     task: bool = False) -> list[list[Candidate]]:
         """Each ask of a several-ask message matched alone ("钱什么时候能提？申诉又要多久"),
         with the candidates the whole message may get; [] for a message with one ask."""
         pieces = asks(text)
-        if len(pieces) < 2:
+        if len(pieces) < 2 and not (task and pieces and _content_len(pieces[0]) < _content_len(text)):
+            # One ask is the whole message's; but beside a task's request ("帮我查下状态，
+            # 另外冻结的钱会不会被没收") the one ask is the other one.
             return []
         return [allowed(index.search(piece, self._query_vector(piece), limit=3, normalized=True),
                         platform_entry, payer, scam_told, card_told) for piece in pieces]

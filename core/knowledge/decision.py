@@ -302,3 +302,77 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
     if suggestions:
         return Decision("suggest", suggestions=suggestions, why="unsure")
     return Decision("keep", why="no match")
+
+
+# --- Follow-ups ---------------------------------------------------------------------
+# "那要多久" right after the answer about frozen funds: matched alone it is the appeal's
+# review time or "没看懂"; matched together with the question just answered it is when the
+# money can be withdrawn. A short message right after an entry is matched both ways; the
+# reading with the topic wins when the message alone gives no sure answer of its own.
+FOLLOW_MAX_CHARS = 18
+# The entry the topic's reading finds: at least this, and this far ahead of the next.
+FOLLOW_MIN = 0.2
+FOLLOW_MARGIN = 0.02
+# ... or in the family of the entry just said (its follow-ups, its tags): this is enough.
+FOLLOW_FAMILY_MIN = 0.15
+# A message sure of an entry alone is read with the topic when the topic's reading puts
+# an entry of the family this far ahead of it.
+FOLLOW_LEAD = 0.1
+
+
+def family(entries: Mapping[str, Entry], said: Sequence[str]) -> set[str]:
+    """The entries a follow-up of ``said`` is likely about: their follow-ups and the
+    entries sharing a tag with them."""
+    found: set[str] = set()
+    for entry_id in said:
+        entry = entries.get(entry_id)
+        if entry is None:
+            continue
+        found.update(entry.follow_ups)
+        found.update(other.id for other in entries.values() if same_topic(entry, other))
+    return found - set(said)
+
+
+def follow_up(decision: Decision, intent: str | None, confidence: float,
+              plain: Sequence[Candidate], contextual: Sequence[Candidate],
+              entries: Mapping[str, Entry], last: Sequence[str], answered: Sequence[str],
+              chars: int, platform_named: bool = False) -> Decision:
+    """``decision`` for the message alone, or the entry its reading together with the
+    entry just said (``contextual``) finds. ``last``: the entries the bot's last turn
+    said; ``answered``: every entry said in the session (never offered again here);
+    ``platform_named``: the message names another platform or a bank."""
+    if not last or not contextual or chars > FOLLOW_MAX_CHARS:
+        return decision
+    if (intent in CONTROL_INTENTS and confidence >= FAQ_SURE) \
+            or (intent in TASK_INTENTS and confidence >= TASK_SURE):
+        return decision  # "好的", "转人工", "帮我查一下": a move, not a question
+    if decision.why in ("other company", "platform", "redirect") or platform_named:
+        return decision  # another company named: where it belongs
+    kin = family(entries, last)
+    named_next = {i for said in last if said in entries for i in entries[said].follow_ups}
+    # Another platform's entry only when the entry just said leads there ("报警打110吗"
+    # after the money sent to a scammer is the police's, as that answer said).
+    fresh = [c for c in contextual if c.entry_id not in answered and c.entry_id not in last
+             and entries.get(c.entry_id) is not None
+             and (entries[c.entry_id].scope != "redirect" or c.entry_id in named_next)]
+    if not fresh or (decision.kind == "answer" and decision.entry_id == fresh[0].entry_id):
+        return decision
+    best = fresh[0]
+    related = best.entry_id in kin
+    if decision.kind == "answer" and decision.entry_id not in answered \
+            and decision.entry_id not in last:
+        # An entry of its own: a new question ("对了 客服电话多少"), unless the topic
+        # reads it as another entry of the same family, far ahead of that one ("那要多久"
+        # after frozen funds is no longer the appeal's review time).
+        with_topic = next((c.score for c in contextual if c.entry_id == decision.entry_id), 0.0)
+        if related and best.score - with_topic >= FOLLOW_LEAD:
+            return Decision("answer", best.entry_id, why="follow-up")
+        return decision
+    runner_up = fresh[1].score if len(fresh) > 1 else 0.0
+    if related and best.score >= FOLLOW_FAMILY_MIN:
+        return Decision("answer", best.entry_id, why="follow-up")
+    if decision.kind != "answer" and best.score >= FOLLOW_MIN \
+            and best.score - runner_up >= FOLLOW_MARGIN:
+        # Outside the family only instead of "没看懂" or a did-you-mean list.
+        return Decision("answer", best.entry_id, why="follow-up")
+    return decision

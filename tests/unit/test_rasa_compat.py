@@ -207,7 +207,7 @@ def _processor(tracker: DialogueStateTracker) -> MessageProcessor:
 
 async def test_the_typed_choice_hook_runs_inside_rasas_own_log_message() -> None:
     handler = MessageProcessor._handle_message_with_tracker
-    assert getattr(handler, "typed_choices", False)
+    assert rasa_compat.installed_hooks() == ["topic_context", "typed_choices"]
     assert rasa_compat.source_hash(inspect.getsource(handler)) == INTERNALS[
         rasa_compat.MESSAGE_HOOK].sources[
             "rasa.core.processor:MessageProcessor._handle_message_with_tracker"]

@@ -21,7 +21,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.slots import TextSlot
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from addons import typed_choices
+from addons import rasa_compat, typed_choices
 from addons.channels.wechat_render import render_messages
 from core.choices import match, offered, parse_choice_number
 
@@ -323,7 +323,7 @@ async def test_a_paused_identity_check_is_not_resumed_by_a_number() -> None:
 
 async def test_the_hook_is_installed_once_and_guards_rasa() -> None:
     handler = MessageProcessor._handle_message_with_tracker
-    assert getattr(handler, "typed_choices", False)
+    assert "typed_choices" in rasa_compat.installed_hooks()
     typed_choices.install()  # idempotent
     assert MessageProcessor._handle_message_with_tracker is handler
 
