@@ -383,7 +383,7 @@ async def prospective_wait() -> handoffs.Wait | None:
             select(func.count(Handoff.id)).where(Handoff.status == HandoffStatus.waiting)
         ).scalar_one()
         return handoffs.estimate_wait(int(waiting) + 1, handoffs.online_agents(session),
-                                      handoffs.average_handling(session))
+                                      handoffs.median_handling(session))
 
     try:
         return await run_in_session(work)
@@ -675,7 +675,7 @@ class ValidateHandoffForm(RepairingForm):
         if about is About.WAIT:
             if context is not None and context.serving:
                 wait = await prospective_wait()
-                ahead = "" if wait is None else (
+                ahead = "" if wait is None or wait.nobody_online else (
                     f"现在排上的话下一个就是你，预计约{wait.minutes}分钟。" if wait.position == 1
                     else f"现在排上的话前面有{wait.position - 1}位，预计约{wait.minutes}分钟。")
                 dispatcher.utter_message(text="问完这一步就帮你排队。" + ahead)
@@ -813,8 +813,7 @@ class ActionHandoff(Action):
         except handoffs.AlreadyOpen:
             outcome, values = "queued_before", {}
         if outcome in ("queued", "waiting"):
-            first = "_next" if values["ahead"] == 0 else ""
-            dispatcher.utter_message(response=f"utter_handoff_{outcome}{first}", **values)
+            say_place(dispatcher, outcome, values)
             await self._snapshot(tracker, channel, sender_id)
         elif outcome == "ticket":
             dispatcher.utter_message(response="utter_handoff_ticket", **values)
@@ -827,7 +826,7 @@ class ActionHandoff(Action):
     @staticmethod
     def _wait(session: Session, handoff: Any) -> dict[str, Any]:
         wait = handoffs.wait_for(session, handoff)
-        return {"ahead": wait.position - 1, "minutes": wait.minutes}
+        return {"ahead": wait.position - 1, "minutes": wait.minutes, "online": wait.agents}
 
     def _standing(self, session: Session, handoff: Any) -> tuple[str, dict[str, Any]]:
         if handoff.status == HandoffStatus.waiting:
@@ -931,9 +930,10 @@ class ActionStopWaiting(Action):
             dispatcher.utter_message(text=TICKET_WITHDRAWN, **note)
         elif outcome == "cancelled":
             dispatcher.utter_message(response="utter_handoff_cancelled")
-        elif outcome in ("waiting", "ticket"):
-            first = "_next" if outcome == "waiting" and values["ahead"] == 0 else ""
-            dispatcher.utter_message(response=f"utter_handoff_{outcome}{first}", **values)
+        elif outcome == "waiting":
+            say_place(dispatcher, outcome, values)
+        elif outcome == "ticket":
+            dispatcher.utter_message(response="utter_handoff_ticket", **values)
         elif outcome == "ticket_wait":
             dispatcher.utter_message(text=ticket_wait_text(**values), **note)
         elif outcome == "recorded":
@@ -960,8 +960,7 @@ class ActionStopWaiting(Action):
             return []
         outcome, values = standing
         if outcome == "waiting":
-            first = "_next" if values["ahead"] == 0 else ""
-            dispatcher.utter_message(response=f"utter_handoff_waiting{first}", **values)
+            say_place(dispatcher, outcome, values)
         elif outcome == "ticket":
             dispatcher.utter_message(response="utter_handoff_ticket", **values)
         return []
@@ -1035,6 +1034,27 @@ def ticket_wait_text(ahead: int, contact: str, online: int = 1) -> str:
         return f"客服正在按先后处理留言，{place}，会{contact}。着急的话可以拨打95017。"
     return (f"现在不在人工服务时间。{hours.when_answered(utcnow())}按先后处理留言，"
             f"{place}，会{contact}。着急的话可以拨打95017。")
+
+
+def unserved_text(ahead: int, just_queued: bool = False) -> str:
+    """The place in the queue with nobody online: said so, no minutes promised."""
+    place = "下一个就是你" if ahead == 0 else f"前面还有{ahead}位"
+    lead = "已帮你排上队" if just_queued else "你已经在排队了"
+    return (f"{lead}，{place}。不过现在没有客服在线，说不准要等多久，有客服上线会按顺序接入。"
+            "不想等了，回复“不等了”。")
+
+
+def say_place(dispatcher: CollectingDispatcher, outcome: str, values: dict[str, Any]) -> None:
+    """"queued" / "waiting": the place in the queue and the measured wait; with nobody
+    online, that nobody is (never "约1分钟")."""
+    ahead = int(values["ahead"])
+    if int(values.get("online", 1)) <= 0:
+        dispatcher.utter_message(text=unserved_text(ahead, outcome == "queued"),
+                                 **{ANSWER_KEY: "waiting"})
+        return
+    first = "_next" if ahead == 0 else ""
+    dispatcher.utter_message(response=f"utter_handoff_{outcome}{first}", ahead=ahead,
+                             minutes=values["minutes"])
 
 
 class ValidateSatisfactionForm(RepairingForm):

@@ -55,6 +55,8 @@ class Settings:
     slowdown_max_s: float = 4.0
     presence_timeout_s: float = 90.0
     poll_s: float = 0.5
+    # A widget visitor gone this long while waiting is let go of the queue (console/live.py).
+    left_grace_s: float = 120.0
     default_max_open: int = 3
     events_db_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'events.db'}"
     rabbitmq_url: str = ""
@@ -86,6 +88,7 @@ class Settings:
             lock_minutes=_float(env, "CONSOLE_LOCK_MINUTES", 15.0),
             presence_timeout_s=_float(env, "CONSOLE_PRESENCE_TIMEOUT_S", 90.0),
             poll_s=_float(env, "CONSOLE_POLL_S", 0.5),
+            left_grace_s=max(0.0, _float(env, "CONSOLE_LEFT_GRACE_S", 120.0)),
             default_max_open=int(env.get("CONSOLE_MAX_OPEN") or 3),
             events_db_url=env.get("CONSOLE_EVENTS_DB_URL")
             or f"sqlite:///{PROJECT_ROOT / 'var' / 'events.db'}",

@@ -33,8 +33,16 @@ from console.errors import Refused
 from console.rasa_client import RasaClient, RasaError
 from console.transcript import has_agent_message, last_user_time
 from core.db import handoffs
-from core.db.models import Agent, AgentMessage, DeliveryStatus, Handoff, utcnow
-from core.privacy import is_sealed, mask_personal_data
+from core.db.models import (
+    Agent,
+    AgentMessage,
+    DeliveryStatus,
+    Handoff,
+    HandoffStatus,
+    QueueEnd,
+    utcnow,
+)
+from core.privacy import is_sealed, mask_personal_data, mask_phone
 
 WINDOW_CLOSED = "超过48小时，微信不允许再主动发消息"
 NO_PUSH_CHANNELS = {"rest"}  # appended to the tracker; the integration fetches it
@@ -45,6 +53,17 @@ UNREADABLE = "这条回复的原文无法解密（密钥不一致），请重新
 JOINED_NOTICE = "客服{agent}已接入，正在查看你的问题。"
 TRANSFERRED_NOTICE = "已为你转接给客服{agent}，请稍等。"
 LEFT_NOTICE = "客服{agent}已结束会话，之后由智能助手回复。"
+# What the merchant hears when the queue lets go of them (console.live.QueueKeeper):
+# the same promise as a message left outside the hours (actions.handoff), said once.
+QUEUE_END_KIND = "queue_ended"
+QUEUE_END_LEAD = {
+    QueueEnd.no_agent: "现在没有客服在线了，排队先停下。",
+    QueueEnd.hours_ended: "人工服务时间已经结束了，排队先停下。",
+    QueueEnd.left: "你离开了页面，排队先停下。",
+}
+QUEUE_END_TICKET = ("你的问题已经记成留言{problem}，{when}会{contact}，不用再说一遍。"
+                    "着急的话可以拨打95017；不需要了，回复“不用了”。")
+QUEUE_END_CLOSED = "你离开了页面，这次排队已经结束。之后需要的话，再说“转人工”就行。"
 
 WECHAT_ERROR = re.compile(r"errcode=(-?\d+|None)\s*errmsg=(.*)$", re.S)
 WECHAT_HINTS = {
@@ -74,9 +93,36 @@ def agent_metadata(agent: str, message_id: int) -> dict[str, Any]:
 
 
 def notice_metadata(kind: str, agent: str | None) -> dict[str, Any]:
-    """The metadata of a notice (``claimed``, ``transferred``, ``closed``): the widget
-    shows it as a system line and knows from it who answers now."""
+    """The metadata of a notice (``claimed``, ``transferred``, ``closed``,
+    ``queue_ended``): the widget shows it as a system line and knows from it who
+    answers now."""
     return {"handoff_notice": kind, **({"agent": agent} if agent else {})}
+
+
+def _quoted_problem(problem: str | None) -> str:
+    """"：“钱冻结了…”", or nothing for no problem (the placeholder the assistant stores,
+    "（商户没有说明…）", is for agents)."""
+    if not problem or (problem.startswith("（") and problem.endswith("）")):
+        return ""
+    problem = mask_personal_data(problem)
+    return f"：“{problem if len(problem) <= 60 else problem[:59] + '…'}”"
+
+
+def queue_end_notice(handoff: Handoff, when: str) -> tuple[str, dict[str, Any]]:
+    """What a merchant the queue let go of is told, and its metadata. A ticket: why, that
+    the problem is kept, ``when`` and how they will be answered, and "不用了" to call it
+    off (``handoff_answer``: a bare "不用了" right after it withdraws the message, as
+    after the assistant's own ticket message); a visitor who left, closed: that it ended."""
+    end = QueueEnd(handoff.queue_end)
+    metadata = {**notice_metadata(QUEUE_END_KIND, None), "queue_end": end.value}
+    if handoff.status != HandoffStatus.ticket:
+        return QUEUE_END_CLOSED, metadata
+    phone = handoff.contact_phone
+    contact = f"电话联系你（{mask_phone(phone)}）" if handoff.contact_method == "phone" \
+        and phone and not is_sealed(phone) else "在这里回复你"
+    text = QUEUE_END_LEAD[end] + QUEUE_END_TICKET.format(
+        problem=_quoted_problem(handoff.problem), when=when, contact=contact)
+    return text, {**metadata, "handoff_answer": "ticket"}
 
 
 @dataclass
@@ -130,14 +176,17 @@ class Delivery:
                            describe_failure(handoff.channel, error.message))
 
     def notify(self, handoff_id: int, text: str, kind: str, agent: str | None = None,
-               timestamp: float | None = None) -> str | None:
-        """A notice to the merchant (an agent joined, was replaced, left), naming
-        ``agent``; the error, if any. ``timestamp``: the event's time (the leave notice
-        has the close's, so it belongs to the handoff it ends)."""
+               timestamp: float | None = None,
+               metadata: dict[str, Any] | None = None) -> str | None:
+        """A notice to the merchant (an agent joined, was replaced, left; the queue let
+        go), naming ``agent``; the error, if any. ``timestamp``: the event's time (the
+        leave notice has the close's, so it belongs to the handoff it ends);
+        ``metadata``: the notice's own (default ``notice_metadata``)."""
         with Session(self.engine) as session:
             handoff = service.get_handoff(session, handoff_id)
             session.expunge(handoff)
-        outcome = self._push(handoff, text, notice_metadata(kind, agent), timestamp=timestamp)
+        outcome = self._push(handoff, text, metadata or notice_metadata(kind, agent),
+                             timestamp=timestamp)
         return outcome.error
 
     def create(self, handoff_id: int, agent_id: int, text: str) -> int:

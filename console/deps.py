@@ -56,14 +56,17 @@ class Console:
                                settings.rasa_timeout_s, transport=rasa_transport)
         self.delivery = Delivery(self.engine, self.rasa, settings.wechat_window_hours)
         self.hub = live.Hub()
-        self.watcher = live.Watcher(self.engine, self.hub, settings.poll_s)
+        self.hours = ServiceHours.from_env()
+        # The watcher also lets go of a queue nobody serves, telling each merchant.
+        self.watcher = live.Watcher(self.engine, self.hub, settings.poll_s,
+                                    delivery=self.delivery, hours=self.hours,
+                                    left_grace_s=settings.left_grace_s)
         self.event_source = event_source
         self.sleep = sleep
         self.policy = security.LoginPolicy(
             settings.lock_after, dt.timedelta(minutes=settings.lock_minutes),
             settings.slowdown_base_s, settings.slowdown_max_s)
         self.unknown = security.UnknownUserStrikes()
-        self.hours = ServiceHours.from_env()
         self.canned = load_canned(settings.domain_path)
 
     def hours_view(self) -> dict[str, Any]:

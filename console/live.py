@@ -3,10 +3,14 @@
 Two feeds go into one hub:
 - the database watcher compares the open handoffs, their agent messages and the
   agents' presence every ``poll_s`` and announces what changed (a new waiting
-  conversation, a claim, a transfer, an end, a delivery state, presence): it sees the
-  changes of every console replica and of the action server alike;
+  conversation, a claim, a transfer, a ticket, a visitor who left, an end, a delivery
+  state, presence): it sees the changes of every console replica and of the action
+  server alike;
 - the event follower reads Rasa's event broker and forwards each merchant (and bot)
   message of a conversation that has an open handoff.
+
+The watcher also keeps the queue honest (``QueueKeeper``): nobody waits in a queue
+nobody serves.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from console import service
+from console.delivery import QUEUE_END_KIND, Delivery, queue_end_notice
 from console.events import EventSource
 from console.transcript import entry, follow_turn
 from core.db import handoffs
@@ -34,8 +41,10 @@ from core.db.models import (
     AgentSession,
     Handoff,
     HandoffStatus,
+    QueueEnd,
     utcnow,
 )
+from core.service_hours import ServiceHours
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +96,17 @@ class Snapshot:
     senders: dict[str, tuple[int, str]] = field(default_factory=dict)  # sender → id, channel
     messages: dict[int, str] = field(default_factory=dict)
     presence: dict[int, str] = field(default_factory=dict)
+    left: set[int] = field(default_factory=set)  # open handoffs whose visitor left
+
+    def has_waiting(self) -> bool:
+        return any(status == "waiting" for status, _ in self.handoffs.values())
 
 
 def read_snapshot(engine: Engine) -> Snapshot:
     with Session(engine) as session:
         rows = session.execute(
             select(Handoff.id, Handoff.status, Handoff.agent_id, Handoff.sender_id,
-                   Handoff.channel).where(Handoff.status.in_(handoffs.OPEN))
+                   Handoff.channel, Handoff.left_at).where(Handoff.status.in_(handoffs.OPEN))
         ).all()
         ids = [row.id for row in rows]
         messages = session.execute(
@@ -106,6 +119,7 @@ def read_snapshot(engine: Engine) -> Snapshot:
         senders={r.sender_id: (r.id, r.channel) for r in rows},
         messages={m.id: m.status.value for m in messages},
         presence={a.id: a.presence.value for a in presence},
+        left={r.id for r in rows if r.left_at is not None},
     )
 
 
@@ -121,6 +135,8 @@ def changes(before: Snapshot, after: Snapshot) -> list[dict[str, Any]]:
         elif status == "agent" and old[1] != agent_id:
             events.append({"type": "transferred", "handoff_id": handoff_id,
                            "from_agent_id": old[1], "agent_id": agent_id})
+        elif old[0] == "waiting" and status == "ticket":
+            events.append({"type": "ticketed", "handoff_id": handoff_id})
     for handoff_id in before.handoffs.keys() - after.handoffs.keys():
         events.append({"type": "ended", "handoff_id": handoff_id})
     changed = [mid for mid, status in after.messages.items()
@@ -129,21 +145,125 @@ def changes(before: Snapshot, after: Snapshot) -> list[dict[str, Any]]:
         events.append({"type": "delivery", "message_ids": sorted(changed)})
     if before.presence != after.presence:
         events.append({"type": "agents"})
-    if events:
+    if events or before.left != after.left:  # "访客已离开" shown or taken away
         events.append({"type": "queue"})
     return events
 
 
+# A widget visitor gone this long (no socket of their session) has left the queue.
+LEFT_GRACE_ENV = "CONSOLE_LEFT_GRACE_S"
+DEFAULT_LEFT_GRACE_S = 120.0
+# A notice that did not go out is tried again this often, for this long.
+NOTICE_RETRY = dt.timedelta(seconds=30)
+NOTICE_WINDOW = dt.timedelta(hours=1)
+
+
+def left_grace_from_env(env: dict[str, str] | None = None) -> dt.timedelta:
+    raw = (os.environ if env is None else env).get(LEFT_GRACE_ENV, "").strip()
+    try:
+        seconds = float(raw) if raw else DEFAULT_LEFT_GRACE_S
+    except ValueError:
+        raise ValueError(f"{LEFT_GRACE_ENV} must be a number, got {raw!r}") from None
+    return dt.timedelta(seconds=max(0.0, seconds))
+
+
+class QueueKeeper:
+    """Nobody waits in a queue nobody serves. When nobody is online any more or the
+    service hours end, every waiting handoff becomes a ticket (留言); a widget visitor
+    gone for longer than ``left_grace`` too, or is closed when they cannot be reached.
+    Each merchant is told once on their channel (``delivery.queue_end_notice``; a
+    system line in the transcript). Safe with several consoles: letting go and sending
+    the notice are conditional UPDATEs only one wins (``core.db.handoffs.let_go``); a
+    notice that failed is tried again every ``retry`` for an hour."""
+
+    def __init__(self, engine: Engine, delivery: Delivery, hours: ServiceHours,
+                 left_grace: dt.timedelta, clock: Callable[[], dt.datetime] = utcnow,
+                 retry: dt.timedelta = NOTICE_RETRY) -> None:
+        self.engine = engine
+        self.delivery = delivery
+        self.hours = hours
+        self.left_grace = left_grace
+        self.clock = clock
+        self.retry = retry
+        self._next_retry = clock() + retry
+
+    def settle(self, waiting: bool = True) -> list[int]:
+        """One round: lets go of what nobody will serve (``waiting``: anything may be
+        waiting) and tells those merchants; due notices every ``retry``. The ids let go."""
+        now = self.clock()
+        ended = self._let_go(now) if waiting else []
+        for handoff_id in ended:
+            self._tell(handoff_id, now)
+        if now >= self._next_retry:
+            self._next_retry = now + self.retry
+            self._retry(now)
+        return ended
+
+    def _let_go(self, now: dt.datetime) -> list[int]:
+        left_before = now - self.left_grace
+        with Session(self.engine) as session:
+            found = handoffs.to_let_go(session, self.hours.is_open(now), left_before)
+        ended: list[int] = []
+        for handoff_id, end in found:
+            # One transaction each: committed before the merchant hears of it.
+            with Session(self.engine) as session, session.begin():
+                won = handoffs.let_go(session, handoff_id, end, now, left_before)
+            if won is not None:
+                logger.info("queue: handoff %s let go (%s)", handoff_id, end.value)
+                ended.append(handoff_id)
+        return ended
+
+    def _tell(self, handoff_id: int, now: dt.datetime) -> None:
+        with Session(self.engine) as session:
+            handoff = session.get(Handoff, handoff_id)
+            still = handoff is not None and handoff.queue_end is not None and (
+                handoff.status == HandoffStatus.ticket or (
+                    handoff.status == HandoffStatus.cancelled
+                    and handoff.queue_end == QueueEnd.left))
+            if not still:
+                return  # claimed or withdrawn since: the notice would be wrong now
+            text, metadata = queue_end_notice(handoff, self.hours.when_answered(now))
+        try:
+            error = self.delivery.notify(handoff_id, text, QUEUE_END_KIND, metadata=metadata)
+        except Exception as failure:  # noqa: BLE001 - told later instead
+            error = type(failure).__name__
+        if error is None:
+            return
+        logger.warning("queue: the merchant of handoff %s was not told yet (%s)",
+                       handoff_id, error)
+        with Session(self.engine) as session, session.begin():
+            handoffs.release_notice(session, handoff_id)
+
+    def _retry(self, now: dt.datetime) -> None:
+        with Session(self.engine) as session:
+            due = handoffs.notices_due(session, now - NOTICE_WINDOW)
+        for handoff_id in due:
+            with Session(self.engine) as session, session.begin():
+                mine = handoffs.claim_notice(session, handoff_id, now)
+            if mine:
+                self._tell(handoff_id, now)
+
+
 class Watcher:
-    def __init__(self, engine: Engine, hub: Hub, poll_s: float) -> None:
+    """Announces the database's changes every ``poll_s``; with ``delivery`` (how the
+    console reaches merchants) it also keeps the queue honest (``QueueKeeper``)."""
+
+    def __init__(self, engine: Engine, hub: Hub, poll_s: float,
+                 delivery: Delivery | None = None, hours: ServiceHours | None = None,
+                 left_grace_s: float | None = None) -> None:
         self.engine = engine
         self.hub = hub
         self.poll_s = poll_s
         self.snapshot = Snapshot()
+        grace = left_grace_from_env() if left_grace_s is None \
+            else dt.timedelta(seconds=left_grace_s)
+        # Without a way to tell merchants, nobody is let go of silently.
+        self.keeper = None if delivery is None else QueueKeeper(
+            engine, delivery, hours or ServiceHours.from_env(), grace)
 
     def _describe(self, event: dict[str, Any]) -> dict[str, Any]:
         """Adds what the UI shows (names, the problem) to a change."""
-        if event["type"] in {"queued", "claimed", "transferred"}:
+        if event["type"] in {"queued", "claimed", "transferred", "ticketed"}:
             with Session(self.engine) as session:
                 handoff = session.get(Handoff, event["handoff_id"])
                 names = dict(session.execute(select(Agent.id, Agent.display_name)).all())
@@ -190,6 +310,11 @@ class Watcher:
         self.snapshot = await asyncio.to_thread(read_snapshot, self.engine)
         while True:
             await asyncio.sleep(self.poll_s)
+            if self.keeper is not None:
+                try:
+                    await asyncio.to_thread(self.keeper.settle, self.snapshot.has_waiting())
+                except Exception:  # noqa: BLE001 - try again next round
+                    logger.exception("console watcher: keeping the queue failed")
             try:
                 after = await asyncio.to_thread(read_snapshot, self.engine)
                 found = changes(self.snapshot, after)
@@ -255,4 +380,5 @@ def sweep(engine: Engine, presence_timeout: dt.timedelta,
     return gone
 
 
-__all__ = ["Hub", "Watcher", "follow", "sweep", "changes", "read_snapshot", "HandoffStatus"]
+__all__ = ["Hub", "Watcher", "QueueKeeper", "follow", "sweep", "changes", "read_snapshot",
+           "HandoffStatus"]

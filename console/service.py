@@ -40,6 +40,10 @@ STATUS_LABELS = {
     "cancelled": "已取消",
 }
 PRESENCE_LABELS = {"online": "在线", "away": "暂时离开", "offline": "离线"}
+# Why the queue let go of a handoff without an agent (core.db.handoffs.let_go).
+QUEUE_END_LABELS = {"no_agent": "无人在线转留言", "hours_ended": "下班转留言",
+                    "left": "访客已离开"}
+LEFT_LABEL = "访客已离开"
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +85,24 @@ def _contact_phone(value: str | None) -> str | None:
 def handoff_summary(handoff: Handoff, names: dict[int, str],
                     now: dt.datetime) -> dict[str, Any]:
     since = handoff.claimed_at if handoff.status == HandoffStatus.agent else handoff.queued_at
+    queue_end = handoff.queue_end.value if handoff.queue_end else None
+    # A visitor who left is shown as such while queued, and as the reason it ended.
+    left = handoff.left_at is not None and handoff.status in (HandoffStatus.waiting,
+                                                               HandoffStatus.ticket)
+    status_label = LEFT_LABEL if handoff.status == HandoffStatus.cancelled \
+        and queue_end == "left" else STATUS_LABELS[handoff.status.value]
     return {
         "id": handoff.id,
         "channel": handoff.channel,
         "channel_label": CHANNEL_LABELS.get(handoff.channel, handoff.channel),
         "sender": mask_text(handoff.sender_id),
         "status": handoff.status.value,
-        "status_label": STATUS_LABELS[handoff.status.value],
+        "status_label": status_label,
+        "left": left,
+        "left_label": LEFT_LABEL if left else None,
+        "left_at": epoch(handoff.left_at) if left else None,
+        "queue_end": queue_end,
+        "queue_end_label": QUEUE_END_LABELS.get(queue_end) if queue_end else None,
         "reason": handoff.reason,
         "reason_label": REASON_LABELS.get(handoff.reason, handoff.reason),
         "problem": mask_text(handoff.problem or ""),

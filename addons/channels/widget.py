@@ -19,6 +19,12 @@ Sessions: the browser keeps a random secret in local storage; the session id (th
 sender id) is a hash of that secret. Holding the secret proves the session; a guessed
 session id is worth nothing without it, and the server stores no secrets at all.
 
+A visitor waiting for a person who closes the page (the session's last socket on this
+replica goes away) is marked as left in the handoff queue, and the mark goes when the
+same session connects again (``QueueVisitors``); the agent console lets the waiting
+handoff go after a grace period (console/live.py). Another tab of the session on
+another replica is not seen: its next connection removes the mark.
+
 Each merchant message carries a client message id. A message id already recorded in
 the session's tracker (or being processed right now, on any replica when Redis is
 configured) is acknowledged but not processed again, so a resend after a dropped
@@ -61,11 +67,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncManager, AsyncRedisManager, AsyncServer
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from addons import rasa_compat
 from addons.channels.rate_limit import RateLimiter
 from addons.channels.wechat_store import KeyValueStore, create_store
 from core.choices import button_choice, message_buttons
+from core.db import handoffs
+from core.db.session import get_engine
 
 logger = logging.getLogger(__name__)
 
@@ -398,6 +408,33 @@ class _SessionLocks:
             self._locks[key] = (lock, users - 1)
 
 
+class QueueVisitors:
+    """Tells the handoff queue (the merchant database, ``core.db.handoffs``) that a
+    waiting visitor left or is back; a database that cannot be reached is logged and
+    never breaks the socket."""
+
+    def __init__(self, db_url: str | None = None) -> None:
+        self.db_url = db_url  # None: MERCHANT_DB_URL, as the action server
+
+    async def left(self, session_id: str) -> None:
+        await self._change(handoffs.mark_left, session_id)
+
+    async def back(self, session_id: str) -> None:
+        await self._change(handoffs.mark_back, session_id)
+
+    async def _change(self, change: Callable[[Session, str, str], bool],
+                      session_id: str) -> None:
+        def work() -> None:
+            with Session(get_engine(self.db_url)) as session, session.begin():
+                change(session, CHANNEL_NAME, session_id)
+
+        try:
+            await asyncio.to_thread(work)
+        except SQLAlchemyError as error:
+            logger.error("widget: the queue was not told (%s): %s", type(error).__name__,
+                         change.__name__)
+
+
 class WidgetInput(SocketIOInput):
     """The website chat widget's socket.io channel (see the module docstring)."""
 
@@ -407,10 +444,11 @@ class WidgetInput(SocketIOInput):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        return cls(WidgetConfig.from_credentials(credentials))
+        return cls(WidgetConfig.from_credentials(credentials), visitors=QueueVisitors())
 
     def __init__(self, config: WidgetConfig | None = None,
-                 claims: KeyValueStore | None = None) -> None:
+                 claims: KeyValueStore | None = None,
+                 visitors: QueueVisitors | None = None) -> None:
         self.config = config or WidgetConfig()
         cfg = self.config
         super().__init__(
@@ -426,6 +464,9 @@ class WidgetInput(SocketIOInput):
         self.claims = claims or create_store(cfg.redis_url)
         self.rate_limiter = RateLimiter(redis_url=cfg.redis_url)
         self._locks = _SessionLocks()
+        # Who left and who is back, per session in order (None: not recorded).
+        self.visitors = visitors
+        self._presence_locks = _SessionLocks()
         self._background: set[asyncio.Task] = set()
         self._app: Any = None
 
@@ -510,6 +551,10 @@ class WidgetInput(SocketIOInput):
         async def session_request(sid: str, data: Any = None) -> None:
             await self.handle_session_request(sid, data)
 
+        @sio.on("disconnect", namespace=namespace)
+        async def disconnect(sid: str, reason: Any = None) -> None:
+            await self.handle_disconnect(sid)
+
         @sio.on(self.user_message_evt, namespace=namespace)
         async def user_message(sid: str, data: Any = None) -> dict[str, Any]:
             return await self.handle_user_message(sid, data, on_new_message)
@@ -549,7 +594,34 @@ class WidgetInput(SocketIOInput):
                        namespace=self.namespace)
         await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
         logger.debug("widget: socket %s joined session %s", sid, session_id)
+        if self.visitors is not None:
+            # Back (a reload, a reconnect): a "left" mark of the queue goes. After the
+            # join, under the session's lock: a disconnect handled later sees this socket.
+            await self._presence_locks.acquire(session_id)
+            try:
+                await self.visitors.back(session_id)
+            finally:
+                self._presence_locks.release(session_id)
         return session_id
+
+    async def handle_disconnect(self, sid: str) -> None:
+        """The session's last socket here went away: a visitor waiting for a person is
+        marked as left (the console lets go after a grace period)."""
+        if self.visitors is None:
+            return
+        sio = self._server()
+        session_id = (await sio.get_session(sid, namespace=self.namespace) or {}).get(
+            "session_id")
+        if not session_id:
+            return
+        await self._presence_locks.acquire(session_id)
+        try:
+            others = [other for other, _ in sio.manager.get_participants(
+                self.namespace or "/", session_id) if other != sid]
+            if not others:
+                await self.visitors.left(session_id)
+        finally:
+            self._presence_locks.release(session_id)
 
     async def handle_user_message(
         self, sid: str, data: Any, on_new_message: OnNewMessage

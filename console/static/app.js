@@ -206,6 +206,9 @@ function card(handoff, kind) {
   const top = el("div", "card-top");
   top.append(el("span", `tag ${handoff.channel}`, handoff.channel_label));
   top.append(el("span", "tag reason", handoff.reason_label));
+  // The visitor closed the page (removed when they come back); why a ticket came from the queue.
+  if (handoff.left_label) top.append(el("span", "tag left", handoff.left_label));
+  else if (handoff.queue_end_label) top.append(el("span", "tag queue-end", handoff.queue_end_label));
   const timer = el("span", "wait");
   timer.dataset.since = kind === "mine" ? (handoff.claimed_at || handoff.queued_at) : handoff.queued_at;
   timer.dataset.prefix = kind === "mine" ? "已接入" : "等了";
@@ -337,6 +340,8 @@ function renderConversation() {
   $("conv-title").textContent = h.merchant ? `商户 ${h.merchant}`
     : `访客 ${h.sender.length > 12 ? `${h.sender.slice(0, 8)}…` : h.sender}`;
   const sub = [h.channel_label, h.status_label];
+  if (h.left_label) sub.push(h.left_label);
+  else if (h.queue_end_label && h.status === "ticket") sub.push(h.queue_end_label);
   if (h.agent) sub.push(`客服：${h.agent}`);
   sub.push(`排队于 ${clock(h.queued_at)}`);
   if (h.contact_method === "phone" && h.contact_phone) {

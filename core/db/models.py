@@ -189,6 +189,16 @@ class HandoffStatus(str, enum.Enum):
 OPEN_HANDOFF_SQL = "status IN ('waiting', 'agent', 'ticket')"
 
 
+class QueueEnd(str, enum.Enum):
+    """Why a waiting handoff left the queue without an agent (the console's watcher lets
+    go of a queue nobody serves): a ticket, or closed when a widget visitor who left
+    cannot be reached."""
+
+    no_agent = "no_agent"  # nobody online any more
+    hours_ended = "hours_ended"  # the service hours ended
+    left = "left"  # the widget visitor left (closed the page) and did not come back
+
+
 class AgentPresence(str, enum.Enum):
     offline = "offline"
     online = "online"
@@ -261,6 +271,14 @@ class Handoff(Base):
     closed_at = Column(DateTime)
     resolution = Column(Text)  # personal numbers masked (core.db.handoffs.close)
     satisfaction = Column(Integer)
+    # The widget visitor's last socket went away while waiting (NULL: here, or back).
+    left_at = Column(DateTime)
+    # Let go of by the queue without an agent (core.db.handoffs.let_go): why and when,
+    # and when the merchant was told (NULL with queue_end set: still to tell).
+    queue_end = Column(Enum(QueueEnd, name="queue_end", native_enum=False,
+                            create_constraint=False, length=20))
+    queue_ended_at = Column(DateTime)
+    queue_notified_at = Column(DateTime)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
