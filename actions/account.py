@@ -643,7 +643,8 @@ async def answer_queue_wait(dispatcher: CollectingDispatcher, tracker: Tracker,
         if handoff is None or handoff.status != HandoffStatus.waiting:
             return None
         wait = handoffs.wait_for(session, handoff)
-        return "waiting", {"ahead": wait.position - 1, "minutes": wait.minutes}
+        return "waiting", {"ahead": wait.position - 1, "minutes": wait.minutes,
+                           "online": 0 if wait.nobody_online else 1}
 
     try:
         standing = await run_in_session(work)
@@ -652,8 +653,9 @@ async def answer_queue_wait(dispatcher: CollectingDispatcher, tracker: Tracker,
     if standing is None:
         return False
     _, values = standing
-    first = "_next" if values["ahead"] == 0 else ""
-    dispatcher.utter_message(response=f"utter_handoff_waiting{first}", **values)
+    from actions.handoff import say_place  # lazy: handoff imports this module
+
+    say_place(dispatcher, "waiting", values)  # with nobody online, no minutes promised
     return True
 
 
