@@ -19,6 +19,7 @@ from rasa.shared.core.events import BotUttered, Restarted, SessionStarted, UserU
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from addons import rasa_compat
+from core.system_lines import from_the_desk
 
 TOPIC_KEY = "topic"
 # Set by the action server on a bot message that says a knowledge entry (actions/knowledge.py).
@@ -30,12 +31,6 @@ ANSWERED_MAX = 12
 def _entry(event: BotUttered) -> str | None:
     entry = (event.metadata or {}).get(ENTRY_KEY)
     return str(entry) if entry else None
-
-
-def _is_agent(event: BotUttered) -> bool:
-    metadata = event.metadata or {}
-    return metadata.get("agent_message_id") is not None or bool(metadata.get("agent")) \
-        or bool(metadata.get("handoff_notice"))
 
 
 def topic_of(tracker: DialogueStateTracker) -> dict[str, list[str]] | None:
@@ -53,7 +48,7 @@ def topic_of(tracker: DialogueStateTracker) -> dict[str, list[str]] | None:
             continue
         if not isinstance(event, BotUttered):
             continue
-        if in_last_turn and _is_agent(event):
+        if in_last_turn and from_the_desk(event.metadata):
             in_last_turn = False
             last = []
         entry = _entry(event)

@@ -58,6 +58,7 @@ from core.choices import (
     offered,
     parse_choice_number,
 )
+from core.system_lines import from_the_desk
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +78,6 @@ def _bot_message(event: BotUttered) -> dict[str, Any]:
     return {"text": event.text, **(event.data or {})}
 
 
-def _is_agent(event: BotUttered) -> bool:
-    # What the agent console appends (console/delivery.py): an agent's reply, or a notice
-    # such as "客服小王已接入". Not part of the bot's turn: its buttons are no longer current.
-    metadata = event.metadata or {}
-    return metadata.get("agent_message_id") is not None or bool(metadata.get("agent")) \
-        or bool(metadata.get("handoff_notice"))
-
-
 def last_turn(tracker: DialogueStateTracker) -> list[dict[str, Any]]:
     """The bot messages since the merchant's latest message (empty when a person has
     written since: the agent's words, not the bot's old buttons, are what was said)."""
@@ -93,7 +86,7 @@ def last_turn(tracker: DialogueStateTracker) -> list[dict[str, Any]]:
         if isinstance(event, (UserUttered, SessionStarted, Restarted)):
             break
         if isinstance(event, BotUttered):
-            if _is_agent(event):
+            if from_the_desk(event.metadata):
                 return []
             messages.append(_bot_message(event))
     return messages[::-1]

@@ -64,3 +64,12 @@ def system_line(event: dict[str, Any], agent: str | None = None) -> str | None:
         label = INTENT_LABELS.get(name)
         return f"商户点了按钮：{label}" if label else "商户点了一个按钮"
     return None
+
+
+def from_the_desk(metadata: dict[str, Any] | None) -> bool:
+    """Whether a bot event was appended by the agent console (console/delivery.py): an
+    agent's reply or a notice such as "客服小王已接入". Not part of the bot's own turn:
+    its buttons and the entries it said are no longer current after one."""
+    metadata = metadata or {}
+    return metadata.get("agent_message_id") is not None or bool(metadata.get("agent")) \
+        or bool(metadata.get("handoff_notice"))

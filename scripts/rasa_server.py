@@ -24,10 +24,14 @@ TOKEN_OPTION = "--auth-token"
 
 
 def rasa_argv(arguments: list[str], token: str) -> list[str]:
-    """Rasa's own argument list: ``arguments`` and the token."""
+    """Rasa's own argument list: ``arguments`` and the token.
+
+    Joined with ``=``: a generated token may start with ``-`` (``token_urlsafe``), which
+    argparse would read as another option after a separate ``--auth-token``.
+    """
     if any(arg == TOKEN_OPTION or arg.startswith(f"{TOKEN_OPTION}=") for arg in arguments):
         raise SystemExit(f"rasa_server: pass the token in RASA_TOKEN, not {TOKEN_OPTION}")
-    return ["rasa", *arguments, TOKEN_OPTION, token]
+    return ["rasa", *arguments, f"{TOKEN_OPTION}={token}"]
 
 
 def main(arguments: list[str]) -> None:
