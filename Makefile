@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 # endpoints.yml points at the action server on this port.
 export ACTIONS_PORT ?= 5055
 
-.PHONY: help setup db train run shell actions agent test test-fast test-slow test-knowledge lint pytest validate test-stories test-nlu bench clean purge audit
+.PHONY: help setup db train run shell actions agent test test-fast test-slow test-postgres test-knowledge lint pytest validate test-stories test-nlu bench clean purge audit
 
 help:
 	@echo "make run    start the assistant (REST on :5005, actions on :5055, agent console on :5070)"
@@ -79,16 +79,22 @@ test-knowledge: db train
 	  --followups tests/nlu/followups_test.yml --min-followups 0.8 --aggregates-only
 
 # The fast lane: unit, NLU components, knowledge base, data layer, actions, console API,
-# WeChat channel; no rasa server, no trained model, no browser. It runs on every core
-# (pytest-xdist, at most 4 workers); FAST_WORKERS=0 runs it in one process.
-FAST := -m "not dialogue and not e2e and not browser" --ignore=tests/scaled
+# WeChat channel on SQLite; no rasa server, no trained model, no browser. It runs on every
+# core (pytest-xdist, at most 4 workers); FAST_WORKERS=0 runs it in one process.
+FAST := -m "not dialogue and not e2e and not browser and not postgres" --ignore=tests/scaled
 FAST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
 test-fast: setup lint
 	$(VENV)/bin/pytest -q -n $(FAST_WORKERS) $(FAST)
 
-# Everything else: conversations through the trained model, running servers, browsers,
-# the scaled setup.
-test-slow: db train
+# The same data-layer, action and console tests on PostgreSQL (the `postgres` half of the
+# `backend` fixture); part of the slow lane, so the fast lane stays under three minutes.
+test-postgres: setup
+	$(VENV)/bin/pytest -q -n $(FAST_WORKERS) -m "postgres and not dialogue and not e2e and not browser" \
+	  --ignore=tests/scaled
+
+# Everything else: the PostgreSQL half, conversations through the trained model, running
+# servers, browsers, the scaled setup.
+test-slow: db train test-postgres
 	$(VENV)/bin/pytest -q -m "dialogue or e2e or browser" --ignore=tests/scaled && \
 	  $(VENV)/bin/pytest -q tests/scaled
 

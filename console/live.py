@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,21 +149,9 @@ def changes(before: Snapshot, after: Snapshot) -> list[dict[str, Any]]:
     return events
 
 
-# A widget visitor gone this long (no socket of their session) has left the queue.
-LEFT_GRACE_ENV = "CONSOLE_LEFT_GRACE_S"
-DEFAULT_LEFT_GRACE_S = 120.0
 # A notice that did not go out is tried again this often, for this long.
 NOTICE_RETRY = dt.timedelta(seconds=30)
 NOTICE_WINDOW = dt.timedelta(hours=1)
-
-
-def left_grace_from_env(env: dict[str, str] | None = None) -> dt.timedelta:
-    raw = (os.environ if env is None else env).get(LEFT_GRACE_ENV, "").strip()
-    try:
-        seconds = float(raw) if raw else DEFAULT_LEFT_GRACE_S
-    except ValueError:
-        raise ValueError(f"{LEFT_GRACE_ENV} must be a number, got {raw!r}") from None
-    return dt.timedelta(seconds=max(0.0, seconds))
 
 
 class QueueKeeper:
@@ -250,13 +237,14 @@ class Watcher:
 
     def __init__(self, engine: Engine, hub: Hub, poll_s: float,
                  delivery: Delivery | None = None, hours: ServiceHours | None = None,
-                 left_grace_s: float | None = None) -> None:
+                 left_grace_s: float = 120.0) -> None:
         self.engine = engine
         self.hub = hub
         self.poll_s = poll_s
         self.snapshot = Snapshot()
-        grace = left_grace_from_env() if left_grace_s is None \
-            else dt.timedelta(seconds=left_grace_s)
+        # How long a widget visitor may be gone before they have left the queue
+        # (Settings.left_grace_s, CONSOLE_LEFT_GRACE_S).
+        grace = dt.timedelta(seconds=left_grace_s)
         # Without a way to tell merchants, nobody is let go of silently.
         self.keeper = None if delivery is None else QueueKeeper(
             engine, delivery, hours or ServiceHours.from_env(), grace)

@@ -70,6 +70,18 @@ def waiting(db_url: str, fake_rasa: FakeRasa, sender: str, channel: str = "wecha
     return queue_handoff(db_url, sender, channel=channel, problem=problem, contact_phone=phone)
 
 
+def online_agent(db_url: str, username: str, name: str) -> int:
+    agent = add_agent(db_url, username, name)
+    set_presence(db_url, agent, AgentPresence.online)
+    return agent
+
+
+def queue_shown(db_url: str, agent: int) -> dict[str, Any]:
+    """The queue as this agent's console shows it."""
+    with Session(get_engine(db_url)) as session:
+        return service.queue_snapshot(session, agent)
+
+
 def notices(fake_rasa: FakeRasa, sender: str) -> list[dict[str, Any]]:
     return [e for e in fake_rasa.bot_events(sender)
             if (e.get("metadata") or {}).get("handoff_notice") == "queue_ended"]
@@ -77,8 +89,7 @@ def notices(fake_rasa: FakeRasa, sender: str) -> list[dict[str, Any]]:
 
 def test_the_last_agent_going_offline_turns_the_queue_into_tickets_told_once(
         db_url: str, fake_rasa: FakeRasa, make_keeper: Callable[..., QueueKeeper]) -> None:
-    agent = add_agent(db_url, "wang", "小王")
-    set_presence(db_url, agent, AgentPresence.online)
+    agent = online_agent(db_url, "wang", "小王")
     first, second = waiting(db_url, fake_rasa, "m1"), waiting(db_url, fake_rasa, "m2",
                                                               problem="提现三天没到账")
     keeper = make_keeper()
@@ -120,8 +131,7 @@ def test_two_consoles_letting_go_at_the_same_moment_tell_each_merchant_once(
 def test_the_end_of_the_service_hours_turns_the_queue_into_tickets(
         db_url: str, fake_rasa: FakeRasa, make_keeper: Callable[..., QueueKeeper],
         clock: Clock) -> None:
-    agent = add_agent(db_url, "li", "小李")
-    set_presence(db_url, agent, AgentPresence.online)  # still online at 21:00
+    online_agent(db_url, "li", "小李")  # still online at 21:00
     handoff_id = waiting(db_url, fake_rasa, "late")
     clock.now = dt.datetime(2026, 11, 26, 13, 0, 30)  # 21:00:30 in Shanghai
     hours = ServiceHours.from_env({"HANDOFF_HOURS": "09:00-21:00"})
@@ -164,15 +174,13 @@ def test_a_notice_that_could_not_be_sent_is_sent_later_and_nothing_is_lost(
 def test_a_widget_visitor_who_left_is_marked_then_let_go_after_the_grace_period(
         db_url: str, fake_rasa: FakeRasa, make_keeper: Callable[..., QueueKeeper],
         clock: Clock) -> None:
-    agent = add_agent(db_url, "zhao", "小赵")
-    set_presence(db_url, agent, AgentPresence.online)
+    agent = online_agent(db_url, "zhao", "小赵")
     gone = waiting(db_url, fake_rasa, "gone", channel="widget")
     caller = waiting(db_url, fake_rasa, "caller", channel="widget", phone="13912345678")
     with Session(get_engine(db_url)) as session, session.begin():
         handoffs.mark_left(session, "widget", "gone", clock.now)
         handoffs.mark_left(session, "widget", "caller", clock.now)
-    with Session(get_engine(db_url)) as session:
-        queue = service.queue_snapshot(session, agent)
+    queue = queue_shown(db_url, agent)
     shown = {h["id"]: h for h in queue["waiting"]}
     assert shown[gone]["left"] and shown[gone]["left_label"] == "访客已离开"
     keeper = make_keeper()
@@ -189,8 +197,7 @@ def test_a_widget_visitor_who_left_is_marked_then_let_go_after_the_grace_period(
     [left_line] = notices(fake_rasa, "gone")
     assert "离开" in left_line["text"] and "转人工" in left_line["text"]
     assert not left_line["metadata"].get("handoff_answer")
-    with Session(get_engine(db_url)) as session:
-        queue = service.queue_snapshot(session, agent)
+    queue = queue_shown(db_url, agent)
     assert [h["id"] for h in queue["tickets"]] == [caller]
     assert queue["tickets"][0]["left_label"] == "访客已离开"
 
@@ -198,16 +205,14 @@ def test_a_widget_visitor_who_left_is_marked_then_let_go_after_the_grace_period(
 def test_a_visitor_back_within_the_grace_period_keeps_their_place(
         db_url: str, fake_rasa: FakeRasa, make_keeper: Callable[..., QueueKeeper],
         clock: Clock) -> None:
-    agent = add_agent(db_url, "qian", "小钱")
-    set_presence(db_url, agent, AgentPresence.online)
+    agent = online_agent(db_url, "qian", "小钱")
     handoff_id = waiting(db_url, fake_rasa, "blip", channel="widget")
     with Session(get_engine(db_url)) as session, session.begin():
         handoffs.mark_left(session, "widget", "blip", clock.now)
     clock.advance(30)
     with Session(get_engine(db_url)) as session, session.begin():
         handoffs.mark_back(session, "widget", "blip")
-    with Session(get_engine(db_url)) as session:
-        [shown] = service.queue_snapshot(session, agent)["waiting"]
+    [shown] = queue_shown(db_url, agent)["waiting"]
     assert not shown["left"] and shown["left_label"] is None
     clock.advance(300)
     assert make_keeper().settle() == []

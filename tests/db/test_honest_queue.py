@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy.orm import Session
@@ -17,8 +19,15 @@ from core.db.models import Agent, AgentPresence, Handoff, HandoffStatus, QueueEn
 from core.db.session import get_engine
 
 
-def add_agent(url: str, name: str, presence: AgentPresence = AgentPresence.online) -> int:
+@contextmanager
+def tx(url: str) -> Iterator[Session]:
+    """One transaction on the test database, committed at the end of the block."""
     with Session(get_engine(url)) as session, session.begin():
+        yield session
+
+
+def add_agent(url: str, name: str, presence: AgentPresence = AgentPresence.online) -> int:
+    with tx(url) as session:
         agent = Agent(username=name, display_name=name, password_hash="x",
                       presence=presence, max_open=3, failed_logins=0)
         session.add(agent)
@@ -28,7 +37,7 @@ def add_agent(url: str, name: str, presence: AgentPresence = AgentPresence.onlin
 
 def queue(url: str, sender: str, channel: str = "widget", phone: str | None = None,
           now: dt.datetime | None = None) -> int:
-    with Session(get_engine(url)) as session, session.begin():
+    with tx(url) as session:
         return handoffs.queue(session, channel, sender, "merchant_asked", "钱冻结了，提不出来",
                               merchant_id="1900000002", contact_phone=phone, now=now).id
 
@@ -45,10 +54,10 @@ def handled(url: str, agent: int, minutes: list[float], days_ago: float = 0) -> 
     closed_at = utcnow() - dt.timedelta(days=days_ago)
     for n, length in enumerate(minutes):
         handoff_id = queue(url, f"done-{days_ago}-{n}")
-        with Session(get_engine(url)) as session, session.begin():
+        with tx(url) as session:
             handoffs.claim(session, handoff_id, agent)
             handoffs.close(session, handoff_id, agent, "已处理")
-        with Session(get_engine(url)) as session, session.begin():
+        with tx(url) as session:
             handoff = session.get(Handoff, handoff_id)
             handoff.closed_at = closed_at
             handoff.claimed_at = closed_at - dt.timedelta(minutes=length)
@@ -96,7 +105,7 @@ def test_the_wait_of_a_waiting_handoff_counts_the_agents_online(db_url: str) -> 
 def test_what_the_queue_lets_go_and_why(db_url: str) -> None:
     now = utcnow()
     here, gone, just_gone = queue(db_url, "here"), queue(db_url, "gone"), queue(db_url, "blip")
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         handoffs.mark_left(session, "widget", "gone", now - dt.timedelta(seconds=200))
         handoffs.mark_left(session, "widget", "blip", now - dt.timedelta(seconds=30))
     cutoff = now - dt.timedelta(seconds=120)
@@ -116,7 +125,7 @@ def test_what_the_queue_lets_go_and_why(db_url: str) -> None:
 def test_a_waiting_handoff_becomes_a_ticket_that_keeps_everything(db_url: str) -> None:
     handoff_id = queue(db_url, "keep", channel="wechat")
     now = utcnow()
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         ended = handoffs.let_go(session, handoff_id, QueueEnd.no_agent, now)
     assert ended is not None
     row = get(db_url, handoff_id)
@@ -126,7 +135,7 @@ def test_a_waiting_handoff_becomes_a_ticket_that_keeps_everything(db_url: str) -
     assert row.queue_end == QueueEnd.no_agent and row.queue_ended_at == now
     assert row.queue_notified_at == now  # the winner tells the merchant
     assert row.closed_at is None
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         assert handoffs.let_go(session, handoff_id, QueueEnd.no_agent, now) is None  # once
 
 
@@ -135,7 +144,7 @@ def test_of_two_consoles_letting_go_at_once_exactly_one_wins(db_url: str) -> Non
     barrier = threading.Barrier(2, timeout=10)
 
     def attempt(_: int) -> bool:
-        with Session(get_engine(db_url)) as session, session.begin():
+        with tx(db_url) as session:
             if db_url.startswith("postgresql"):
                 session.get(Handoff, handoff_id)  # both read it waiting first
                 barrier.wait()
@@ -149,9 +158,9 @@ def test_of_two_consoles_letting_go_at_once_exactly_one_wins(db_url: str) -> Non
 def test_a_claim_and_letting_go_never_both_win(db_url: str) -> None:
     agent = add_agent(db_url, "fast")
     handoff_id = queue(db_url, "claimed")
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         handoffs.claim(session, handoff_id, agent)
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         assert handoffs.let_go(session, handoff_id, QueueEnd.no_agent, utcnow()) is None
     assert get(db_url, handoff_id).status == HandoffStatus.agent
 
@@ -166,9 +175,9 @@ def test_a_visitor_who_left_is_a_ticket_only_when_reachable(
         contact: str | None) -> None:
     handoff_id = queue(db_url, "left", channel=channel, phone=phone)
     now = utcnow()
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         handoffs.mark_left(session, channel, "left", now - dt.timedelta(seconds=300))
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         assert handoffs.let_go(session, handoff_id, QueueEnd.left, now,
                                left_before=now - dt.timedelta(seconds=120)) is not None
     row = get(db_url, handoff_id)
@@ -181,15 +190,15 @@ def test_a_visitor_who_left_is_a_ticket_only_when_reachable(
 def test_a_visitor_back_before_the_grace_period_ends_keeps_the_place(db_url: str) -> None:
     handoff_id = queue(db_url, "back")
     now = utcnow()
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         assert handoffs.mark_left(session, "widget", "back", now - dt.timedelta(seconds=300))
         assert not handoffs.mark_left(session, "widget", "nobody")  # nothing queued
     assert get(db_url, handoff_id).left_at is not None
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         assert handoffs.mark_back(session, "widget", "back")
         assert not handoffs.mark_back(session, "widget", "back")  # no mark any more
     assert get(db_url, handoff_id).left_at is None
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         # Read as gone a moment before: the visitor came back since, so it stays.
         assert handoffs.let_go(session, handoff_id, QueueEnd.left, now,
                                left_before=now - dt.timedelta(seconds=120)) is None
@@ -199,9 +208,9 @@ def test_a_visitor_back_before_the_grace_period_ends_keeps_the_place(db_url: str
 def test_only_a_waiting_visitor_is_marked_as_left(db_url: str) -> None:
     agent = add_agent(db_url, "holder")
     handoff_id = queue(db_url, "held")
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         handoffs.claim(session, handoff_id, agent)
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         assert not handoffs.mark_left(session, "widget", "held")
     assert get(db_url, handoff_id).left_at is None
 
@@ -212,15 +221,15 @@ def test_only_a_waiting_visitor_is_marked_as_left(db_url: str) -> None:
 def test_a_notice_not_sent_is_due_again_until_it_is(db_url: str) -> None:
     sent, failed, withdrawn = queue(db_url, "n1"), queue(db_url, "n2"), queue(db_url, "n3")
     now = utcnow()
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         for handoff_id in (sent, failed, withdrawn):
             handoffs.let_go(session, handoff_id, QueueEnd.no_agent, now)
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         assert handoffs.notices_due(session, now - dt.timedelta(hours=1)) == []  # claimed
         handoffs.release_notice(session, failed)
         handoffs.release_notice(session, withdrawn)
         session.get(Handoff, withdrawn).status = HandoffStatus.cancelled  # "不用了"
-    with Session(get_engine(db_url)) as session, session.begin():
+    with tx(db_url) as session:
         assert handoffs.notices_due(session, now - dt.timedelta(hours=1)) == [failed]
         assert handoffs.claim_notice(session, failed, now)
         assert not handoffs.claim_notice(session, failed, now)  # one sender only
