@@ -24,6 +24,7 @@ from actions.knowledge import (
     knowledge_of,
     suggest,
 )
+from actions.reactions import answer_reaction
 from actions.repair import EMERGENCIES, Safety
 from core.db import handoffs, repository
 from core.db.models import utcnow
@@ -35,7 +36,7 @@ SCAM_SIGNAL = repair.SCAM_SIGNAL
 # The emergency answers: what to do now when a code or password was given away, or money
 # paid to a fake helper (data/knowledge/safety.yml).
 EMERGENCY_ENTRIES = {Safety.LEAKED: "scam_credentials_leaked", Safety.PAID: "scam_already_paid"}
-SAFETY_RESPONSES = frozenset({"utter_anti_scam", "utter_scam_emergency_again"})
+SAFETY_RESPONSES = frozenset({"utter_anti_scam", "utter_scam_again", "utter_scam_emergency_again"})
 # Entries that are themselves the anti-scam warning (they replace the generic one).
 SAFETY_ENTRY_PREFIX = "scam_"
 
@@ -125,7 +126,10 @@ async def safety_first(dispatcher: CollectingDispatcher, tracker: Tracker,
         # screen-sharing app) gets its own answer; the general warning otherwise.
         entry_id = matching_scam_entry(tracker)
         if entry_id is None or not await answer_entry(dispatcher, tracker, entry_id):
-            dispatcher.utter_message(response="utter_anti_scam")
+            # Its own answer already said ("所以到底转不转？？"): the plain no, not the
+            # general warning about fees and "consultants" again.
+            again = scam_entry_said(tracker)
+            dispatcher.utter_message(response="utter_scam_again" if again else "utter_anti_scam")
     return safety
 
 
@@ -140,6 +144,14 @@ def matching_scam_entry(tracker: Tracker) -> str | None:
                 return entry_id
             return None
     return None
+
+
+def scam_entry_said(tracker: Tracker) -> bool:
+    """True when an anti-scam entry the message matches was said earlier in the session."""
+    answered = answered_entries(tracker)
+    return any(str(c.get("id") or "").startswith(SAFETY_ENTRY_PREFIX)
+               and str(c.get("id")) in answered and float(c.get("score") or 0) >= SUGGEST
+               for c in knowledge_of(tracker).get("candidates") or [])
 
 
 def warn_if_scam(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
@@ -234,6 +246,10 @@ async def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool
     if await answer_service_hours(dispatcher, tracker):
         return True
     entry_id = chosen_entry_id(tracker)
+    if not (entry_id or "").startswith(SAFETY_ENTRY_PREFIX) \
+            and await answer_reaction(dispatcher, tracker):
+        # "这么久啊？？", "还是传不上去": a way forward, not "帮不上忙" or the advice again.
+        return True
     if not (entry_id and await answer_entry(dispatcher, tracker, entry_id)) \
             and not answer_question(dispatcher, tracker):
         return False
@@ -311,6 +327,8 @@ class ActionFallback(Action):
             return remembered_id(dispatcher, tracker)
         if await answer_what_now(dispatcher, tracker):
             return []  # "那我怎么办" right after an answer: its next step
+        if await answer_reaction(dispatcher, tracker):
+            return []  # "还是传不上去": a person, not "没看懂"
         stage = max(1, misses_in_a_row(tracker))
         if stage >= 3:
             dispatcher.utter_message(response="utter_fallback_person")

@@ -520,6 +520,8 @@ class ValidateHandoffForm(RepairingForm):
         if tracker is not None and tracker.slots.get(VERIFIED_NOW):
             return Answer(False)  # checked inline just now: no separate check
         value = read_handoff_verify(said.text, said.intent)
+        if value is None and MERCHANT_ID.search(said.text):
+            return Answer(True)  # "商户号1900000002" at "要先核对身份吗？": a yes, the id given
         if value is None or value is UNSURE:
             return None
         return Answer(value)

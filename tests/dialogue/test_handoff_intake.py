@@ -124,6 +124,19 @@ async def test_ids_in_the_request_itself_are_the_check(talk: Talk, fresh_db: str
 
 
 @pytest.mark.usefixtures("agent_online")
+async def test_the_id_alone_at_the_offer_is_a_yes_and_only_the_digits_are_asked(
+        talk: Talk, fresh_db: str) -> None:
+    merchant = talk()
+    await merchant.say("转人工，我的商户号被冻结了钱提不出来")
+    reply = await merchant.say("商户号1900000003")
+    assert "utter_remind_handoff_verify" not in reply.responses, reply.responses
+    assert "1900000003" not in reply.text and "后4位" in reply.text, reply.text
+    reply = await merchant.say("0003")
+    assert reply.responses[0] == "utter_verified", reply.responses
+    assert the_handoff(fresh_db, merchant).merchant_id == "1900000003"
+
+
+@pytest.mark.usefixtures("agent_online")
 async def test_wrong_ids_at_the_offer_still_queue(talk: Talk, fresh_db: str) -> None:
     merchant = talk()
     await merchant.say("转人工，钱被冻结了")

@@ -97,6 +97,8 @@ EVERYWHERE = [
     ("不办了", "deny", Move.CANCEL),
     ("好的我明天打95017", "contact_support", Move.CLOSING),
     ("好的，我明天打95017问问", "knowledge", Move.CLOSING),
+    ("3Q 我先去商家助手看看", "nlu_fallback", Move.CLOSING),
+    ("那我自己去商户平台查一下", "knowledge", Move.CLOSING),
     ("先这样吧，拜拜", "goodbye", Move.CLOSING),
     ("谢谢", "thank", Move.THANKS),
     ("3Q", "thank", Move.THANKS),
@@ -215,6 +217,9 @@ def test_money_already_paid_to_a_fake_helper_is_an_emergency(text: str) -> None:
     "有个电话说是微信支付客服，说我商户号违规要注销，让我配合操作，是真的吗",
     # Asked for yesterday, not paid: "交" is the scammer's demand.
     "对了 昨天有个客服打电话给我 说交2000块解冻费就能马上帮我解封 是你们的人吗 我要不要交",
+    # Fake police asking for a transfer to a "safe account".
+    "到底要不要转啊？？警察说必须转过去配合调查",
+    "公安局的人让我把钱转到安全账户",
 ])
 def test_someone_asking_for_codes_or_fees_is_a_scam_in_progress(text: str) -> None:
     assert safety_of(text) == Safety.SCAM
