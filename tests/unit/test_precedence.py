@@ -95,6 +95,8 @@ EVERYWHERE = [
     # (c) cancel, closing, thanks
     ("算了", "deny", Move.CANCEL),
     ("不办了", "deny", Move.CANCEL),
+    ("等等 我先不提了", "deny", Move.CANCEL),
+    ("我说了先不交了啊", "nlu_fallback", Move.CANCEL),
     ("好的我明天打95017", "contact_support", Move.CLOSING),
     ("好的，我明天打95017问问", "knowledge", Move.CLOSING),
     ("3Q 我先去商家助手看看", "nlu_fallback", Move.CLOSING),
