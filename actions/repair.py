@@ -40,7 +40,8 @@ from core.voice import PAYER_VOICE, without_denied
 # Paying someone to unfreeze, handing over passwords or SMS codes, private "consultants",
 # someone posing as support.
 SCAM_SIGNAL = re.compile(
-    r"(付费|花钱|收费|交钱|给钱|出钱|转账|红包|交\s*\d+|\d+\s*(块|元)).{0,8}(解封|解冻|解除|解限|开通)"
+    r"(付费|花钱|收费|交钱|给钱|出钱|转账|红包|交\s*\d+).{0,8}(解封|解冻|解除|解限|开通)"
+    r"|\d+\s*(块|元)[^，。,.]{0,10}(解封|解冻|解除|解限|开通)"
     r"|(解封|解冻|解限).{0,8}(付费|花钱|收费|多少钱|费用|要钱|交钱|块|元|保证金|定金|押金)"
     r"|交.{0,3}(保证金|定金|押金|解封费|解冻费|激活费)"
     r"|代解封|解封(服务|渠道|顾问|专家|团队|中介)|内部(渠道|关系|人员)"
@@ -111,7 +112,9 @@ NOT_SCAMMED = re.compile(r"(没有?|不是|并没有?|没)被骗|没上当")
 
 
 # "我还没转钱", "交了2000是不是就能马上恢复": not paid (yet), a scam in progress.
-NOT_PAID = re.compile(r"(还|并|都)?没(有)?(转|交|付|打|汇|给)(钱|款|过|他|她|对方)?|不敢(转|交|付)")
+NOT_PAID = re.compile(r"(还|并|都)?没(有)?(转|交|付|打|汇|给)(钱|款|过|他|她|对方)?|不敢(转|交|付)"
+                      # "我都准备转了", "差点就转了": about to, not done.
+                      r"|(准备|打算|正要|正想|差点|差一点)(就)?(要)?(转|交|付|打|汇|给)")
 IF_PAID = re.compile(r"(转|付|交|打|汇|充)了[^，。,.！!]{0,12}(是不是|就能|就可以|就会|能不能|会不会|才能|才可以)")
 PAID_WHEN = re.compile(r"(已经|已|刚才|刚刚|上周|昨天|前天|之前|前几天)")
 

@@ -42,7 +42,7 @@ MONEY_BEFORE = re.compile(
 # and what may follow them ("0003结尾").
 PHONE_CUE_BEFORE = re.compile(
     r"(尾号|尾数|尾巴|后四位|后4位|末四位|末4位|最后四位|最后4位|手机号?码?|电话号?码?|号码)"
-    r"(的)?(后四位|后4位|尾号|尾数|尾巴|最后四位)?\s*(是|为|系|係|喺)?\s*[:：=]?\s*$")
+    r"(的)?(后四位|后4位|尾号|尾数|尾巴|最后四位)?\s*(就是|是|为|系|係|喺)?\s*[:：=]?\s*$")
 PHONE_CUE_AFTER = re.compile(r"^\s*(结尾|是尾号|是手机尾号|是后四位|是手机后四位)")
 # Digits named as another number's ("订单尾号1234", "卡号后四位1234", "验证码1234",
 # "尾号1234的订单") are never the phone's, even where the phone's were asked for.
@@ -50,7 +50,7 @@ OTHER_NUMBER_BEFORE = re.compile(
     r"(订单|单号|交易|流水|账单|发票|快递|运单|物流|包裹|工单|银行卡|信用卡|储蓄卡|(?<!手机)(?<!电话)卡"
     r"|身份证|证件|车牌|验证码|校验码|动态码|密码|取件码|取餐码|货号|型号|编号|批次)"
     r"(号码|号|编号|单号)?(的)?(尾号|尾数|尾巴|后四位|后4位|末四位|末4位|最后四位|最后4位|前四位|前4位)?"
-    r"\s*(是|为)?\s*[:：=#]?\s*$")
+    r"\s*(就是|是|为)?\s*[:：=#]?\s*$")
 OTHER_NUMBER_AFTER = re.compile(
     r"^\s*(的|那|这)?(个|张|笔)?\s*(订单|单子|交易|银行卡|信用卡|卡|快递|包裹|发票|账单|工单)")
 # A 10-digit number named as the service provider's own id is not a merchant id to check.

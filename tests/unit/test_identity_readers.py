@@ -60,6 +60,8 @@ def test_amounts_dates_and_hotlines_are_not_phone_digits(text: str, asked: bool)
     ("是0003", False, "0003"),
     ("0003。", False, "0003"),
     ("尾号是 0003", False, "0003"),
+    ("？？我没说不给啊，尾号就是0004", False, "0004"),
+    ("订单尾号就是1234", True, None),  # an order's, even where the phone's were asked
     # where the digits were asked for, a group on its own answers the step
     ("密码改好了。继续吧 0004", True, "0004"),
     ("0002 第一句话就说了的", True, "0002"),

@@ -219,6 +219,9 @@ def test_money_already_paid_to_a_fake_helper_is_an_emergency(text: str) -> None:
     "有个电话说是微信支付客服，说我商户号违规要注销，让我配合操作，是真的吗",
     # Asked for yesterday, not paid: "交" is the scammer's demand.
     "对了 昨天有个客服打电话给我 说交2000块解冻费就能马上帮我解封 是你们的人吗 我要不要交",
+    # About to pay, not paid: "都准备转了", "差点就转了".
+    "有个顾问说交800块手续费24小时帮我解封，靠谱吗？我都准备转了",
+    "我差点就转了800给那个解封顾问",
     # Fake police asking for a transfer to a "safe account".
     "到底要不要转啊？？警察说必须转过去配合调查",
     "公安局的人让我把钱转到安全账户",
