@@ -261,6 +261,19 @@ async def say_entry(dispatcher: CollectingDispatcher, tracker: Tracker, entry: E
     dispatcher.utter_message(text=text, **{KB_METADATA: entry.id})
 
 
+# A freeze by the police or a court is decided by that authority: our review times and
+# appeals do not apply beside it ("零钱被有权机关冻结了，多久能提出来").
+AUTHORITY_TAG = "authority"
+NOT_BESIDE_AUTHORITY = frozenset({"appeal", "timing"})
+
+
+def fits_beside(main: Entry | None, other: Entry) -> bool:
+    """Whether ``other`` may be said as the message's other ask after ``main``."""
+    if main is not None and AUTHORITY_TAG in main.tags:
+        return not set(other.tags) & NOT_BESIDE_AUTHORITY
+    return True
+
+
 async def answer_other_asks(dispatcher: CollectingDispatcher, tracker: Tracker,
                             answered_now: str | None) -> None:
     """The message's other ask ("钱什么时候能提？申诉又要多久"), matched on its own by the
@@ -276,10 +289,11 @@ async def answer_other_asks(dispatcher: CollectingDispatcher, tracker: Tracker,
     said = set(answered_entries(tracker)) | {answered_now} | {
         m.get(KB_METADATA) for m in dispatcher.messages if m.get(KB_METADATA)}
     ids = [str(i) for i in knowledge_of(tracker).get("also") or [] if i not in said]
-    entries = await load_entries(ids) if ids else {}
+    entries = await load_entries(ids + [answered_now] if answered_now else ids) if ids else {}
+    main = entries.get(answered_now) if answered_now else None
     for entry_id in ids:
         entry = entries.get(entry_id)
-        if entry is None:
+        if entry is None or not fits_beside(main, entry):
             continue
         facts = await answer_facts(tracker) if entry.variants else {}
         dispatcher.utter_message(text=f"另外，你问的“{title(entry)}”：\n{entry.answer_for(facts)}",
