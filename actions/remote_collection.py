@@ -270,7 +270,7 @@ def stated_facts(tracker: Tracker) -> dict[str, Any]:
                 continue
         # The whole message first ("没有外地客户，就是想线上收款" is remote), then clause
         # by clause: "客户都在外地，有网站但没备案，怎么收款" states two facts in a question.
-        for clause in [text, *CLAUSES.split(text)]:
+        for clause in [text, *clauses(text)]:
             for slot, value in _stated(clause).items():
                 if slot not in found and value is not None and value is not answers.UNSURE:
                     found[slot] = value
@@ -278,6 +278,23 @@ def stated_facts(tracker: Tracker) -> dict[str, Any]:
 
 
 CLAUSES = re.compile(r"[，,。；;！!？?\n]+")
+# A bare negation typed apart belongs to what follows ("没有 外地客户").
+BARE_NEGATION = re.compile(r"(没有|没|不是|不|无|并没有|也没有|都没有)")
+
+
+def clauses(text: str) -> list[str]:
+    """The message's clauses, also those typed with spaces instead of commas ("我做民宿的
+    客人都是外地提前订房 被限制收款了 以后该用啥收款方式")."""
+    found: list[str] = []
+    for part in CLAUSES.split(text):
+        words: list[str] = []
+        for word in part.split():
+            if words and BARE_NEGATION.fullmatch(words[-1]):
+                words[-1] += word
+            else:
+                words.append(word)
+        found.extend([part, *words] if len(words) > 1 else [part])
+    return [clause for clause in found if clause]
 
 
 def _stated(clause: str) -> dict[str, Any]:

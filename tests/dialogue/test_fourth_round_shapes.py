@@ -42,3 +42,12 @@ async def test_a_safe_account_scam_is_told_not_to_transfer_and_again_when_asked_
     # The plain no again (its gist, or the short reminder), never the general warning.
     assert {"utter_scam_again", "utter_kb_repeat_insist"} & set(reply.responses), reply.responses
     assert "utter_anti_scam" not in reply.responses and "别转" in reply.text
+
+
+async def test_where_customers_are_said_with_spaces_is_not_asked_again(talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("我做民宿的 客人都是外地提前订房付定金 以后该用啥收款方式")
+    assert await merchant.slot("payer_location") == "remote"
+    reply = await merchant.say("1")
+    assert "utter_ask_payer_location" not in reply.responses, reply.responses
+    assert "utter_ask_has_website_icp" in reply.responses, reply.responses
