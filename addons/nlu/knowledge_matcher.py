@@ -58,6 +58,7 @@ from core.knowledge.entries import DEFAULT_DIRECTORY
 from core.knowledge.live import LiveKnowledge
 from core.knowledge.matching import Candidate
 from core.parting import parting_kind
+from core.refile import is_refile_request
 from core.voice import is_payer, names_a_card, tells_of_scam
 
 logger = logging.getLogger(__name__)
@@ -166,6 +167,10 @@ class KnowledgeMatcher(GraphComponent):
             # "行 我打95017催一下 谢谢": thanks for now, not the topic in its middle;
             # "好的 拜拜": goodbye.
             self._rank_first(message, parting, 1.0)
+            return
+        if isinstance(text, str) and is_refile_request(text):
+            # "行 那你帮我重新提一个" after a rejection: the request to file, not a goodbye.
+            self._rank_first(message, "submit_appeal", 1.0)
             return
         chars = len(_CONTENT.findall(text)) if isinstance(text, str) else 0
         if chars < self._config["min_chars"]:

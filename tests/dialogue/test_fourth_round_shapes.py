@@ -51,3 +51,11 @@ async def test_where_customers_are_said_with_spaces_is_not_asked_again(talk: Tal
     reply = await merchant.say("1")
     assert "utter_ask_payer_location" not in reply.responses, reply.responses
     assert "utter_ask_has_website_icp" in reply.responses, reply.responses
+
+
+async def test_a_go_ahead_after_the_rejection_reason_starts_the_appeal(talk: Talk) -> None:
+    merchant = talk()
+    await say(merchant, "我的申诉被驳回了，商户号1900000004，手机尾号0004")
+    await say(merchant, "为什么被驳回")
+    names = await say(merchant, "行 那你帮我重新提一个")
+    assert "utter_ask_appeal_category" in names, names
