@@ -82,7 +82,8 @@ def reasons(answers: Answers, option: str) -> str:
         else:
             parts.append("你的收款量较大，做一个小程序商城长期更稳、更规范")
     elif option == "multi_channel_code":
-        parts.append("没有网站和小程序" + ("，又急着用" if answers.urgency == "fast" else "")
+        # "不确定备案了没", "有是有但是还没上线": not "没有", only not usable yet.
+        parts.append("眼下还没有能用的备案网站和小程序" + ("，又急着用" if answers.urgency == "fast" else "")
                      + "，持牌服务商的收款码开通最快")
     return "；".join(parts)
 

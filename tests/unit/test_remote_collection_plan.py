@@ -54,6 +54,10 @@ def test_reasons_name_the_merchants_situation() -> None:
     assert "外地" in website and "备案" in website
     local = reasons(Answers(payer_location="local"), "offline_qr")
     assert "当面" in local
+    # "不确定备案了没" / "还没上线" read as no: never told they have none.
+    code = reasons(Answers(payer_location="remote", has_website_icp=False,
+                           has_miniprogram=False, urgency="fast"), "multi_channel_code")
+    assert "没有网站" not in code and "还没有能用的" in code and "急" in code
 
 
 def value(answer: Answer | None) -> object:
