@@ -25,7 +25,11 @@ schema = schemathesis.pytest.from_fixture("api_schema")
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])
 def test_no_server_error_and_no_data_without_a_session(case: Any) -> None:
-    response = case.call()
+    try:
+        response = case.call()
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800") cannot be sent as UTF-8 by any client: no request.
+        return
     assert response.status_code < 500, (case.method, case.path, response.text[:300])
     if (case.method.upper(), case.path) not in PUBLIC:
         # Refused (401/403 without a session or CSRF token, 400/422 for a body that does
