@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from core.db import repository
 from core.db.session import get_engine
 
 logger = logging.getLogger(__name__)
@@ -59,3 +60,19 @@ def utter_busy(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
 
 def format_date(value: Any) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+async def about_bound_merchant(tracker: Tracker, look_up: Callable[[Session, str], T | None]
+                               ) -> T | None:
+    """``look_up(session, merchant_id)`` for the merchant this sender is verified for;
+    None when nobody is verified or the database is down (the general answer still helps)."""
+    channel, sender_id = sender_key(tracker)
+
+    def work(session: Session) -> T | None:
+        merchant_id = repository.bound_merchant_id(session, channel, sender_id)
+        return look_up(session, merchant_id) if merchant_id else None
+
+    try:
+        return await run_in_session(work)
+    except DatabaseUnavailable:
+        return None

@@ -13,7 +13,12 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions import repair
-from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
+from actions.common import (
+    DatabaseUnavailable,
+    about_bound_merchant,
+    latest_text,
+    run_in_session,
+)
 from actions.knowledge import (
     KB_METADATA,
     answer_entry,
@@ -192,17 +197,12 @@ def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
 
 async def bound_reason(tracker: Tracker) -> str | None:
     """The restriction reason of the verified merchant, if this sender is verified."""
-    channel, sender_id = sender_key(tracker)
 
-    def work(session: Session) -> str | None:
-        merchant_id = repository.bound_merchant_id(session, channel, sender_id)
-        state = repository.current_state(session, merchant_id) if merchant_id else None
+    def reason(session: Session, merchant_id: str) -> str | None:
+        state = repository.current_state(session, merchant_id)
         return state.reason_code if state else None
 
-    try:
-        return await run_in_session(work)
-    except DatabaseUnavailable:
-        return None  # general advice still helps
+    return await about_bound_merchant(tracker, reason)
 
 
 COACHED_REASONS = ("remote_qr_collection", "instant_withdrawal", "high_frequency")

@@ -13,7 +13,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
+from actions.common import about_bound_merchant, latest_text
 from core.db import repository
 
 # Longer messages say more than a reaction; the model and the matcher read those.
@@ -40,17 +40,12 @@ def reaction_of(text: str) -> str | None:
 
 async def open_appeal_id(tracker: Tracker) -> str | None:
     """The open appeal of the merchant this sender is verified for, if any."""
-    channel, sender_id = sender_key(tracker)
 
-    def work(session: Session) -> str | None:
-        merchant_id = repository.bound_merchant_id(session, channel, sender_id)
-        appeal = repository.open_appeal(session, merchant_id) if merchant_id else None
+    def appeal_id(session: Session, merchant_id: str) -> str | None:
+        appeal = repository.open_appeal(session, merchant_id)
         return appeal.id if appeal else None
 
-    try:
-        return await run_in_session(work)
-    except DatabaseUnavailable:
-        return None  # the general way forward still helps
+    return await about_bound_merchant(tracker, appeal_id)
 
 
 async def answer_reaction(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
