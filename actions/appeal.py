@@ -16,6 +16,7 @@ from actions.account import APPEAL_CATEGORY_LABELS, APPEAL_STATUS_LABELS, answer
 from actions.ask import AskForSlot
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
 from actions.forms import FORM_STOP, MISSES, SWITCH_TO, Answer, RepairingForm
+from actions.guidance import bound_reason
 from actions.repair import Said
 from core.answers import read_appeal_confirm
 from core.choices import pick
@@ -82,6 +83,20 @@ class ValidateAppealForm(RepairingForm):
 
     def name(self) -> str:
         return "validate_appeal_form"
+
+    async def on_start(
+        self, said: Said, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        """The category the account's own restriction reason names is not asked: it is
+        filled in and said, and "改类别" changes it (the summary shows it before filing)."""
+        if tracker.get_slot("appeal_category") is not None:
+            return {}
+        reason = await bound_reason(tracker)
+        if reason not in CATEGORY_OPTIONS or reason == "other":
+            return {}
+        dispatcher.utter_message(response="utter_appeal_category_from_reason",
+                                 appeal_category_label=APPEAL_CATEGORY_LABELS[reason])
+        return {"appeal_category": reason}
 
     async def parse_appeal_category(self, said: Said, tracker: Tracker) -> Answer | None:
         return parse_category(said.text)

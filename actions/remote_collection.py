@@ -214,7 +214,8 @@ class ValidateRemoteAdviceForm(RepairingForm):
     # "Not sure" has a safe reading for every question but the first.
     async def skip_has_website_icp(self, dispatcher: CollectingDispatcher,
                                    tracker: Tracker) -> dict[str, Any]:
-        dispatcher.utter_message(response="utter_unsure_counts_as_no")
+        # With where to look the filing up: a filed site is the cheapest way.
+        dispatcher.utter_message(response="utter_unsure_site_filing")
         return {"has_website_icp": False}
 
     async def skip_has_miniprogram(self, dispatcher: CollectingDispatcher,

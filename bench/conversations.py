@@ -54,8 +54,7 @@ def appeal_conversation(index: int) -> Conversation:
     return Conversation("appeal", (
         Turn("我要申诉", "ask", ("商户号",)),
         Turn("1900000002", "merchant_id", ("后4位",)),
-        Turn("0002", "last4", ("哪一类",)),
-        Turn("1", "category", ("发生了什么",)),
+        Turn("0002", "last4", ("异地扫码收款被限制",)),  # the category, from the reason
         Turn("外地的老客户扫店里的码买水果，都有聊天记录", "description", ("手机号",)),
         Turn("13800000002", "contact", ("138****0002",)),
         Turn("不提交", "deny", ("没有提交",)),
@@ -63,7 +62,7 @@ def appeal_conversation(index: int) -> Conversation:
 
 
 def assistant_conversations() -> Iterator[Conversation]:
-    """FAQ, account look-up, appeal form, round and round (16 turns a round)."""
+    """FAQ, account look-up, appeal form, round and round (15 turns a round)."""
     for index in itertools.count():
         yield faq_conversation(index)
         yield lookup_conversation(index)

@@ -207,6 +207,17 @@ NONE_AT_ALL = re.compile(r"(哪有|哪来|哪里有|哪儿有|哪会有)(的)?(�
                          r"|(啥|什么)(网站|小程序)(啊|呀)?[,，\s]*(没|没有)")
 
 
+# The site is not live yet ("有网站 还没上线", "网站还在做").
+SITE_UNFINISHED = re.compile(r"没上线|还没上线|未上线|还没做好|没做好|还在(做|建|搭|开发)|在建|搭建中|开发中")
+# A question about filing itself ("不知道备案怎么弄") is not "I don't know if it is filed".
+_FILING_HOW = re.compile(r"[?？]|怎么|如何|什么|啥|为什么|哪里|去哪")
+
+
+def _unsure_of_filing(value: str) -> bool:
+    return any(UNSURE_WORDS.search(clause) and FILING.search(clause)
+               and not _FILING_HOW.search(clause) for clause in clauses(value))
+
+
 def read_website_icp(text: str, intent: str | None = None) -> Any:
     """"你有自己的网站，并且已经完成ICP备案吗？" True only for a website that is filed:
     "有网站但没备案", "有是有但是没备案", "有，无需备案", "备案还在办" are all False;
@@ -221,8 +232,12 @@ def read_website_icp(text: str, intent: str | None = None) -> Any:
         return choice == "yes"
     if NONE_AT_ALL.search(value) and SITE.search(value):
         return False
+    if _unsure_of_filing(value):
+        return UNSURE  # "有个网站 不确定备案没", "不知道有没有备案": where to look it up
     if is_question(value):
         return None
+    if SITE_UNFINISHED.search(value):
+        return False  # "有网站 还没上线": not a site the payment API can use today
     filed = polarity(value, FILING)
     site = polarity(value, SITE, POSSESSION)
     if filed == NEG or FILING_IN_PROGRESS.search(value) or site == NEG:
@@ -311,10 +326,14 @@ BOTH_WORDS = re.compile(r"都有|两种|两边|都会有|各一半|一半一半|
 NOT_ONLY = re.compile(r"(不只|不止|不光|不仅)(是)?(本地|当地|店里|到店|线下|附近|外地|网上)")
 
 
+BARE_NEGATION_SPACE = re.compile(r"(?:^|(?<=\s))(没有|没|不是|无|并没有|也没有|都没有)\s+")
+
+
 def read_payer_location(text: str) -> Any:
     """"你的付款客户主要在哪里？" local / remote / both, with negation: "不是本地的" is
     remote, "没有外地客户" is local, "不只是本地的" and "外地的也有" are both."""
-    value = normalize(text)
+    # A negation typed apart belongs to what follows: "没有 外地客户 都是街坊".
+    value = BARE_NEGATION_SPACE.sub(r"\1", normalize(text))
     if value in ("local", "remote", "both"):
         return value
     picked = pick(value, ["local", "remote", "both"])

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rasa.utils.log_utils import configure_structlog
 
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
 from core.db.migrate import upgrade
+from core.db.models import AccountState
 from core.db.seed import seed_demo_data
 from core.db.session import get_engine
 from tests.conversation import Conversation, InProcessActionEndpoint, load_agent
@@ -39,6 +44,14 @@ def fresh_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     seed_demo_data(get_engine(url))
     monkeypatch.setenv("MERCHANT_DB_URL", url)
     return url
+
+
+def forget_reason(merchant_id: str) -> None:
+    """The merchant's restriction has no known reason (in the test's fresh database): the
+    appeal form then asks for the category instead of filling it in from the reason."""
+    with Session(get_engine(os.environ["MERCHANT_DB_URL"])) as session, session.begin():
+        session.execute(update(AccountState).where(AccountState.merchant_id == merchant_id)
+                        .values(reason_code=None))
 
 
 @pytest.fixture()

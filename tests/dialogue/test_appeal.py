@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import Appeal
 from core.db.session import get_engine
-from tests.dialogue.conftest import Talk
+from tests.dialogue.conftest import Talk, forget_reason
 
 pytestmark = pytest.mark.dialogue
 
@@ -31,8 +31,10 @@ def appeals_of(db_url: str, merchant_id: str) -> int:
 
 async def test_appeal_is_filed_once_with_a_masked_summary(talk: Talk, fresh_db: str) -> None:
     merchant, reply = await verified(talk, "我要申诉", "1900000002")
-    assert reply.responses[-1] == "utter_ask_appeal_category"
-    await merchant.say("1")
+    # The account's own reason names the category: said, not asked.
+    assert reply.responses[-2:] == ["utter_appeal_category_from_reason",
+                                    "utter_ask_appeal_description"]
+    assert "异地扫码收款被限制" in reply.text
     await merchant.say("外地的老客户扫店里的码买水果，都有聊天记录")
     summary = await merchant.say("13800000002")
     assert "138****0002" in summary.text and "13800000002" not in summary.text
@@ -50,21 +52,41 @@ async def test_appeal_is_filed_once_with_a_masked_summary(talk: Talk, fresh_db: 
 
 async def test_bound_phone_is_used_on_request(talk: Talk) -> None:
     merchant, _ = await verified(talk, "我要申诉", "1900000002")
-    await merchant.say("2")
     await merchant.say("每天收了钱就提现给供货商，都是真实货款")
     summary = await merchant.say("用绑定手机")
     assert "138****0002" in summary.text
 
 
+async def test_the_category_is_asked_when_the_reason_is_unknown(talk: Talk) -> None:
+    forget_reason("1900000002")
+    merchant, reply = await verified(talk, "我要申诉", "1900000002")
+    assert reply.responses[-1] == "utter_ask_appeal_category"
+    await merchant.say("2")
+    assert await merchant.slot("appeal_category") == "instant_withdrawal"
+
+
+async def test_a_category_filled_from_the_reason_can_be_changed(talk: Talk) -> None:
+    merchant, _ = await verified(talk, "我要申诉", "1900000004")
+    assert await merchant.slot("appeal_category") == "high_frequency"
+    await merchant.say("每天收了钱就提现给供货商，都是真实货款")
+    summary = await merchant.say("用绑定手机")
+    assert "交易频繁被风控" in summary.text
+    reply = await merchant.say("类别改成2")
+    assert await merchant.slot("appeal_category") == "instant_withdrawal"
+    assert reply.responses[-1] == "utter_ask_appeal_confirm" and "收款后马上提现被冻结" in reply.text
+
+
 async def test_rejected_appeal_shows_the_reason_before_refiling(talk: Talk) -> None:
     _, reply = await verified(talk, "我要申诉", "1900000004")
-    assert reply.responses[-2:] == ["utter_appeal_rejected_before", "utter_ask_appeal_category"]
+    assert reply.responses[-3:] == ["utter_appeal_rejected_before",
+                                    "utter_appeal_category_from_reason",
+                                    "utter_ask_appeal_description"]
     assert "提交的材料不能证明交易真实" in reply.text
 
 
 async def test_declined_confirmation_files_nothing(talk: Talk, fresh_db: str) -> None:
     merchant, _ = await verified(talk, "我要申诉", "1900000002")
-    for answer in ("4", "店里正常经营，突然就不能收款了", "13800000002"):
+    for answer in ("店里正常经营，突然就不能收款了", "13800000002"):
         await merchant.say(answer)
     declined = await merchant.say("不提交")
     assert declined.responses == ["utter_appeal_not_filed"]

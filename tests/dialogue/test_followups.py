@@ -219,7 +219,7 @@ async def test_not_sure_is_counted_as_no_and_said_so(talk: Talk) -> None:
     merchant = await advisor(talk)
     await merchant.say("2")
     reply = await merchant.say("不确定")
-    assert reply.responses[0] == "utter_unsure_counts_as_no"
+    assert reply.responses[0] == "utter_unsure_site_filing"
     assert await merchant.slot("has_website_icp") is False
 
 

@@ -78,7 +78,6 @@ def test_digression_and_correction_inside_the_appeal(servers: Servers) -> None:
     servers.texts(user, "0002")
     materials = servers.texts(user, "申诉要准备什么材料")
     assert "执照" in materials and "请回复 1、2、3 或 4" not in materials
-    servers.texts(user, "1")
     servers.texts(user, "外地老客户扫码买水果，都有聊天记录和快递单")
     servers.texts(user, "13800000002")
     fixed = servers.texts(user, "刚才的手机号说错了")

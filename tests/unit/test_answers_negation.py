@@ -37,7 +37,12 @@ WEBSITE_ICP = [
     ("准备做个网站", False),
     ("有是有，但是还没弄好", False),
     ("不确定", UNSURE),
-    ("备案有没有我也不清楚", None),  # "有没有": the form's "not sure" path takes it
+    ("备案有没有我也不清楚", UNSURE),
+    ("有个网站 不确定备案没", UNSURE),  # not a "没备案": where to look it up is the answer
+    ("不知道备没备案", UNSURE),
+    ("不知道备案怎么弄", None),  # a question about filing, not about this site
+    ("有网站 还没上线", False),
+    ("网站还在做", False),
     ("继续", None),
     ("好的", None),
     ("网站是什么？", None),
@@ -90,6 +95,8 @@ PAYER_LOCATION = [
     ("都是外地的", "remote"),
     ("全国各地都有", "remote"),
     ("没有外地客户", "local"),
+    ("没有 外地客户 都是街坊", "local"),  # the negation typed apart
+    ("没 都是本地", "local"),
     ("没有外地的，都是到店的", "local"),
     ("店里的老顾客", "local"),
     ("不只是本地的", "both"),
