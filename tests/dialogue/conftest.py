@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from rasa.utils.log_utils import configure_structlog
-
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
