@@ -64,6 +64,15 @@ def tells_of_scam(text: str) -> bool:
     return bool(SCAM_CUE.search(without_denied(text)))
 
 
+AUTHORITY = re.compile(r"有权机关|有權機關|机关|機關|公安|法院|司法|检察|警察|警方|派出所|刑侦|止付|涉案")
+
+
+def names_an_authority(text: str) -> bool:
+    """"有权机关", "公安", "法院", "司法冻结": a freeze by an authority is what the message
+    is about, not the merchant's own risk control ("我这个号为啥被冻结了")."""
+    return bool(AUTHORITY.search(text or ""))
+
+
 def names_a_card(text: str) -> bool:
     """"银行卡", "储蓄卡", "张卡", "建行": a bank card is what the message is about."""
     return bool(re.search(r"卡|银行|[工农建招中交]行", text or ""))
