@@ -405,3 +405,51 @@ class KnowledgeVersion(Base):
     id = Column(Integer, primary_key=True)
     version = Column(Integer, nullable=False)
     changed_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+# --- appeal materials (core.materials; migration 0013) ----------------------------------
+
+
+class MaterialStatus(str, enum.Enum):
+    """clean: scanned, shown to the merchant and the agents; quarantined: kept, never
+    shown, until a scan decides (the scanner was down); infected: refused by the scan
+    after quarantine (the file is deleted, the row stays as the record)."""
+
+    clean = "clean"
+    quarantined = "quarantined"
+    infected = "infected"
+
+
+class Material(Base):
+    """One file a merchant sent for an appeal (licence, shop photo, proof of trade).
+
+    Clients only ever see ``id`` (random, unguessable); where the file is stored
+    (``storage_key``) stays on the server."""
+
+    __tablename__ = "materials"
+
+    id = Column(String(32), primary_key=True, default=new_ref)
+    appeal_id = Column(String(13), ForeignKey("appeals.id", ondelete="CASCADE"),
+                       nullable=False)
+    merchant_id = Column(String(10), ForeignKey("merchants.id"), nullable=False)
+    channel = Column(String(40), nullable=False)  # widget / wechat
+    # Where it came from, once: "wechat:<MsgId>" (WeChat retries), a widget upload id.
+    source_ref = Column(String(128), nullable=False)
+    kind = Column(String(10), nullable=False)  # jpeg / png / webp / pdf
+    content_type = Column(String(40), nullable=False)
+    size_bytes = Column(Integer, nullable=False)
+    sha256 = Column(String(64), nullable=False)  # of the stored (sanitized) bytes
+    # The name the merchant gave it (sealed at rest: it may name a person).
+    original_name = Column(Sealed)
+    storage_key = Column(String(128), nullable=False)
+    status = Column(Enum(MaterialStatus, name="material_status", native_enum=False,
+                         length=20), nullable=False)
+    scan_signature = Column(String(200))  # what the scanner found (infected)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    scanned_at = Column(DateTime)
+
+    __table_args__ = (
+        Index("ix_materials_appeal_created", "appeal_id", "created_at"),
+        Index("ix_materials_status", "status"),
+        UniqueConstraint("channel", "source_ref", name="uq_materials_source"),
+    )
