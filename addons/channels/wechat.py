@@ -49,6 +49,7 @@ from addons.channels.rate_limit import (
 )
 from addons.channels.wechat_api import DEFAULT_API_BASE, WeChatApi, WeChatApiError
 from addons.channels.wechat_inbound import MODES, Inbound, RejectedRequest, WeChatVerifier
+from addons.channels.wechat_media import WeChatMaterials
 from addons.channels.wechat_render import (
     MAX_TEXT_BYTES,
     RenderedReply,
@@ -270,10 +271,10 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
-        return cls(WeChatConfig.from_credentials(credentials))
+        return cls(WeChatConfig.from_credentials(credentials), with_materials=True)
 
     def __init__(self, config: WeChatConfig | None = None,
-                 store: KeyValueStore | None = None) -> None:
+                 store: KeyValueStore | None = None, with_materials: bool = False) -> None:
         self.config = config or WeChatConfig()
         cfg = self.config
         self.verifier = WeChatVerifier(
@@ -298,6 +299,10 @@ class WeChatInput(InputChannel):
                 "wechat channel has no AppID/AppSecret: slow or long answers cannot be "
                 "delivered through the customer-service API"
             )
+        # Images of a verified merchant with an open appeal become appeal materials
+        # (addons/channels/wechat_media.py; fetching needs the AppID/AppSecret).
+        self.materials: WeChatMaterials | None = (
+            WeChatMaterials(self.api) if with_materials and self.api.configured else None)
 
     # --- rasa plumbing ----------------------------------------------------------------
     def get_output_channel(self) -> WeChatOutput:
@@ -452,6 +457,8 @@ class WeChatInput(InputChannel):
         """Wait for pending customer-service deliveries (tests, shutdown)."""
         if self._background:
             await asyncio.wait(set(self._background), timeout=timeout_s)
+        if self.materials is not None:
+            await self.materials.drain(timeout_s)
 
     async def close(self) -> None:
         """Close the WeChat API session and the state store (server stop)."""
@@ -511,6 +518,11 @@ class WeChatInput(InputChannel):
                 "media_id": message.media_id, "pic_url": message.image,
                 "msg_id": message.id, "create_time": message.time,
             })
+            if self.materials is not None:
+                # A verified merchant's open appeal: fetched, checked and kept at once.
+                taken = await self.materials.take_image(message)
+                if taken is not None:
+                    return RenderedReply(taken)
             return RenderedReply(IMAGE_TEXT)
         if msg_type == "event":
             event = str(getattr(message, "event", "") or "").lower()

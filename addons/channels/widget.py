@@ -543,6 +543,9 @@ class WidgetInput(SocketIOInput):
             status, body = await self.transcript_for(request.body or b"", request.app)
             return response.json(body, status=status, headers=headers)
 
+        from addons.channels.widget_materials import add_material_routes  # the upload
+        add_material_routes(bp, self)
+
         @sio.on("connect", namespace=namespace)
         async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
             return self.accept_connection(sid, auth)
