@@ -25,6 +25,7 @@ import hashlib
 import logging
 import re
 import secrets
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -112,6 +113,8 @@ class MaterialsPipeline:
         self.scanner = scanner or ClamdScanner.from_settings(self.settings)
         self.storage = storage or storage_from_settings(self.settings)
         self.db_url = db_url  # None: MERCHANT_DB_URL, as the action server
+        # One rescan at a time in this process (each upload may start one).
+        self._rescanning = threading.Lock()
 
     def _session(self) -> Session:
         return Session(get_engine(self.db_url), expire_on_commit=False)
@@ -279,8 +282,17 @@ class MaterialsPipeline:
     # --- quarantine ---------------------------------------------------------------------
     def rescan_quarantined(self, limit: int = 50) -> dict[str, int]:
         """Scans the files kept while the scanner was down: clean ones are sanitized and
-        released, infected ones deleted. Stops at the first scanner failure."""
+        released, infected ones deleted. Stops at the first scanner failure. A rescan
+        already running in this process: returns at once, nothing counted."""
         counts = {"released": 0, "infected": 0, "waiting": 0}
+        if not self._rescanning.acquire(blocking=False):
+            return counts
+        try:
+            return self._rescan(limit, counts)
+        finally:
+            self._rescanning.release()
+
+    def _rescan(self, limit: int, counts: dict[str, int]) -> dict[str, int]:
         with self._session() as session:
             waiting = list(session.execute(
                 select(Material.id).where(Material.status == MaterialStatus.quarantined)
@@ -333,6 +345,10 @@ class MaterialsPipeline:
         self.storage.put(released, clean.data, KINDS[kind][0])
         with self._session() as session, session.begin():
             material = session.get(Material, material_id)
+            if material is None or material.status != MaterialStatus.quarantined:
+                # Released elsewhere meanwhile (another process): its copy is the one.
+                self._forget_blob(released)
+                return None
             material.status = MaterialStatus.clean
             material.storage_key = released
             material.size_bytes = len(clean.data)

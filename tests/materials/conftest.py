@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 
 from core.db.models import Appeal, AppealStatus, IdentityBinding
 from core.db.session import get_engine
-from core.materials import ClamdScanner, LocalStorage, MaterialsPipeline, MaterialsSettings
+from core.materials import (
+    ClamdScanner,
+    LocalStorage,
+    MaterialsPipeline,
+    MaterialsSettings,
+    Scanner,
+    ScanResult,
+)
 
 CLAMD = shutil.which("clamd") or "/usr/sbin/clamd"
 SIGTOOL = shutil.which("sigtool") or "/usr/bin/sigtool"
@@ -96,11 +103,23 @@ def down_scanner() -> ClamdScanner:
     return ClamdScanner("/nonexistent/clamd.sock", timeout_s=1)
 
 
+class CleanScanner(Scanner):
+    """Says clean to everything: for tests about who may, not about scanning."""
+
+    def scan(self, data: bytes) -> ScanResult:
+        return ScanResult(True)
+
+
 @pytest.fixture()
-def make_pipeline(db_url: str, settings: MaterialsSettings, clamd_socket: str):  # noqa: ANN201
-    def build(scanner: ClamdScanner | None = None) -> MaterialsPipeline:
-        return MaterialsPipeline(settings, scanner or ClamdScanner(clamd_socket, timeout_s=10),
-                                 LocalStorage(settings.storage_dir), db_url=db_url)
+def make_pipeline(db_url: str, settings: MaterialsSettings,
+                  request: pytest.FixtureRequest):  # noqa: ANN201
+    """A pipeline on the test database; its scanner the session's real clamd unless one
+    is given (the clamd fixture, and its loud skip, only then)."""
+    def build(scanner: Scanner | None = None) -> MaterialsPipeline:
+        if scanner is None:
+            scanner = ClamdScanner(request.getfixturevalue("clamd_socket"), timeout_s=10)
+        return MaterialsPipeline(settings, scanner, LocalStorage(settings.storage_dir),
+                                 db_url=db_url)
 
     return build
 

@@ -136,3 +136,11 @@ def test_storage_down_keeps_nothing_and_says_so(make_pipeline, db_url: str,
     outcome = pipeline.accept(OWN_MERCHANT, OWN_APPEAL, "widget", "s1", gps_jpeg())
     assert outcome.status == REFUSED and outcome.reason == "unavailable"
     assert "稍后再发" in outcome.message and rows(db_url) == []
+
+
+def test_one_rescan_at_a_time(offline_pipeline) -> None:
+    offline_pipeline.accept(OWN_MERCHANT, OWN_APPEAL, "widget", "r1", gps_jpeg())
+    with offline_pipeline._rescanning:  # another upload's rescan is running
+        assert offline_pipeline.rescan_quarantined() == {"released": 0, "infected": 0,
+                                                         "waiting": 0}
+    assert offline_pipeline.rescan_quarantined()["waiting"] == 1

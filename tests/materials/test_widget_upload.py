@@ -26,6 +26,7 @@ from tests.materials.conftest import (
     OTHER_MERCHANT,
     OWN_APPEAL,
     OWN_MERCHANT,
+    CleanScanner,
     bind,
     file_other_appeal,
     gps_jpeg,
@@ -40,7 +41,8 @@ def new_session() -> dict[str, str]:
 
 @pytest.fixture()
 async def materials(make_pipeline) -> AsyncIterator[WidgetMaterials]:
-    handlers = WidgetMaterials(WidgetInput(WidgetConfig()), make_pipeline())
+    # Who may upload and read is the point here, not scanning (test_pipeline.py scans).
+    handlers = WidgetMaterials(WidgetInput(WidgetConfig()), make_pipeline(CleanScanner()))
     yield handlers
     await handlers.drain()
 
@@ -135,7 +137,7 @@ async def test_the_routes_over_http(make_pipeline, two_merchants) -> None:
     JSON list and download with safe headers), mounted the way rasa mounts channels."""
     own, other = two_merchants
     channel = WidgetInput(WidgetConfig())
-    channel.materials_pipeline = make_pipeline()
+    channel.materials_pipeline = make_pipeline()  # the real clamd
     app = Sanic(f"materials_{secrets.token_hex(4)}")
     app.ctx.agent = SimpleNamespace(handle_message=None)
     register([channel], app, route="/webhooks/")
