@@ -5,8 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from core.db.session import PROJECT_ROOT, database_url
 from core.local_secrets import local_secret
@@ -62,7 +61,6 @@ class Settings:
     rabbitmq_url: str = ""
     rabbitmq_queue: str = ""
     rabbitmq_exchange: str = "rasa-exchange"
-    domain_path: Path = field(default=PROJECT_ROOT / "domain.yml")
     rasa_timeout_s: float = 15.0
     wechat_window_hours: float = 48.0
     # Addresses (IPs or networks) of the proxies whose X-Forwarded-Host names the host
@@ -96,7 +94,6 @@ class Settings:
             rabbitmq_queue=env.get("CONSOLE_RABBITMQ_QUEUE", "").strip(),
             rabbitmq_exchange=env.get("CONSOLE_RABBITMQ_EXCHANGE", "").strip()
             or "rasa-exchange",
-            domain_path=Path(env.get("CONSOLE_DOMAIN") or PROJECT_ROOT / "domain.yml"),
             rasa_timeout_s=_float(env, "CONSOLE_RASA_TIMEOUT_S", 15.0),
             trusted_proxies=_networks(env, "CONSOLE_TRUSTED_PROXIES"),
         )

@@ -19,7 +19,6 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from console import live, security
-from console.canned import load_canned
 from console.config import Settings
 from console.delivery import Delivery
 from console.errors import Refused
@@ -67,7 +66,6 @@ class Console:
             settings.lock_after, dt.timedelta(minutes=settings.lock_minutes),
             settings.slowdown_base_s, settings.slowdown_max_s)
         self.unknown = security.UnknownUserStrikes()
-        self.canned = load_canned(settings.domain_path)
 
     def hours_view(self) -> dict[str, Any]:
         return {"describe": self.hours.describe(), "open_now": self.hours.is_open(utcnow())}

@@ -46,3 +46,7 @@ SIGNED_IN_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "缺少 CSRF 令牌或来源不对"},
 }
 REFUSED: dict[int | str, dict[str, Any]] = {409: {"model": Problem}}
+# A body the console cannot take, with what to change (``{"message", "problems"}``).
+INVALID: dict[int | str, dict[str, Any]] = {422: {"description": "内容不符合要求，附中文说明"}}
+SUPERVISOR_ONLY: dict[int | str, dict[str, Any]] = {403: {"model": Problem,
+                                                          "description": "只有主管能改"}}

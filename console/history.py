@@ -1,5 +1,5 @@
 """Who may read a handoff; ended conversations (closed or cancelled): the history list
-and its search, one conversation with its timings, and the part of the transcript that
+and its search (merchant, dates, agent, 会话小结 label, text), one conversation with its timings, and the part of the transcript that
 belongs to it.
 
 The access rule (docs in README, "Agent console"; docs/security.md P5 f, g):
@@ -30,7 +30,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from console import service
+from console import labels, service
 from console.errors import Refused
 from console.transcript import mask_text
 from core.db.models import Agent, Handoff, HandoffNote, HandoffRead, HandoffStatus, utcnow
@@ -138,13 +138,17 @@ def timings(handoff: Handoff) -> dict[str, int | None]:
     }
 
 
-def item(handoff: Handoff, names: dict[int, str]) -> dict[str, Any]:
-    """One ended conversation as history lists it (masked; named by its ``ref`` only)."""
+def item(handoff: Handoff, names: dict[int, str],
+         label_names: dict[int, str] | None = None) -> dict[str, Any]:
+    """One ended conversation as history lists it (masked; named by its ``ref`` only),
+    with the 会话小结 label chosen at close (console.labels)."""
     summary = service.handoff_summary(handoff, names, handoff.closed_at or utcnow())
     for internal in ("id", "agent_id", "since_seconds", "wait_seconds", "contact_phone"):
         summary.pop(internal, None)
+    label = (label_names or {}).get(handoff.label_id) if handoff.label_id else None
     return {**summary, "ref": handoff.ref,
             "resolution": mask_text(handoff.resolution) if handoff.resolution else None,
+            "label_id": handoff.label_id, "label": label,
             "timings": timings(handoff)}
 
 
@@ -155,6 +159,7 @@ class Filters:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     q: str | None = None
+    label_id: int | None = None
 
 
 def check_filters(filters: Filters) -> None:
@@ -180,6 +185,8 @@ def search(session: Session, who: Reader, filters: Filters, tz: ZoneInfo,
         query = query.where(Handoff.merchant_id == filters.merchant)
     if filters.agent_id is not None:
         query = query.where(Handoff.agent_id == filters.agent_id)
+    if filters.label_id is not None:
+        query = query.where(Handoff.label_id == filters.label_id)
     if filters.date_from:
         query = query.where(Handoff.closed_at >= _utc(filters.date_from, tz))
     if filters.date_to:  # inclusive: until the end of that day
@@ -195,7 +202,7 @@ def search(session: Session, who: Reader, filters: Filters, tz: ZoneInfo,
         .offset(max(0, page) * PAGE).limit(PAGE)
     ).scalars().all()
     names = service.agent_names(session)
-    return [item(h, names) for h in rows]
+    return [item(h, names, labels.names(session)) for h in rows]
 
 
 def earlier(session: Session, who: Reader, handoff: Handoff) -> list[dict[str, Any]]:
@@ -207,7 +214,7 @@ def earlier(session: Session, who: Reader, handoff: Handoff) -> list[dict[str, A
         .order_by(Handoff.closed_at.desc()).limit(20)
     ).scalars().all()
     names = service.agent_names(session)
-    return [item(h, names) for h in rows]
+    return [item(h, names, labels.names(session)) for h in rows]
 
 
 def window(session: Session, handoff: Handoff) -> tuple[float, float]:

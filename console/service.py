@@ -303,10 +303,11 @@ def transfer(session: Session, handoff_id: int, from_agent: int, to_agent: int) 
         raise Refused("这个会话不在你手上") from None
 
 
-def close(session: Session, handoff_id: int, agent_id: int, resolution: str) -> Handoff:
+def close(session: Session, handoff_id: int, agent_id: int, resolution: str,
+          label_id: int | None = None) -> Handoff:
     held_by(session, handoff_id, agent_id)
     try:
-        return handoffs.close(session, handoff_id, agent_id, resolution)
+        return handoffs.close(session, handoff_id, agent_id, resolution, label_id)
     except handoffs.ClaimRefused:
         raise Refused("这个会话不在你手上") from None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from console import history, service
+from console import history, labels, service
 from console.delivery import NO_PUSH_CHANNELS
 from console.deps import Console
 from console.rasa_client import RasaError
@@ -23,7 +23,8 @@ def conversation(console: Console, session: Session, who: history.Reader,
     view["earlier"] = history.earlier(session, who, handoff)
     ended = not handoff.status.is_open
     if ended:
-        view["history"] = history.item(handoff, service.agent_names(session))
+        view["history"] = history.item(handoff, service.agent_names(session),
+                                       labels.names(session))
     view["_rasa"] = {
         "sender_id": handoff.sender_id, "channel": handoff.channel,
         "closers": service.closers(session, handoff.channel, handoff.sender_id),

@@ -13,14 +13,16 @@ from console.routes import (
     inbox,
     insights,
     knowledge,
+    labels,
     login,
     me,
     messages,
     pages,
     stream,
+    team,
 )
 
 ROUTERS: list[APIRouter] = [login.router, me.router, handoffs.router, messages.router,
-                            canned.router, stream.router, knowledge.router, history.router,
-                            insights.router, appeal_events.router, inbox.router,
-                            pages.router]
+                            canned.router, labels.router, team.router, stream.router,
+                            knowledge.router, history.router, insights.router,
+                            appeal_events.router, inbox.router, pages.router]

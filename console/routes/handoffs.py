@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, constr
+from pydantic import BaseModel, Field, constr
 from sqlalchemy.orm import Session
 
-from console import history, service, views
+from console import history, labels, service, views
 from console.delivery import JOINED_NOTICE, LEFT_NOTICE, TRANSFERRED_NOTICE
 from console.deps import CONSOLE, DB, SIGNED_IN, Console, Principal
-from console.errors import REFUSED, SIGNED_IN_ERRORS
+from console.errors import INVALID, REFUSED, SIGNED_IN_ERRORS
 from console.rasa_client import RasaError
 from console.transcript import mask_text
 from core.db.models import Agent, Handoff, utcnow
@@ -35,6 +35,11 @@ class TransferBody(BaseModel):
 
 class CloseBody(BaseModel):
     resolution: constr(strip_whitespace=True, min_length=1, max_length=500)  # type: ignore[valid-type]
+    # The 会话小结 label (GET /console/api/labels), by id or by name: one is required
+    # (checked after who may close, so a stranger still gets 404 and a colleague 409).
+    label_id: int | None = Field(None, ge=1, le=2**31 - 1,
+                                 description="会话小结标签编号（与 label 二选一，必填）")
+    label: str | None = Field(None, max_length=40, description="或标签名称，如 申诉进度")
 
 
 @router.get("/queue", summary="Waiting conversations, tickets, mine, agents online")
@@ -94,14 +99,16 @@ def transfer(handoff_id: int, body: TransferBody, me: Principal = SIGNED_IN,
     return {"handoff_id": handoff_id, "agent": target, "notice_error": notice_error}
 
 
-@router.post("/handoffs/{handoff_id}/close", summary="Close: the bot takes over again",
-             responses=REFUSED)
+@router.post("/handoffs/{handoff_id}/close", summary="Close with a label: the bot takes over again",
+             responses={**REFUSED, **INVALID})
 def close(handoff_id: int, body: CloseBody, me: Principal = SIGNED_IN, session: Session = DB,
           console: Console = CONSOLE) -> dict[str, Any]:
     with session.begin():
         history.check_visible(session, me.agent_id, handoff_id)
-        handoff = service.close(session, handoff_id, me.agent_id, body.resolution)
-        sender_id, channel = handoff.sender_id, handoff.channel
+        service.held_by(session, handoff_id, me.agent_id)
+        label = labels.chosen(session, body.label_id, body.label)
+        handoff = service.close(session, handoff_id, me.agent_id, body.resolution, label.id)
+        sender_id, channel, label_name = handoff.sender_id, handoff.channel, label.name
         closed_at = service.epoch(handoff.closed_at)
     # Said once, before the bot takes over: its score question (with the buttons a
     # typed "5" picks) stays the conversation's latest turn. Stamped with the close's
@@ -117,5 +124,5 @@ def close(handoff_id: int, body: CloseBody, me: Principal = SIGNED_IN, session: 
                        "机器人没能接回对话并邀请评分")
         else:
             warning = f"会话已结束，但机器人没能接回对话：{error.message}"
-    return {"handoff_id": handoff_id, "status": "closed", "warning": warning,
-            "notice_error": notice_error}
+    return {"handoff_id": handoff_id, "status": "closed", "label": label_name,
+            "warning": warning, "notice_error": notice_error}

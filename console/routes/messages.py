@@ -11,10 +11,10 @@ from pydantic import BaseModel, constr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import history, service
+from console import canned, history, service
 from console.delivery import MAX_CHARS, NO_MESSAGE
 from console.deps import CONSOLE, DB, SIGNED_IN, Console, Principal
-from console.errors import REFUSED, SIGNED_IN_ERRORS, Refused
+from console.errors import INVALID, REFUSED, SIGNED_IN_ERRORS, Refused
 from core.db.models import Agent, AgentMessage
 
 router = APIRouter(prefix="/console/api", dependencies=[SIGNED_IN], responses=SIGNED_IN_ERRORS)
@@ -30,11 +30,15 @@ def _message(session: Session, message_id: int) -> dict[str, Any]:
 
 
 @router.post("/handoffs/{handoff_id}/messages", summary="Reply to the merchant",
-             responses=REFUSED)
+             responses={**REFUSED, **INVALID})
 def send_message(handoff_id: int, body: MessageBody, me: Principal = SIGNED_IN,
                  session: Session = DB, console: Console = CONSOLE) -> dict[str, Any]:
     with session.begin():  # someone else's conversation: as if it did not exist
         history.check_visible(session, me.agent_id, handoff_id)
+    left = canned.unfilled(body.text)
+    if left:  # a canned reply's variable or 【待填：…】 mark never reaches a merchant
+        message = f"回复里还有没填的内容：{'、'.join(left)}，请改成实际内容或删掉后再发送"
+        raise Refused(message, 422, problems=[message])
     message_id = console.delivery.send(handoff_id, me.agent_id, body.text)
     return _message(session, message_id)
 

@@ -36,3 +36,10 @@ def to_console() -> RedirectResponse:
 @router.get("/console/")
 def index() -> FileResponse:
     return FileResponse(STATIC / "index.html")
+
+
+@router.get("/console/team")
+def team_tools() -> FileResponse:
+    """The supervisors' page for canned replies and labels (it signs in through the API,
+    like the console itself; every change there is a supervisor's API call)."""
+    return FileResponse(STATIC / "team.html")

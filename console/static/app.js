@@ -11,7 +11,8 @@ const state = {
   current: null, // id of the open conversation
   view: null, // its last loaded view
   lines: new Map(), // transcript key -> element
-  canned: [],
+  canned: [], // the team's active canned replies (console/canned.py)
+  labels: [], // the 会话小结 labels offered at close (console/labels.py)
   knownWaiting: new Set(),
   stream: null,
   sending: false,
@@ -46,6 +47,8 @@ async function api(method, path, body) {
   try { data = await response.json(); } catch (_) { data = null; }
   if (!response.ok) {
     let detail = data && data.detail;
+    // A refusal with problems: {"message", "problems"} (console/errors.py).
+    if (detail && typeof detail === "object" && !Array.isArray(detail)) detail = detail.message;
     if (Array.isArray(detail)) detail = "输入的内容不符合要求";
     if (response.status === 401 && path !== "/login") showLogin();
     throw new ApiError(response.status, detail || `请求失败（${response.status}）`);
@@ -120,6 +123,8 @@ $("alert-bar").addEventListener("click", () => { $("alert-bar").hidden = true; }
 window.addEventListener("focus", () => {
   clearInterval(titleTimer);
   document.title = "商户客服工作台";
+  // A supervisor may have changed the canned replies or labels meanwhile.
+  if (state.me) loadTeamTools().catch(() => {});
 });
 
 // --- sign-in ---------------------------------------------------------------------------
@@ -141,8 +146,8 @@ async function startApp() {
   $("me-name").textContent = state.me.name;
   $("presence").value = state.me.presence === "away" ? "away" : "online";
   renderHours(me.service_hours);
-  state.canned = await api("GET", "/canned");
-  renderCanned();
+  $("team-link").hidden = !state.me.supervisor;
+  await loadTeamTools();
   await loadQueue(true);
   loadHistory(false);
   connectStream();
@@ -307,6 +312,8 @@ async function openConversation(id, gone = "这个会话已经结束，或已由
   if (state.current !== id) {
     $("reply-text").value = "";
     $("close-form").hidden = true;
+    $("close-label").value = "";
+    hideSuggest();
   }
   state.current = id;
   state.view = view;
@@ -539,6 +546,7 @@ function renderSummary(item) {
   const span = (seconds) => (seconds === null || seconds === undefined ? "—" : duration(seconds));
   const rows = [
     ["结果", item.status_label],
+    ["会话小结", item.label || "—"],
     ["处理结果", item.resolution || "—"],
     ["满意度", scoreLabel(item.satisfaction)],
     ["客服", item.agent || "—"],
@@ -563,6 +571,7 @@ function historyCard(item) {
   const top = el("div", "card-top");
   top.append(el("span", `tag ${item.channel}`, item.channel_label));
   top.append(el("span", `tag status-${item.status}`, item.status_label));
+  if (item.label) top.append(el("span", "tag label", item.label));
   top.append(el("span", "score", item.satisfaction ? `${item.satisfaction}分` : "未评分"));
   node.append(top);
   node.append(el("div", "card-problem", item.problem || "（商户没有描述问题）"));
@@ -587,7 +596,7 @@ function historyFilters() {
   const filters = {
     merchant: $("history-merchant").value.trim(), q: $("history-q").value.trim(),
     date_from: $("history-from").value, date_to: $("history-to").value,
-    agent_id: $("history-agent").value,
+    agent_id: $("history-agent").value, label_id: $("history-label").value,
   };
   return Object.fromEntries(Object.entries(filters).filter(([, v]) => v));
 }
@@ -602,6 +611,7 @@ async function loadHistory(more) {
   } catch (error) { toast(error.message, "error"); return; }
   state.history = { page, filters, items: more ? state.history.items.concat(result.items) : result.items };
   $("history-scope").textContent = result.supervisor ? "（全部客服）" : "（我处理过的）";
+  renderHistoryLabels(result.labels || []);
   const agentBox = $("history-agent-box");
   if (result.supervisor && agentBox.hidden) {
     agentBox.hidden = false;
@@ -639,27 +649,146 @@ function renderNotes(notes) {
   if (!notes.length) list.append(el("li", "none", "还没有备注"));
 }
 
+// --- team tools: canned replies and 会话小结 labels ----------------------------------------
+async function loadTeamTools() {
+  const [canned, labels] = await Promise.all([api("GET", "/canned"), api("GET", "/labels")]);
+  state.canned = canned.items;
+  state.labels = labels.items;
+  renderCanned();
+  renderCloseLabels();
+}
+
 function renderCanned() {
   const select = $("canned");
   select.replaceChildren(el("option", "", "插入常用回复…"));
   select.firstChild.value = "";
   for (const reply of state.canned) {
-    const option = el("option", "", reply.label);
-    option.value = reply.name;
+    const option = el("option", "", `${reply.title}（${reply.shortcut}）`);
+    option.value = String(reply.id);
     select.append(option);
   }
 }
 
-$("canned").addEventListener("change", (event) => {
-  const reply = state.canned.find((r) => r.name === event.target.value);
-  if (reply) {
-    const box = $("reply-text");
-    box.value = box.value ? `${box.value}\n${reply.text}` : reply.text;
-    box.focus();
-    updateReplyState();
+function renderCloseLabels() {
+  const select = $("close-label");
+  const chosen = select.value;
+  select.replaceChildren(el("option", "", "请选择这次会话的类别…"));
+  select.firstChild.value = "";
+  for (const label of state.labels) {
+    const option = el("option", "", label.name);
+    option.value = String(label.id);
+    select.append(option);
   }
+  if (state.labels.some((l) => String(l.id) === chosen)) select.value = chosen;
+}
+
+function renderHistoryLabels(labels) {
+  const select = $("history-label");
+  const chosen = select.value;
+  select.replaceChildren(el("option", "", "全部标签"));
+  select.firstChild.value = "";
+  for (const label of labels) {
+    const option = el("option", "", label.active ? label.name : `${label.name}（已停用）`);
+    option.value = String(label.id);
+    select.append(option);
+  }
+  if (labels.some((l) => String(l.id) === chosen)) select.value = chosen;
+}
+
+// The variables are filled by the console for this conversation when inserted
+// (GET /handoffs/{id}/canned/{reply}); what it does not have stays a visible 【待填：…】.
+async function insertCanned(reply, token) {
+  const id = state.current;
+  let filled;
+  try {
+    filled = await api("GET", `/handoffs/${id}/canned/${reply.id}`);
+  } catch (error) {
+    toast(error.message, "error");
+    loadTeamTools().catch(() => {});
+    return;
+  }
+  if (state.current !== id) return;
+  const box = $("reply-text");
+  if (token && box.value.slice(token.start, token.end).replace("／", "/").toLowerCase() === token.text) {
+    box.value = box.value.slice(0, token.start) + filled.text + box.value.slice(token.end);
+    const caret = token.start + filled.text.length;
+    box.focus();
+    box.setSelectionRange(caret, caret);
+  } else {
+    box.value = box.value.trim() ? `${box.value}\n${filled.text}` : filled.text;
+    box.focus();
+  }
+  if (!filled.complete) toast(filled.problems.join("；"), "error");
+  updateReplyState();
+}
+
+$("canned").addEventListener("change", (event) => {
+  const reply = state.canned.find((r) => String(r.id) === event.target.value);
   event.target.value = "";
+  if (reply) insertCanned(reply, null);
 });
+
+// Typing "/95017" (or the start of a shortcut, or of a title after "/") lists the
+// matching replies above the box: ↑/↓ choose, Enter or Tab inserts, Esc closes.
+const suggest = { items: [], index: 0, token: null, dismissed: null };
+
+function shortcutToken() {
+  const box = $("reply-text");
+  const caret = box.selectionStart;
+  if (caret !== box.selectionEnd) return null;
+  const match = /(^|\s)([/／][^\s/／]{0,20})$/.exec(box.value.slice(0, caret));
+  if (!match) return null;
+  return { start: caret - match[2].length, end: caret, text: match[2].replace("／", "/").toLowerCase() };
+}
+
+function hideSuggest() {
+  suggest.items = [];
+  $("canned-suggest").hidden = true;
+  $("reply-text").removeAttribute("aria-activedescendant");
+}
+
+function markSuggestion() {
+  const nodes = $("canned-suggest").children;
+  for (let i = 0; i < nodes.length; i += 1) nodes[i].setAttribute("aria-selected", i === suggest.index ? "true" : "false");
+  const current = nodes[suggest.index];
+  if (current) {
+    current.scrollIntoView({ block: "nearest" });
+    $("reply-text").setAttribute("aria-activedescendant", current.id);
+  }
+}
+
+function updateSuggest() {
+  const token = shortcutToken();
+  if (!token || (suggest.dismissed !== null && suggest.dismissed === token.start)) { hideSuggest(); return; }
+  suggest.dismissed = null;
+  const query = token.text.slice(1);
+  const rank = (r) => (r.shortcut === token.text ? 0 : r.shortcut.startsWith(token.text) ? 1 : 2);
+  const items = state.canned
+    .filter((r) => r.shortcut.startsWith(token.text) || (query && r.title.includes(query)))
+    .sort((a, b) => rank(a) - rank(b))
+    .slice(0, 8);
+  suggest.items = items;
+  suggest.token = token;
+  suggest.index = 0;
+  $("canned-suggest").replaceChildren(...items.map((reply, index) => {
+    const item = el("li");
+    item.id = `suggest-${reply.id}`;
+    item.setAttribute("role", "option");
+    item.append(el("span", "shortcut", reply.shortcut), el("span", "", reply.title),
+      el("span", "preview", reply.text));
+    item.addEventListener("mousedown", (event) => { event.preventDefault(); pickSuggestion(index); });
+    return item;
+  }));
+  $("canned-suggest").hidden = !items.length;
+  if (items.length) markSuggestion();
+}
+
+function pickSuggestion(index) {
+  const reply = suggest.items[index];
+  const token = suggest.token;
+  hideSuggest();
+  if (reply) insertCanned(reply, token);
+}
 
 function renderTransferTargets() {
   const select = $("transfer-target");
@@ -676,19 +805,48 @@ function renderTransferTargets() {
   }
 }
 
+const UNFILLED = /【待填：[^】]*】|[{｛](?:商户号|申诉单号|客服)[}｝]/;
+
 function updateReplyState() {
   const box = $("reply-text");
   const length = box.value.trim().length;
   $("reply-count").textContent = `${box.value.length}/${state.maxChars}`;
   const view = state.view;
   const windowClosed = view && view.window && view.window.applies && !view.window.open;
-  $("reply-hint").textContent = windowClosed ? view.window.message : "";
-  $("reply-send").disabled = state.sending || !length || box.value.length > state.maxChars || windowClosed;
+  // A canned reply's value the conversation did not have: never sent as a mark or a brace.
+  const unfilled = UNFILLED.exec(box.value);
+  $("reply-hint").textContent = windowClosed ? view.window.message
+    : unfilled ? `请把${unfilled[0]}改成实际内容或删掉，再发送` : "";
+  $("reply-hint").className = unfilled && !windowClosed ? "reply-hint-warn" : "muted";
+  $("reply-send").disabled = state.sending || !length || box.value.length > state.maxChars
+    || windowClosed || Boolean(unfilled);
 }
 
-$("reply-text").addEventListener("input", updateReplyState);
+$("reply-text").addEventListener("input", () => { updateReplyState(); updateSuggest(); });
+$("reply-text").addEventListener("blur", () => setTimeout(hideSuggest, 150));
 $("reply-text").addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+  if (event.isComposing) return;
+  if (!$("canned-suggest").hidden && suggest.items.length) {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      const step = event.key === "ArrowDown" ? 1 : suggest.items.length - 1;
+      suggest.index = (suggest.index + step) % suggest.items.length;
+      markSuggestion();
+      return;
+    }
+    if (event.key === "Enter" || event.key === "Tab") {
+      event.preventDefault();
+      pickSuggestion(suggest.index);
+      return;
+    }
+    if (event.key === "Escape") {
+      event.preventDefault();
+      suggest.dismissed = suggest.token ? suggest.token.start : null;
+      hideSuggest();
+      return;
+    }
+  }
+  if (event.key === "Enter" && !event.shiftKey) {
     event.preventDefault();
     $("reply-form").requestSubmit();
   }
@@ -740,7 +898,10 @@ $("transfer").addEventListener("click", async () => {
 
 $("close-open").addEventListener("click", () => {
   $("close-form").hidden = false;
-  $("close-resolution").focus();
+  $("close-label").focus();
+  // The labels a supervisor offers now (one may have been added or disabled).
+  api("GET", "/labels").then((result) => { state.labels = result.items; renderCloseLabels(); })
+    .catch(() => {});
 });
 $("close-cancel").addEventListener("click", () => { $("close-form").hidden = true; });
 $("close-preset").addEventListener("change", (event) => {
@@ -749,12 +910,15 @@ $("close-preset").addEventListener("change", (event) => {
 });
 $("close-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  const labelId = Number($("close-label").value);
+  if (!labelId) { toast("请选择会话小结标签", "error"); $("close-label").focus(); return; }
   const resolution = $("close-resolution").value.trim();
   if (!resolution) { toast("请写下处理结果", "error"); return; }
   try {
-    const result = await api("POST", `/handoffs/${state.current}/close`, { resolution });
+    const result = await api("POST", `/handoffs/${state.current}/close`, { resolution, label_id: labelId });
     $("close-form").hidden = true;
     $("close-resolution").value = "";
+    $("close-label").value = "";
     toast(result.warning || "会话已结束，机器人会请商户评分", result.warning ? "error" : "");
     loadHistory(false);
     await loadQueue();

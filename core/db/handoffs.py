@@ -344,15 +344,17 @@ def transfer(session: Session, handoff_id: int, from_agent: int, to_agent: int) 
     return handoff
 
 
-def close(session: Session, handoff_id: int, agent_id: int, resolution: str) -> Handoff:
+def close(session: Session, handoff_id: int, agent_id: int, resolution: str,
+          label_id: int | None = None) -> Handoff:
     """Hands the conversation back to the bot. The resolution is stored with its
-    personal numbers masked (the call-back number has its own, sealed, column)."""
+    personal numbers masked (the call-back number has its own, sealed, column), with
+    the 会话小结 label the agent chose (the console requires one)."""
     result = session.execute(
         update(Handoff)
         .where(Handoff.id == handoff_id, Handoff.agent_id == agent_id,
                Handoff.status == HandoffStatus.agent)
         .values(status=HandoffStatus.closed, resolution=mask_personal_data(resolution),
-                closed_at=utcnow(),
+                label_id=label_id, closed_at=utcnow(),
                 updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )

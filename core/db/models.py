@@ -279,6 +279,8 @@ class Handoff(Base):
                             create_constraint=False, length=20))
     queue_ended_at = Column(DateTime)
     queue_notified_at = Column(DateTime)
+    # The 会话小结 label the agent chose when closing (console.labels; migration 0012).
+    label_id = Column(Integer, ForeignKey("handoff_labels.id"))
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
@@ -337,6 +339,74 @@ class AgentMessage(Base):
     error = Column(Text)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     sent_at = Column(DateTime)
+
+
+# ``text`` is a column name below (CannedReply.text): the server default made before.
+TRUE = text("true")
+
+
+# --- team tools: canned replies, 会话小结 labels, who changed them (migration 0012) ------
+
+
+class CannedReply(Base):
+    """A reply the team keeps for agents (console.canned): written in the agent's own
+    voice, picked by its title or typed as its shortcut (``/95017``), with variables
+    (``{商户号}``) filled from the conversation when it is inserted. Never deleted:
+    a supervisor disables it (its shortcut stays taken, so an old habit never sends
+    another text)."""
+
+    __tablename__ = "canned_replies"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    title = Column(String(40), nullable=False)
+    shortcut = Column(String(24), nullable=False)  # "/95017", stored lower-case
+    text = Column(Text, nullable=False)
+    active = Column(Boolean, nullable=False, default=True, server_default=TRUE)
+    position = Column(Integer, nullable=False, default=0)
+    # Bumped by every change: an edit made on an older version is refused.
+    version = Column(Integer, nullable=False, default=1)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_by = Column(Integer, ForeignKey("agents.id"))  # NULL: the first-use seed
+
+    __table_args__ = (UniqueConstraint("shortcut", name="uq_canned_replies_shortcut"),)
+
+
+class HandoffLabel(Base):
+    """One label of the 会话小结 taxonomy an agent picks when closing a handoff
+    (console.labels). Never deleted: a disabled label stays on the handoffs that had it
+    and in the history search."""
+
+    __tablename__ = "handoff_labels"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    name = Column(String(20), nullable=False)
+    active = Column(Boolean, nullable=False, default=True, server_default=TRUE)
+    position = Column(Integer, nullable=False, default=0)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("name", name="uq_handoff_labels_name"),)
+
+
+class TeamChange(Base):
+    """Audit of the team tools: who created, edited, disabled or enabled which canned
+    reply or label, and what it was before and after (JSON)."""
+
+    __tablename__ = "team_changes"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    kind = Column(String(20), nullable=False)  # "canned_reply" / "handoff_label"
+    item_id = Column(Integer, nullable=False)
+    action = Column(String(20), nullable=False)  # seeded / created / edited / disabled / enabled
+    agent_id = Column(Integer, ForeignKey("agents.id"))  # NULL: the first-use seed
+    agent_username = Column(String(40))
+    before = Column(Text)
+    after = Column(Text)
+    changed_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_team_changes_changed_at", "changed_at"),
+                      Index("ix_team_changes_item", "kind", "item_id"))
 
 
 # --- knowledge base (core.knowledge) ------------------------------------------------

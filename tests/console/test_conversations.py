@@ -143,7 +143,7 @@ def test_close_first_in_the_database_then_the_bot_takes_over(
     sign_in(client, "wang")
     client.post(f"{API}/handoffs/{handoff_id}/claim")
     response = client.post(f"{API}/handoffs/{handoff_id}/close",
-                           json={"resolution": "已指导提交申诉"})
+                           json={"resolution": "已指导提交申诉", "label": "申诉进度"})
     assert response.status_code == 200 and response.json()["warning"] is None
     assert fake_rasa.triggers == [{"sender": "oMerchant2", "name": "handoff_closed",
                                    "entities": {}, "output_channel": "wechat"}]
@@ -151,7 +151,7 @@ def test_close_first_in_the_database_then_the_bot_takes_over(
         handoff = session.get(Handoff, handoff_id)
         assert handoff.status == HandoffStatus.closed
         assert handoff.resolution == "已指导提交申诉"
-    again = client.post(f"{API}/handoffs/{handoff_id}/close", json={"resolution": "x"})
+    again = client.post(f"{API}/handoffs/{handoff_id}/close", json={"resolution": "x", "label": "其他"})
     assert again.status_code == 409
 
 
@@ -162,7 +162,8 @@ def test_close_stays_closed_when_the_bot_cannot_be_told(
     sign_in(client, "wang")
     client.post(f"{API}/handoffs/{handoff_id}/claim")
     fake_rasa.trigger_down = True
-    response = client.post(f"{API}/handoffs/{handoff_id}/close", json={"resolution": "已解答"})
+    response = client.post(f"{API}/handoffs/{handoff_id}/close",
+                           json={"resolution": "已解答", "label": "其他"})
     assert response.status_code == 200 and "没能接回" in response.json()["warning"]
     with Session(get_engine(db_url)) as session:
         assert session.get(Handoff, handoff_id).status == HandoffStatus.closed
@@ -329,14 +330,14 @@ def test_conversation_view_masks_and_keeps_notes_internal(
     assert view["handoff"]["reason_label"] == "商户要求转人工"
 
 
-def test_canned_replies_come_from_the_assistants_faq_answers(client: TestClient,
+def test_canned_replies_start_from_the_assistants_faq_topics(client: TestClient,
                                                              db_url: str) -> None:
+    """The team's own list now (tests/console/test_team_tools.py), seeded with them."""
     add_agent(db_url, "wang", "小王")
     sign_in(client, "wang")
-    canned = {c["name"]: c for c in client.get(f"{API}/canned").json()}
-    assert {"utter_contact_support", "utter_ask_appeal_process", "utter_ask_unfreeze_time",
-            "utter_ask_frozen_funds"} <= canned.keys()
-    assert "95017" in canned["utter_contact_support"]["text"]
+    canned = {c["title"]: c for c in client.get(f"{API}/canned").json()["items"]}
+    assert {"客服电话95017怎么打", "申诉步骤和材料", "多久能解除", "钱会不会没了"} <= canned.keys()
+    assert "95017" in canned["客服电话95017怎么打"]["text"]
     assert all(len(c["text"]) <= 600 for c in canned.values())
 
 

@@ -10,6 +10,7 @@ skipped with a loud reason.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -123,7 +124,8 @@ def test_wechat_merchant_and_agent_round_trip(stack: Stack, wang: AgentClient) -
         assert stack.last_bot_text(user) == "您好，我看到您的账户是限制收款，余额可以提现。"
         assert len(stack.wechat.sent_to(user)) == sent_before  # nor through the API
 
-    closed = wang.post(f"/handoffs/{handoff_id}/close", {"resolution": "已解释限制原因"})
+    closed = wang.post(f"/handoffs/{handoff_id}/close",
+                       {"resolution": "已解释限制原因", "label": "限制原因"})
     with Session(get_engine(stack.db_url)) as session:
         assert session.get(Handoff, handoff_id).status == HandoffStatus.closed
     if not MERCHANT_SIDE:
@@ -155,7 +157,8 @@ def test_wechat_expired_window_is_shown_and_nothing_is_sent(stack: Stack,
     sent = wang.post(f"/handoffs/{handoff_id}/messages", {"text": "您好"})
     assert sent["status"] == "failed" and sent["error"] == WINDOW_CLOSED
     assert stack.wechat.sent_to(user) == []
-    wang.post(f"/handoffs/{handoff_id}/close", {"resolution": "超过48小时，改打电话"})
+    wang.post(f"/handoffs/{handoff_id}/close",
+              {"resolution": "超过48小时，改打电话", "label": "其他"})
 
 
 def test_wechat_refusal_is_reported_and_a_retry_delivers_once(stack: Stack,
@@ -181,7 +184,7 @@ def test_wechat_refusal_is_reported_and_a_retry_delivers_once(stack: Stack,
     assert cs_texts(stack, user).count("【客服小王】请准备营业执照") == 1
     wang.post(f"/messages/{failed['id']}/retry", expect=409)
     assert cs_texts(stack, user).count("【客服小王】请准备营业执照") == 1
-    wang.post(f"/handoffs/{handoff_id}/close", {"resolution": "已告知材料"})
+    wang.post(f"/handoffs/{handoff_id}/close", {"resolution": "已告知材料", "label": "申诉进度"})
 
 
 def test_rest_integrations_find_agent_replies_in_the_tracker_and_the_broker(
@@ -203,7 +206,7 @@ def test_rest_integrations_find_agent_replies_in_the_tracker_and_the_broker(
         rows = [json.loads(data) for (data,) in events.execute(
             "SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender,))]
     assert [e["text"] for e in rows if e["event"] == "bot"][-1] == "您好，我是人工客服"
-    wang.post(f"/handoffs/{handoff_id}/close", {"resolution": "已回复"})
+    wang.post(f"/handoffs/{handoff_id}/close", {"resolution": "已回复", "label": "其他"})
 
 
 # --- the console UI in Chromium ----------------------------------------------------------
@@ -277,8 +280,10 @@ def test_two_agents_in_chromium_claim_reply_and_close(stack: Stack, browser: obj
     wang_page.wait_for_selector("#conversation-body", state="hidden")
     assert wang_page.is_visible("#empty-state")
 
-    li_page.select_option("#canned", "utter_contact_support")
-    assert "95017" in li_page.input_value("#reply-text")
+    li_page.select_option("#canned", label="客服电话95017怎么打（/95017）")
+    from playwright.sync_api import expect
+    # Inserted once the console has filled it for this conversation.
+    expect(li_page.locator("#reply-text")).to_have_value(re.compile("95017"))
     li_page.fill("#reply-text", "您好，我是小李，您的收款码限制我来跟进。")
     li_page.click("#reply-send")
     li_page.wait_for_selector("#transcript .line.agent .delivery.sent:has-text('已送达')")
@@ -309,6 +314,7 @@ def test_two_agents_in_chromium_claim_reply_and_close(stack: Stack, browser: obj
     li_page.screenshot(path=str(SCREENSHOTS / "03-conversation.png"))
 
     li_page.click("#close-open")
+    li_page.select_option("#close-label", label="限制原因")
     li_page.select_option("#close-preset", "已解答问题")
     li_page.click("#close-form button[type=submit]")
     li_page.wait_for_selector("#conv-banner:has-text('会话已结束：已解答问题')")
@@ -395,6 +401,7 @@ def test_widget_merchant_and_console_agent_in_two_browsers(stack: Stack,
     agent.screenshot(path=str(SCREENSHOTS / "05-widget-agent.png"))
 
     agent.click("#close-open")
+    agent.select_option("#close-label", label="收款方式")
     agent.fill("#close-resolution", "已说明小程序收款")
     agent.click("#close-form button[type=submit]")
     agent.wait_for_selector("#conv-banner:has-text('会话已结束：已说明小程序收款')")

@@ -32,7 +32,7 @@ def handle(client: TestClient, handoff_id: int, resolution: str = "已指导提�
     assert client.post(f"{API}/handoffs/{handoff_id}/notes",
                        json={"text": "商户说手机13800000002打不通"}).status_code == 200
     assert client.post(f"{API}/handoffs/{handoff_id}/close",
-                       json={"resolution": resolution}).status_code == 200
+                       json={"resolution": resolution, "label": "其他"}).status_code == 200
 
 
 def make_supervisor(db_url: str, agent_id: int) -> None:

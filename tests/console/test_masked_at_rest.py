@@ -62,7 +62,8 @@ def test_notes_replies_resolutions_and_call_back_numbers_are_masked_at_rest(
     assert stored(db_url, "SELECT outgoing FROM agent_messages") == [None]
 
     assert client.post(f"{API}/handoffs/{ticket}/close",
-                       json={"resolution": f"已回电{CALL_BACK}，身份证{ID_CARD}已核对"}
+                       json={"resolution": f"已回电{CALL_BACK}，身份证{ID_CARD}已核对",
+                             "label": "身份核验"}
                        ).status_code == 200
     closed = client.get(f"{API}/handoffs/{ticket}").json()
     shown = str(closed)

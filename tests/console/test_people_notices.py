@@ -45,7 +45,8 @@ def test_join_transfer_reply_and_leave_all_name_the_agent(
     sign_in(li_client, "li")
     moved = client.post(f"{API}/handoffs/{handoff_id}/transfer", json={"agent_id": li})
     assert moved.status_code == 200
-    closed = li_client.post(f"{API}/handoffs/{handoff_id}/close", json={"resolution": "已解答"})
+    closed = li_client.post(f"{API}/handoffs/{handoff_id}/close",
+                            json={"resolution": "已解答", "label": "其他"})
     assert closed.status_code == 200
     assert closed.json()["warning"] is None and closed.json()["notice_error"] is None
 
@@ -71,7 +72,8 @@ def test_a_leave_notice_that_cannot_be_sent_does_not_stop_the_close(
     sign_in(client, "wang")
     client.post(f"{API}/handoffs/{handoff_id}/claim")
     fake_rasa.next_appends.append("channel_error")  # WeChat refuses the leave notice
-    closed = client.post(f"{API}/handoffs/{handoff_id}/close", json={"resolution": "已解答"})
+    closed = client.post(f"{API}/handoffs/{handoff_id}/close",
+                         json={"resolution": "已解答", "label": "其他"})
     assert closed.status_code == 200 and "45015" in closed.json()["notice_error"]
     assert closed.json()["warning"] is None
     assert [t["name"] for t in fake_rasa.triggers] == ["handoff_closed"]
@@ -88,7 +90,7 @@ def test_the_leave_notice_belongs_to_the_handoff_it_ends(
     client.post(f"{API}/handoffs/{handoff_id}/claim")
     client.post(f"{API}/handoffs/{handoff_id}/messages", json={"text": "您好"})
     assert client.post(f"{API}/handoffs/{handoff_id}/close",
-                       json={"resolution": "已解答"}).status_code == 200
+                       json={"resolution": "已解答", "label": "其他"}).status_code == 200
     [item] = client.get(f"{API}/history").json()["items"]
     view = client.get(f"{API}/history/{item['ref']}").json()
     lines = [(line["role"], line["text"]) for line in view["transcript"]]

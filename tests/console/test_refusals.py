@@ -48,5 +48,5 @@ def test_taken_names_the_colleague_and_closed_says_closed(db_url: str,
     assert claim(wang, handoff_id)[0] == 200
     assert claim(li, handoff_id) == (409, "已被客服小王接入")
     assert wang.post(f"{API}/handoffs/{handoff_id}/close",
-                     json={"resolution": "已解答"}).status_code == 200
+                     json={"resolution": "已解答", "label": "其他"}).status_code == 200
     assert claim(li, handoff_id)[1] == "这个会话已经结束了"

@@ -29,7 +29,7 @@ def test_the_close_is_a_system_line_with_the_agents_name(
     sign_in(client, "wang")
     assert client.post(f"{API}/handoffs/{handoff_id}/claim").status_code == 200
     assert client.post(f"{API}/handoffs/{handoff_id}/close",
-                       json={"resolution": "已解答"}).status_code == 200
+                       json={"resolution": "已解答", "label": "其他"}).status_code == 200
     # Rasa stored "EXTERNAL: handoff_closed" as a user event (fake_rasa does the same).
     assert fake_rasa.trackers["oClosed1"][-1]["text"] == "EXTERNAL: handoff_closed"
     view = client.get(f"{API}/handoffs/{handoff_id}").json()

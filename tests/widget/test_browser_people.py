@@ -122,7 +122,8 @@ def test_the_merchant_sees_who_answers(stack: Stack, browser: Any) -> None:
         phone.page.screenshot(path=str(SHOTS / "people-375-agent.png"))
 
         # The agent ends it: one line says so, the assistant is back in the header.
-        closed = agent.post(f"/handoffs/{handoff_id}/close", {"resolution": "已说明客服电话"})
+        closed = agent.post(f"/handoffs/{handoff_id}/close", {"resolution": "已说明客服电话",
+                                                            "label": "其他"})
         assert closed["notice_error"] is None and closed["warning"] is None
         left = widget.loc(".notice").filter(has_text=LEFT)
         widget.expect(left).to_have_count(1, timeout=TURN_MS)
