@@ -17,7 +17,7 @@ from actions.ask import AskForSlot
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
 from actions.forms import FORM_STOP, MISSES, SWITCH_TO, Answer, RepairingForm
 from actions.guidance import bound_reason
-from actions.repair import Said
+from actions.repair import SHORT_QUESTION, Said
 from core.answers import read_appeal_confirm
 from core.choices import pick
 from core.db import repository
@@ -110,6 +110,8 @@ class ValidateAppealForm(RepairingForm):
         text = said.text.strip()
         if len(text) < MIN_DESCRIPTION or text.startswith("/"):
             return None
+        if said.is_question and len(text) <= SHORT_QUESTION:
+            return None  # "类别有哪些可以选？" is a question, never the story
         return Answer(text[:MAX_DESCRIPTION])
 
     async def skip_appeal_description(

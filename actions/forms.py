@@ -49,7 +49,10 @@ from actions.guidance import answer_faq, safety_first
 from actions.knowledge import answer_other_asks, answer_top_entry
 from actions.repair import (
     CHITCHAT_INTENTS,
+    CORRECTION,
     EMERGENCIES,
+    LONG_STORY,
+    SHORT_QUESTION,
     SKIP,
     TASK_INTENTS,
     Move,
@@ -66,6 +69,40 @@ REQUESTED_SLOT = "requested_slot"
 CORRECTION_TAIL = re.compile(
     r"^.*(应该是|改成|改为|换成|其实是|说错了|填错了|写错了|选错了|打错了|错了|不对|是)"
 )
+# What a correction says around its new value ("我想修改一下情况说明"): nothing new.
+CORRECTION_FILLER = re.compile(r"[我想要帮再重新下一个的吧啊呢呀，,。.：:！!\s]+")
+# Where a new free-text value starts: after the first of these.
+FREE_TEXT_START = re.compile(r"(改成|改为|换成|写成|应该是|重新写|重写)[：:，,\s]*|[：:]\s*")
+
+
+def free_text_tail(text: str, slot_words: re.Pattern[str]) -> str:
+    """The new story in "情况说明改成：……" (or "说明改一下 我卖水果……")."""
+    start = FREE_TEXT_START.search(text)
+    if start:
+        return text[start.end():].strip()
+    rest = CORRECTION.sub("", text, count=1)
+    return re.sub(rf"^(?:{slot_words.pattern}|[的一下我想要帮把再，,。.：:\s])+", "", rest).strip()
+
+
+# "我刚才不是说了嘛，就这么写": the story was told before the step asked for it.
+REFER_BACK = re.compile(
+    r"(刚才|刚刚|前面|上面|之前|已经|早就)(不是)?(都|也)?(跟你)?(说|讲|写|发|告诉你)(了|过|的)"
+    r"|就?(按|照)(着)?(这|那|上面|前面|刚才|我说)的?(个|样|么|些)?(写|填|来)"
+    r"|就(这|那)(么|样)(写|填)")
+# How far back a story told earlier is looked for, in user messages.
+STORY_LOOKBACK = 6
+STORY_MIN = 15
+
+
+def earlier_story(tracker: Tracker) -> str | None:
+    """The longest story among the merchant's recent messages before this one."""
+    texts = [str(event.get("text") or "").strip() for event in tracker.events
+             if event.get("event") == "user"][:-1][-STORY_LOOKBACK:]
+    stories = [text for text in texts if len(text) >= STORY_MIN and not text.startswith("/")
+               and not REFER_BACK.search(text)]
+    return max(stories, key=len) if stories else None
+
+
 # Why a form ended before it was complete: "cancelled" or "paused" (answers kept).
 FORM_STOP = "form_stop"
 # The form that paused and can be resumed; rules resume it on "好" / "继续".
@@ -297,6 +334,11 @@ class RepairingForm(FormValidationAction, abc.ABC):
         parsed = await self._parse(requested, said, tracker)
         elsewhere = await self._answers_elsewhere(requested, said, tracker)
         free_text = requested in self.free_text_slots
+        told_before = None
+        if free_text and REFER_BACK.search(said.text) and len(said.text) < LONG_STORY:
+            story = earlier_story(tracker)
+            told_before = await self._parse(requested, Said(text=story), tracker) \
+                if story else None
         can_skip = self._is_skip(requested, said, free_text)
 
         def kind(safety: bool = True) -> Move:
@@ -315,9 +357,24 @@ class RepairingForm(FormValidationAction, abc.ABC):
                 # The warning first (a question answered by a scam entry is the warning);
                 # then the rest of the message as usual, never the step's format hint.
                 move = kind(safety=False)
+                if move == Move.DIGRESS and (said.intent or "") in TASK_INTENTS:
+                    # "有个顾问说交800块帮我解冻 靠谱吗" reads like a look-up; the scam is
+                    # what it is about: its answer, then this step again.
+                    move = Move.ACK
                 await safety_first(dispatcher, tracker, answers_entry=move == Move.DIGRESS)
                 if move in (Move.MISS, Move.ACK):
                     move = Move.ACK
+            if told_before is not None and move not in (
+                    Move.HUMAN, Move.CANCEL, Move.CLOSING, Move.RESTART):
+                move, parsed = Move.ANSWER, told_before
+                dispatcher.utter_message(response="utter_free_text_from_earlier")
+            reopened = self._reopened(move, requested, said, tracker, domain)
+            if reopened is not None:
+                return reopened
+            if move == Move.ANSWER and free_text and said.is_question \
+                    and is_digression(said, free_text=True):
+                # The story is kept and the question in it answered: nothing asked twice.
+                await answer_faq(dispatcher, tracker)
             values = await self._take(move, requested, said, parsed, dispatcher, tracker,
                                       domain)
             if move == Move.ANSWER and elsewhere:
@@ -332,6 +389,22 @@ class RepairingForm(FormValidationAction, abc.ABC):
                 if slot in self.domain_slots(domain) and slot not in values:
                     values[slot] = None
         return values
+
+    def _reopened(self, move: Move, requested: str, said: Said, tracker: Tracker,
+                  domain: DomainDict) -> dict[str, Any] | None:
+        """"类别有哪些可以选？" asked at a later step: that earlier question again, with
+        its options (its answer cleared), then this step."""
+        if move not in (Move.DIGRESS, Move.MISS, Move.ACK) or not said.is_question \
+                or len(said.text) > SHORT_QUESTION:
+            return None
+        slots = self.domain_slots(domain)
+        earlier = slots[: slots.index(requested)] if requested in slots else []
+        named = next((slot for slot in earlier if tracker.get_slot(slot) is not None
+                      and self._names(slot, said)), None)
+        if named is None:
+            return None
+        return {named: None, **self._invalidated_by(named, domain), REPAIR_STATE: None,
+                DIGRESSIONS: 0.0, MISSES: 0.0}
 
     async def _take(
         self, move: Move, requested: str, said: Said, parsed: Any,
@@ -465,7 +538,13 @@ class RepairingForm(FormValidationAction, abc.ABC):
         target = next((slot for slot, words in self.slot_words.items()
                        if slot in slots and words.search(said.text)), None)
         if target is not None:
-            value = await self._parse(target, tail, tracker) if tail.text else None
+            # "修改情况说明" names the slot and gives no new value: it is asked again.
+            if target in self.free_text_slots:
+                # A story keeps its own "是": "改成：我们是批发，客户都是老顾客".
+                tail = Said(text=free_text_tail(said.text, self.slot_words[target]))
+            rest = CORRECTION_FILLER.sub("", self.slot_words[target].sub(
+                "", CORRECTION.sub("", tail.text)))
+            value = await self._parse(target, tail, tracker) if rest else None
             dispatcher.utter_message(response="utter_correction_ack")
             return {target: value, **self._invalidated_by(target, domain)}
         for slot in slots:

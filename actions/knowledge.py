@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
@@ -430,6 +430,19 @@ async def answer_what_now(dispatcher: CollectingDispatcher, tracker: Tracker) ->
     return True
 
 
+# "……上周就被限制了，我想申诉": a story that ends in the request to appeal (the model
+# reads the story; the request must not be dropped). "要不要申诉" asks, it does not request.
+WANTS_APPEAL = re.compile(
+    r"(?<![不没别])(想|要|准备|打算|需要|得)(马上|赶紧|现在|先)?(提交|提|发起|走|做|写|交)?"
+    r"(个|一个|一下|一份)?申诉(?!(吗|么|有用|管用|能|会|要|需要|多久|[?？]))"
+    r"|帮(我|忙)(提交|提|发起|写|弄|交|填)?(个|一个|一下)?申诉")
+ASKS_WHETHER = re.compile(r"要不要|该不该|需不需要|用不用|能不能|可不可以|是不是|有没有用")
+
+
+def appeal_requested(text: str) -> bool:
+    return bool(WANTS_APPEAL.search(text)) and not ASKS_WHETHER.search(text)
+
+
 class ActionAnswerKnowledge(Action):
     """Answers a message the knowledge matcher (or a "did you mean" choice) picked."""
 
@@ -451,5 +464,11 @@ class ActionAnswerKnowledge(Action):
             dispatcher.utter_message(response="utter_ask_rephrase")
         from actions.verification import remembered_id  # lazy: verification imports this
 
-        return remembered_id(dispatcher, tracker)
+        events = remembered_id(dispatcher, tracker)
+        if not events and not tracker.active_loop_name \
+                and appeal_requested(latest_text(tracker)):
+            # The question answered, the appeal the message asked for starts (after the
+            # identity check, which a bound sender passes at once).
+            return [SlotSet("lookup_purpose", "appeal"), FollowupAction("verify_form")]
+        return events
 

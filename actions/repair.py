@@ -47,6 +47,8 @@ SCAM_SIGNAL = re.compile(
     r"|代解封|解封(服务|渠道|顾问|专家|团队|中介)|内部(渠道|关系|人员)"
     r"|验证码|支付密码|登录密码|交易密码|密码"
     r"|(顾问|专员|专家|老师|中介).{0,6}(微信|vx|v信|wx|qq|电话|手机)"
+    # "那个顾问让我交800，我到底要不要交": a helper asking for money.
+    r"|(顾问|专员|专家|老师|中介|代办|工作室)[^，。,.]{0,8}(让|叫|要|要求|催)我?[^，。,.]{0,4}(交|转|付|打)"
     r"|加.{0,4}(微信|vx|v信|wx|qq)"
     r"|冒充|假冒|仿冒|钓鱼|(自称|说是|号称).{0,8}(客服|官方|微信|员工|工作人员|风控|专员)"
     r"|共享屏幕|屏幕共享|安全账户|年审|(专业|包|快速|加急|保证)解(封|冻)"
@@ -284,6 +286,10 @@ SHORT = 12
 # the problem ("就是收不了钱") is what a description is made of.
 REQUEST_INTENTS = {"check_account_status", "check_appeal_status", "submit_appeal",
                    "greet", "thank", "goodbye"}
+# A free-text answer this long is a story, whatever else it asks.
+LONG_STORY = 40
+# A question this short is never a story.
+SHORT_QUESTION = 24
 # The model is overconfident: alone, an intent counts only when it is this sure.
 SURE = 0.8
 # A message shaped like a question needs less.
@@ -431,6 +437,10 @@ def classify(said: Said, parsed: Any, free_text: bool = False, can_skip: bool = 
     if can_skip and free_text and len(said.text) <= SHORT:
         # "真不知道怎么写" parses as a (very short) description; it is not one.
         return Move.SKIP
+    if parsed is not None and free_text and len(said.text) >= LONG_STORY:
+        # A story is the description even when it ends in a question (which the form
+        # answers too): "……外地客户怎么付款？" is not a reason to ask again.
+        return Move.ANSWER
     if parsed is not None and not (free_text and is_digression(said, free_text=True)):
         return Move.ANSWER
     if asks_who and role_of(said.text):

@@ -45,3 +45,17 @@ async def test_chasing_and_resubmitting_get_their_own_answers(
     reply = await merchant.say(text)
     assert reply.entries[:1] == [entry], (reply.entries, reply.responses)
     assert "utter_goodbye" not in reply.responses and "utter_thank" not in reply.responses
+
+
+async def test_a_scam_told_mid_identity_check_is_answered_first(talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("我的收款账户提不了现了，帮我查下账户状态")
+    await merchant.say("1900000004")
+    story = await merchant.say("等下先问个事，昨天有个自称微信支付“解封顾问”的人加我微信，说交800块"
+                               "手续费就能帮我把账户解冻，他还发了个收款码给我。这个靠谱吗？")
+    # The scam answer, not "what would you like to do" and not the step's format hint.
+    assert story.entries[:1] == ["scam_paid_unfreeze"], (story.entries, story.responses)
+    assert "utter_purpose_status" not in story.responses, story.responses
+    again = await merchant.say("那个顾问让我交800，我到底要不要交？他说今天不交名额就没了")
+    assert "utter_digression_unclear" not in again.responses, again.responses
+    assert "不要" in again.text or "别" in again.text, again.text
