@@ -6,9 +6,12 @@
 // session lives in local storage (a random secret; the server derives the session id
 // from it), survives reloads and is shared by tabs; unsent messages are queued with a
 // client message id and resent after a reconnect, and the server processes each id once.
+// Files (images, PDF) for the merchant's open appeal go to POST /widget/materials with
+// the same session proof as the transcript, one at a time (upload.js).
 import { io } from "socket.io-client";
 import css from "./widget.css";
 import { formatTime, renderText } from "./text.js";
+import { UPLOAD_TEXT, Uploads, formatSize } from "./upload.js";
 
 const STORAGE_KEY = "msa-chat-widget:v1";
 const ACK_TIMEOUT_MS = 10000;
@@ -17,6 +20,8 @@ const DEFAULT_CONFIG = {
   welcome: "你好，我是收款账户助手。收款被限制、风控、冻结都可以问我，也可以直接点下面的问题。",
   topics: [],
   max_message_chars: 500,
+  // The server's own limit when its widget_config says it; the documented default else.
+  max_file_bytes: 10 * 1024 * 1024,
 };
 const REASONS = {
   too_long: (max) => `这条消息太长了，请控制在 ${max} 字以内再发送。`,
@@ -154,8 +159,21 @@ function el(tag, attrs = {}, children = []) {
   return node;
 }
 
+function icon(d, attrs = {}) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", d);
+  for (const [name, value] of Object.entries(attrs)) path.setAttribute(name, value);
+  svg.append(path);
+  return svg;
+}
+
 const CHAT_ICON =
   "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+const CLIP_ICON = "M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.3 3.3 0 0 1 4.7 4.7l-8.6 "
+  + "8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9";
 
 class ChatWidget {
   constructor(script) {
@@ -175,6 +193,7 @@ class ChatWidget {
     this.sendEpoch = 0;
     this.rejections = 0;
     this.answering = null;
+    this.uploads = new Uploads(this);
     this.buildDom();
     this.addWelcome();
     this.connect();
@@ -188,13 +207,7 @@ class ChatWidget {
     this.root = root;
     root.append(el("style", { text: css }));
 
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("aria-hidden", "true");
-    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-    path.setAttribute("d", CHAT_ICON);
-    path.setAttribute("fill", "currentColor");
-    svg.append(path);
+    const svg = icon(CHAT_ICON, { fill: "currentColor" });
     this.badge = el("span", { className: "badge", hidden: true, "aria-hidden": "true" });
     this.launcher = el("button", { type: "button", className: "launcher",
       "aria-label": TEXT.open, "aria-haspopup": "dialog" },
@@ -228,10 +241,30 @@ class ChatWidget {
     this.counter = el("span", { className: "counter", "aria-live": "off" });
     this.sendButton = el("button", { type: "submit", className: "send", text: TEXT.send,
       disabled: true });
+    this.fileInput = el("input", { type: "file", hidden: true, multiple: true,
+      accept: UPLOAD_TEXT.accept, tabindex: "-1", "aria-hidden": "true" });
+    this.fileInput.addEventListener("change", () => {
+      const files = [...this.fileInput.files];
+      this.fileInput.value = ""; // the same file can be chosen again
+      this.uploads.add(files);
+    });
+    this.attachButton = el("button", { type: "button", className: "attach",
+      "aria-label": UPLOAD_TEXT.attach, title: UPLOAD_TEXT.attach },
+    [icon(CLIP_ICON, { fill: "none", stroke: "currentColor", "stroke-width": "2",
+      "stroke-linecap": "round", "stroke-linejoin": "round" })]);
+    this.attachButton.addEventListener("click", () => this.fileInput.click());
     const form = el("form", { className: "composer" }, [
+      this.attachButton,
+      this.fileInput,
       el("div", { className: "field" }, [this.input, this.counter]),
       this.sendButton,
     ]);
+    this.input.addEventListener("paste", (event) => {
+      const files = [...((event.clipboardData && event.clipboardData.files) || [])];
+      if (!files.length) return; // text: pasted as usual
+      event.preventDefault();
+      this.uploads.add(files);
+    });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submitInput();
@@ -245,15 +278,47 @@ class ChatWidget {
     });
     this.input.addEventListener("input", () => this.updateCounter());
 
+    this.dropHint = el("div", { className: "drop-hint", "aria-hidden": "true",
+      text: UPLOAD_TEXT.drop });
     this.panel = el("section", { className: "panel", role: "dialog",
       "aria-label": this.title, hidden: true }, [this.header, this.banner, this.list,
-      this.typing, form]);
+      this.typing, form, this.dropHint]);
+    this.listenForDrops();
     this.panel.addEventListener("keydown", (event) => {
       if (event.key === "Escape") this.close();
     });
     root.append(this.launcher, this.panel);
     document.body.append(this.host);
     this.updateCounter();
+  }
+
+  listenForDrops() {
+    const hasFiles = (event) => event.dataTransfer
+      && [...event.dataTransfer.types].includes("Files");
+    let depth = 0;
+    const show = (on) => this.panel.classList.toggle("dragging", on);
+    this.panel.addEventListener("dragenter", (event) => {
+      if (!hasFiles(event)) return;
+      event.preventDefault();
+      depth += 1;
+      show(true);
+    });
+    this.panel.addEventListener("dragover", (event) => {
+      if (!hasFiles(event)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+    });
+    this.panel.addEventListener("dragleave", () => {
+      depth = Math.max(0, depth - 1);
+      if (!depth) show(false);
+    });
+    this.panel.addEventListener("drop", (event) => {
+      depth = 0;
+      show(false);
+      if (!hasFiles(event)) return;
+      event.preventDefault();
+      this.uploads.add([...event.dataTransfer.files]);
+    });
   }
 
   open() {
@@ -337,6 +402,7 @@ class ChatWidget {
   }
 
   renderEntry(entry) {
+    if (entry.kind === "file") return this.renderFile(entry);
     if (entry.kind === "notice") {
       entry.el = el("div", { className: "notice", role: "note" });
       renderText(entry.el, entry.text);
@@ -366,8 +432,32 @@ class ChatWidget {
     return node;
   }
 
+  /** The merchant's own file: a thumbnail for images, the name and size (text only). */
+  renderFile(entry) {
+    const parts = [];
+    if (entry.thumb) {
+      parts.push(el("img", { className: "thumb", src: entry.thumb, alt: "" }));
+    } else {
+      parts.push(el("span", { className: "doc", "aria-hidden": "true", text: "PDF" }));
+    }
+    parts.push(el("span", { className: "file-text" }, [
+      el("span", { className: "file-name", text: entry.name }),
+      el("span", { className: "file-size", text: formatSize(entry.size) }),
+    ]));
+    const bubble = el("div", { className: "bubble file" }, parts);
+    entry.meta = el("div", { className: "meta" });
+    entry.el = el("div", { className: "msg user upload" }, [bubble, entry.meta]);
+    this.updateMeta(entry);
+    return entry.el;
+  }
+
   updateMeta(entry) {
     if (!entry.meta) return;
+    if (entry.kind === "file") {
+      entry.meta.replaceChildren(...this.uploads.meta(entry));
+      entry.meta.hidden = false;
+      return;
+    }
     const parts = [];
     if (entry.ts) parts.push(el("time", { text: formatTime(entry.ts) }));
     if (entry.status === "sending") {
@@ -585,6 +675,9 @@ class ChatWidget {
     if (!config || typeof config !== "object") return;
     if (typeof config.welcome === "string" && config.welcome) this.config.welcome = config.welcome;
     if (Array.isArray(config.topics)) this.config.topics = config.topics;
+    if (Number.isInteger(config.max_file_bytes) && config.max_file_bytes > 0) {
+      this.config.max_file_bytes = config.max_file_bytes;
+    }
     if (Number.isInteger(config.max_message_chars)) {
       this.config.max_message_chars = config.max_message_chars;
       this.input.setAttribute("maxlength", String(config.max_message_chars));
@@ -611,6 +704,7 @@ class ChatWidget {
     this.hideBanner();
     await this.loadTranscript();
     this.flush();
+    this.uploads.next();
   }
 
   onDisconnect() {
