@@ -31,6 +31,7 @@ from console.deps import Console
 from console.errors import Refused, answer_refused
 from console.events import EventSource, make_event_source
 from console.routes import ROUTERS, pages
+from core.materials.storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,10 @@ def create_app(settings: Settings | None = None, *,
                rasa_transport: httpx.BaseTransport | None = None,
                event_source: EventSource | None = None,
                sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-               background: bool = True) -> FastAPI:
-    console = Console(settings or Settings.from_env(), rasa_transport, event_source, sleep)
+               background: bool = True,
+               materials_storage: Storage | None = None) -> FastAPI:
+    console = Console(settings or Settings.from_env(), rasa_transport, event_source, sleep,
+                      materials_storage)
     app = FastAPI(
         title="商户客服工作台 API", version="1.0",
         description="Agent console of the merchant-support assistant. Every route but "

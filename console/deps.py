@@ -26,6 +26,8 @@ from console.events import EventSource
 from console.rasa_client import RasaClient
 from core.db.models import Agent, AgentSession, utcnow
 from core.db.session import get_engine
+from core.materials.settings import MaterialsSettings
+from core.materials.storage import Storage, storage_from_settings
 from core.service_hours import ServiceHours
 
 COOKIE = "console_session"
@@ -48,7 +50,8 @@ class Console:
 
     def __init__(self, settings: Settings, rasa_transport: httpx.BaseTransport | None = None,
                  event_source: EventSource | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 materials_storage: Storage | None = None) -> None:
         self.settings = settings
         self.engine = get_engine(settings.db_url)
         self.rasa = RasaClient(settings.rasa_url, settings.rasa_token,
@@ -66,6 +69,16 @@ class Console:
             settings.lock_after, dt.timedelta(minutes=settings.lock_minutes),
             settings.slowdown_base_s, settings.slowdown_max_s)
         self.unknown = security.UnknownUserStrikes()
+        self._materials_storage = materials_storage
+
+    @property
+    def materials_storage(self) -> Storage:
+        """Where appeal materials live (``MATERIALS_STORAGE*``, as the rasa server that
+        stores them is configured): built on first use, so a console that never shows a
+        file needs no storage settings."""
+        if self._materials_storage is None:
+            self._materials_storage = storage_from_settings(MaterialsSettings())
+        return self._materials_storage
 
     def hours_view(self) -> dict[str, Any]:
         return {"describe": self.hours.describe(), "open_now": self.hours.is_open(utcnow())}

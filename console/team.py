@@ -19,9 +19,13 @@ from core.privacy import mask_personal_data
 
 CANNED = "canned_reply"
 LABEL = "handoff_label"
-KIND_LABELS = {CANNED: "常用回复", LABEL: "会话小结标签"}
+# An agent downloading an appeal material (console.materials): the handoff is the item.
+MATERIAL_VIEWED = "material_viewed"
+KIND_LABELS = {CANNED: "常用回复", LABEL: "会话小结标签", MATERIAL_VIEWED: "查看申诉材料"}
 ACTION_LABELS = {"seeded": "初始导入", "created": "新建", "edited": "修改",
-                 "disabled": "停用", "enabled": "启用"}
+                 "disabled": "停用", "enabled": "启用", "viewed": "查看"}
+# What the team changed (the list without a kind): material views are asked for by kind.
+TEAM_KINDS = (CANNED, LABEL)
 CHANGES_SHOWN = 200
 
 
@@ -70,10 +74,13 @@ def _masked(value: Any) -> Any:
 
 def changes(session: Session, kind: str | None = None, item_id: int | None = None,
             limit: int = CHANGES_SHOWN) -> list[dict[str, Any]]:
-    """The newest changes first: what, by whom (their name now), before and after."""
+    """The newest changes first: what, by whom (their name now), before and after.
+    Without ``kind``: the team's changes (canned replies, labels), not material views."""
     query = select(TeamChange)
     if kind:
         query = query.where(TeamChange.kind == kind)
+    else:
+        query = query.where(TeamChange.kind.in_(TEAM_KINDS))
     if item_id is not None:
         query = query.where(TeamChange.item_id == item_id)
     rows = session.execute(

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from console import history, labels, service
+from console import history, labels, materials, service
 from console.delivery import NO_PUSH_CHANNELS
 from console.deps import Console
 from console.rasa_client import RasaError
@@ -21,6 +21,8 @@ def conversation(console: Console, session: Session, who: history.Reader,
     what ``with_transcript`` needs."""
     view = service.conversation(session, handoff.id, viewer=who.agent_id)
     view["earlier"] = history.earlier(session, who, handoff)
+    # The 申诉材料 panel: clean files only, the others as counts (console.materials).
+    view["materials"] = materials.panel(session, handoff)
     ended = not handoff.status.is_open
     if ended:
         view["history"] = history.item(handoff, service.agent_names(session),

@@ -15,6 +15,7 @@ from console.routes import (
     knowledge,
     labels,
     login,
+    materials,
     me,
     messages,
     pages,
@@ -23,6 +24,6 @@ from console.routes import (
 )
 
 ROUTERS: list[APIRouter] = [login.router, me.router, handoffs.router, messages.router,
-                            canned.router, labels.router, team.router, stream.router,
-                            knowledge.router, history.router, insights.router,
+                            canned.router, labels.router, team.router, materials.router,
+                            stream.router, knowledge.router, history.router, insights.router,
                             appeal_events.router, inbox.router, pages.router]

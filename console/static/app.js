@@ -369,6 +369,7 @@ function renderConversation() {
   renderBanner();
   renderTranscript();
   renderAccount(view.account);
+  renderMaterials(view.materials);
   $("reason").textContent = h.reason_label;
   $("problem").textContent = h.problem ? `“${h.problem}”` : "商户没有描述问题";
   renderNotes(view.notes);
@@ -533,6 +534,57 @@ function renderAccount(account) {
     item.append(el("div", "", [appeal.status_label, appeal.category_label, appeal.created].filter(Boolean).join(" · ")));
     box.append(item);
   }
+}
+
+// The 申诉材料 panel (console/materials.py): clean files only; files still being
+// checked or refused by the scan are counts, never links. An image is fetched only when
+// the agent asks for its preview (every download is recorded).
+function renderMaterials(panel) {
+  const box = $("materials");
+  box.replaceChildren();
+  if (!panel) {
+    box.append(el("p", "muted", "商户还没有核验身份，看不到申诉材料。"));
+    return;
+  }
+  const items = Array.isArray(panel.items) ? panel.items : [];
+  if (!items.length && !panel.checking_label && !panel.failed_label) {
+    box.append(el("p", "muted", "商户还没有发来申诉材料"));
+  }
+  const list = el("ul", "materials");
+  for (const item of items) {
+    const node = el("li", "material");
+    const link = el("a", "material-name", item.name);
+    link.href = item.url;
+    link.rel = "noopener noreferrer";
+    if (item.image) link.target = "_blank";
+    else link.setAttribute("download", item.name);
+    node.append(link);
+    node.append(el("div", "muted small", [item.kind_label, item.size_label,
+      `${clock(item.created_at)} 收到`, item.channel_label, item.appeal_id].filter(Boolean).join(" · ")));
+    if (item.image) {
+      const toggle = el("button", "link small", "预览");
+      toggle.type = "button";
+      let preview = null;
+      toggle.addEventListener("click", () => {
+        if (preview) {
+          preview.remove();
+          preview = null;
+          toggle.textContent = "预览";
+          return;
+        }
+        preview = el("img", "material-preview");
+        preview.alt = item.name;
+        preview.src = item.url;
+        node.append(preview);
+        toggle.textContent = "收起";
+      });
+      node.append(toggle);
+    }
+    list.append(node);
+  }
+  if (items.length) box.append(list);
+  if (panel.checking_label) box.append(el("p", "muted small", panel.checking_label));
+  if (panel.failed_label) box.append(el("p", "warn small", panel.failed_label));
 }
 
 function scoreLabel(score) {
