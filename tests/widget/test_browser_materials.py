@@ -295,3 +295,55 @@ def test_a_network_failure_keeps_the_file_with_a_retry(
     photo.locator("button.retry").click()
     widget.expect(photo.locator(".status")).to_have_text("已发送", timeout=UPLOAD_MS)
     assert [m.status for m in rows(db_url)] == [MaterialStatus.clean]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_several_files_dropped_and_pasted_go_one_at_a_time(
+        context: Any, widget_server: WidgetServer, db_url: str) -> None:
+    widget = Page(context, widget_server)
+    bind(db_url, "widget", widget.session_id, OWN_MERCHANT)
+    # Every state the attach button goes through, seen from the page itself.
+    widget.page.evaluate("""() => {
+        const root = document.querySelector('#msa-chat-widget').shadowRoot;
+        const button = root.querySelector('button.attach');
+        window.attachStates = [];
+        new MutationObserver(() => window.attachStates.push(button.disabled))
+            .observe(button, { attributes: true, attributeFilter: ['disabled'] });
+    }""")
+    png_bytes = list(licence_png())
+    # Two files dropped onto the panel at once.
+    widget.page.evaluate("""(bytes) => {
+        const root = document.querySelector('#msa-chat-widget').shadowRoot;
+        const data = new DataTransfer();
+        for (const name of ['门头1.png', '门头2.png']) {
+            data.items.add(new File([new Uint8Array(bytes)], name, { type: 'image/png' }));
+        }
+        const panel = root.querySelector('.panel');
+        panel.dispatchEvent(new DragEvent('dragenter', { dataTransfer: data, bubbles: true,
+                                                         cancelable: true }));
+        panel.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true,
+                                                    cancelable: true }));
+    }""", png_bytes)
+    for name in ("门头1.png", "门头2.png"):
+        widget.expect(widget.file(name).locator(".status")).to_have_text(
+            "已发送", timeout=UPLOAD_MS)
+    widget.expect(widget.loc(".panel.dragging")).to_have_count(0)
+    # An image pasted into the input goes out too; pasted text stays text.
+    widget.page.evaluate("""(bytes) => {
+        const root = document.querySelector('#msa-chat-widget').shadowRoot;
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], 'image.png', { type: 'image/png' }));
+        root.querySelector('textarea').dispatchEvent(new ClipboardEvent('paste', {
+            clipboardData: data, bubbles: true, cancelable: true }));
+    }""", png_bytes)
+    widget.expect(widget.file("image.png").locator(".status")).to_have_text(
+        "已发送", timeout=UPLOAD_MS)
+    widget.expect(widget.bot("（现在共 3 份）")).to_have_count(1)
+    order = widget.loc(".msg").all_inner_texts()
+    positions = [next(i for i, t in enumerate(order) if fragment in t) for fragment in
+                 ("门头1.png\n", "「门头1.png」", "门头2.png\n", "「门头2.png」")]
+    assert positions == sorted(positions), order
+    states = widget.page.evaluate("window.attachStates")
+    assert True in states and states[-1] is False, states
+    assert [m.status for m in rows(db_url)] == [MaterialStatus.clean] * 3
+    assert len(widget.uploads) == 3

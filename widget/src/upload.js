@@ -161,10 +161,13 @@ export class Uploads {
     return { status: "refused", text: message || UPLOAD_TEXT.fallback };
   }
 
-  /** The server's answer, shown as the assistant's reply. */
+  /** The server's answer, shown as the assistant's reply: right below its file, above
+   * the files still waiting (as answers to text messages are). */
   reply(text) {
     const widget = this.widget;
-    widget.append({ kind: "bot", key: null, text, buttons: [], ts: Date.now() / 1000 });
+    const queued = widget.entries.find((e) => e.kind === "file" && e.status === "queued");
+    widget.append({ kind: "bot", key: null, text, buttons: [], ts: Date.now() / 1000 },
+      queued);
     if (!widget.isOpen) {
       widget.unread += 1;
       widget.updateBadge();
