@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import secrets
 import socket
@@ -347,3 +348,47 @@ def test_several_files_dropped_and_pasted_go_one_at_a_time(
     assert True in states and states[-1] is False, states
     assert [m.status for m in rows(db_url)] == [MaterialStatus.clean] * 3
     assert len(widget.uploads) == 3
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_proxy_pages_and_outages_are_never_shown_raw(
+        context: Any, widget_server: WidgetServer, db_url: str) -> None:
+    """What a proxy or an outage answers: Chinese text, a retry where sending again may
+    work; never the HTML, the JSON or an English word of the answer."""
+    widget = Page(context, widget_server)
+    bind(db_url, "widget", widget.session_id, OWN_MERCHANT)
+    answers = [
+        (413, "text/html", "<html><body><h1>413 Request Entity Too Large</h1></body></html>"),
+        (502, "text/html", "<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"),
+        (503, "application/json", json.dumps(
+            {"status": "refused", "reason": "unavailable",
+             "message": "文件暂时没能保存，请稍后再发一次。"}, ensure_ascii=False)),
+    ]
+
+    def route(route: Any) -> None:
+        if answers:
+            status, content_type, body = answers.pop(0)
+            route.fulfill(status=status, content_type=content_type, body=body)
+        else:
+            route.continue_()
+
+    widget.page.route("**/widget/materials", route)
+    widget.choose("大图.png", "image/png", licence_png())
+    widget.expect(widget.file("大图.png").locator(".status")).to_have_text(
+        "未通过", timeout=UPLOAD_MS)
+    widget.expect(widget.bot("「大图.png」太大了，没能发出去")).to_have_count(1)
+    widget.expect(widget.file("大图.png").locator("button.retry")).to_have_count(0)
+
+    widget.choose("门头.png", "image/png", licence_png())
+    photo = widget.file("门头.png")
+    widget.expect(photo.locator(".status")).to_have_text("上传失败", timeout=UPLOAD_MS)
+    widget.expect(widget.bot("文件暂时没能上传，请稍后再发一次")).to_have_count(1)
+    photo.locator("button.retry").click()  # 503 with the server's message
+    widget.expect(widget.bot("文件暂时没能保存，请稍后再发一次。")).to_have_count(1)
+    widget.expect(photo.locator(".status")).to_have_text("上传失败")
+    photo.locator("button.retry").click()  # the server itself now
+    widget.expect(photo.locator(".status")).to_have_text("已发送", timeout=UPLOAD_MS)
+    texts = " ".join(widget.loc(".panel").all_inner_texts())
+    for word in ("html", "Bad Gateway", "nginx", "Too Large", "unavailable", "{"):
+        assert word not in texts, (word, texts)
+    assert [m.status for m in rows(db_url)] == [MaterialStatus.clean]

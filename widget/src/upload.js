@@ -24,6 +24,7 @@ export const UPLOAD_TEXT = {
     `「${name}」有 ${size}，单个文件最多 ${max}。可以压缩一下或截图后再发。`,
   wrongType: (name) =>
     `「${name}」不是图片或PDF。只支持 JPG、PNG、WebP 图片或 PDF 文件，请换成这几种格式再发。`,
+  proxyTooLarge: (name) => `「${name}」太大了，没能发出去。可以压缩一下或截图后再发。`,
   empty: (name) => `「${name}」是空文件，请重新选择文件再发。`,
   network: (name) => `网络不太好，「${name}」没有发出去。网络恢复后请点“重试”再发一次。`,
   expired: "这个对话已失效，请刷新页面后再发文件。",
@@ -152,10 +153,8 @@ export class Uploads {
       return { status: "failed", text: message || UPLOAD_TEXT.fallback };
     }
     if (response.status === 413 && !message) {
-      // A proxy's body limit, before the server saw the file.
-      const max = formatSize(this.widget.config.max_file_bytes);
-      return { status: "refused",
-        text: UPLOAD_TEXT.tooLarge(entry.name, formatSize(entry.size), max) };
+      // A proxy's body limit, before the server saw the file (its limit is unknown here).
+      return { status: "refused", text: UPLOAD_TEXT.proxyTooLarge(entry.name) };
     }
     if (response.status === 403) return { status: "refused", text: UPLOAD_TEXT.expired };
     return { status: "refused", text: message || UPLOAD_TEXT.fallback };
