@@ -408,10 +408,12 @@ WHAT_NOW = re.compile(r"^(那|那么|所以|然后)?(我)?(该|应该|要)?(怎�
                       r"接下来(怎么|咋)(办|做)|下一步(呢|怎么办|做什么)?|现在(怎么办|咋办))(呢|啊|呀|啦)?[?？。!！]*$")
 
 
-async def answer_what_now(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+async def answer_what_now(dispatcher: CollectingDispatcher, tracker: Tracker,
+                          asked: bool = False) -> bool:
     """The next step of the answer just given (its follow-ups as choices), instead of
-    "没看懂"; False when nothing was answered yet or the message is something else."""
-    if not WHAT_NOW.match(latest_text(tracker).replace(" ", "")):
+    "没看懂"; False when nothing was answered yet or the message is something else
+    (``asked``: the caller already knows it asks for the next step)."""
+    if not asked and not WHAT_NOW.match(latest_text(tracker).replace(" ", "")):
         return False
     answered = answered_entries(tracker)
     if not answered:
@@ -441,6 +443,28 @@ ASKS_WHETHER = re.compile(r"要不要|该不该|需不需要|用不用|能不能
 
 def appeal_requested(text: str) -> bool:
     return bool(WANTS_APPEAL.search(text)) and not ASKS_WHETHER.search(text)
+
+
+# "继续" / "接着说" outside any form: the next step of the last answer, or what can be done.
+GO_ON = re.compile(r"^(请|那|那就|好的?|嗯)?[，,\s]*(继续|接着(来|说|办|弄|往下)?|往下(走|说)|下一步)"
+                   r"(吧|呀|啊|呢)?[。.!！]*$")
+
+
+class ActionAffirm(Action):
+    """A yes that answers no question: "好的" is acknowledged; "继续" with nothing paused
+    gets the next step of the last answer, or what the assistant can do, never a bare
+    "好的"."""
+
+    def name(self) -> str:
+        return "action_affirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        if not GO_ON.match(latest_text(tracker)):
+            dispatcher.utter_message(response="utter_affirm_ack")
+        elif not await answer_what_now(dispatcher, tracker, asked=True):
+            dispatcher.utter_message(response="utter_nothing_to_resume")
+        return []
 
 
 class ActionAnswerKnowledge(Action):

@@ -59,3 +59,41 @@ async def test_a_scam_told_mid_identity_check_is_answered_first(talk: Talk) -> N
     again = await merchant.say("那个顾问让我交800，我到底要不要交？他说今天不交名额就没了")
     assert "utter_digression_unclear" not in again.responses, again.responses
     assert "不要" in again.text or "别" in again.text, again.text
+
+
+async def test_a_service_provider_asking_to_lower_a_sub_merchant_rate(talk: Talk) -> None:
+    reply = await talk().say("我是服务商，旗下有个特约商户想把费率降低一点，怎么操作？")
+    assert reply.entries[:1] == ["fee_rate_lower"], reply.entries
+    # The service provider's own answer, not the direct merchant's "通常不能随意议价".
+    assert "服务商平台" in reply.text and "直连商户" not in reply.text, reply.text
+
+
+async def test_an_appeal_the_merchant_never_filed_gets_the_security_answer(talk: Talk) -> None:
+    merchant = talk()
+    await say(merchant, "查申诉进度 商户号1900000004 尾号0004")
+    reply = await merchant.say("这个申诉我从来没提交过啊，谁交的？")
+    assert reply.entries[:1] == ["account_unknown_operation"], reply.entries
+    assert "95017" in reply.text and "密码" in reply.text
+
+
+@pytest.mark.parametrize("text", ["申诉要的材料能直接发给你吗？", "执照照片我拍好了，直接发这里行吗"])
+async def test_sending_materials_here_is_answered(talk: Talk, text: str) -> None:
+    reply = await talk().say(text)
+    assert reply.entries[:1] == ["materials_send_here"], reply.entries
+
+
+async def test_deleting_says_the_agents_no_longer_see_it(talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("删除我的聊天记录")
+    done = await merchant.say("确认删除")
+    assert done.responses == ["utter_forgotten"] and "看不到" in done.text
+
+
+async def test_go_on_with_nothing_paused_is_never_a_bare_ok(talk: Talk) -> None:
+    alone = await talk().say("继续")
+    assert alone.responses == ["utter_nothing_to_resume"] and alone.buttons
+    merchant = talk()
+    await merchant.say("费率多少")
+    after_answer = await merchant.say("继续")
+    assert after_answer.responses == ["utter_what_now_more"], after_answer.responses
+    assert (await talk().say("好的")).responses == ["utter_affirm_ack"]
