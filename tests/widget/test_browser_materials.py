@@ -101,6 +101,11 @@ class WidgetServer:
             self.server.close()
             await self.server.wait_closed()
             await self.server.after_stop()
+            # socket.io's ping and service tasks: ended here, not at interpreter exit.
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -209,6 +214,8 @@ def test_a_verified_merchant_sends_a_licence_photo_and_a_pdf(
     widget.choose("营业执照<b>.png", "image/png", licence_png())
     photo = widget.file("营业执照<b>.png")
     widget.expect(photo).to_have_count(1)  # the name as text, never markup
+    widget.expect(photo.locator(".file-name")).to_have_attribute("title", "营业执照<b>.png")
+    assert photo.locator("b").count() == 0
     widget.expect(photo.locator("img.thumb")).to_have_attribute("src", BLOB)
     widget.expect(photo.locator(".file-size")).to_have_text(re.compile(r"^\d+(\.\d)? (B|KB)$"))
     widget.expect(photo.locator(".status")).to_have_text("已发送", timeout=UPLOAD_MS)

@@ -441,7 +441,7 @@ class ChatWidget {
       parts.push(el("span", { className: "doc", "aria-hidden": "true", text: "PDF" }));
     }
     parts.push(el("span", { className: "file-text" }, [
-      el("span", { className: "file-name", text: entry.name }),
+      el("span", { className: "file-name", text: entry.name, title: entry.name }),
       el("span", { className: "file-size", text: formatSize(entry.size) }),
     ]));
     const bubble = el("div", { className: "bubble file" }, parts);
