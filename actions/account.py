@@ -376,8 +376,29 @@ def state_line(dispatcher: CollectingDispatcher, account: AccountView) -> None:
     )
 
 
+def state_said(tracker: Tracker | None, account: AccountView) -> bool:
+    """This state was already shown in this session (the block, not just a fact)."""
+    if tracker is None:
+        return False
+    response = f"utter_state_{account.status.value}"
+    return any(event.get("event") == "bot"
+               and (event.get("metadata") or {}).get("utter_action") == response
+               for event in session_events(tracker))
+
+
 def answer_status(dispatcher: CollectingDispatcher, account: AccountView,
                   tracker: Tracker | None = None) -> None:
+    if account.status != AccountStatus.normal and state_said(tracker, account):
+        # Asked again ("我现在能收款吗？" after the look-up): what still works, in one
+        # line, then the next step; never the state and reason blocks word for word.
+        dispatcher.utter_message(
+            response="utter_state_again", state_label=STATE_LABELS[account.status],
+            allowed=allowed_text(account.can_collect, account.can_withdraw))
+        if account.latest_appeal is not None:
+            utter_appeal(dispatcher, tracker, account, account.latest_appeal)
+        else:
+            dispatcher.utter_message(response="utter_state_next_step")
+        return
     state_line(dispatcher, account)
     if account.status == AccountStatus.normal:
         dispatcher.utter_message(response="utter_normal_followup")

@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.forms import FORM_STOP, SWITCH_TO, Answer, RepairingForm
+from actions.forms import FORM_STOP, REPAIR_STATE, SWITCH_TO, Answer, RepairingForm
 from actions.guidance import bound_reason, warn_if_scam
 from actions.knowledge import answer_other_asks
 from actions.repair import Said
@@ -170,9 +170,30 @@ class ValidateRemoteAdviceForm(RepairingForm):
         "monthly_volume": re.compile(r"金额|收款量|每月|一个月|多少钱"),
     }
     pause_response = "utter_pause_remote_advice_form"
+    # "都是外地的，没网站" at the first question answers the website one too.
+    any_step_slots = frozenset({"has_website_icp", "has_miniprogram"})
 
     def name(self) -> str:
         return "validate_remote_advice_form"
+
+    async def _answers_elsewhere(self, requested: str, said: Said,
+                                 tracker: Tracker) -> dict[str, Any]:
+        # At another step only an answer naming its own topic counts: "没有网站" says
+        # nothing about a mini-program.
+        found = await super()._answers_elsewhere(requested, said, tracker)
+        text = answers.normalize(said.text)
+        return {slot: value for slot, value in found.items() if TOPICS[slot].search(text)}
+
+    async def _digress(self, said: Said, dispatcher: CollectingDispatcher,
+                       tracker: Tracker) -> dict[str, Any]:
+        """"有网站" at the first question is a fact for a later one, not a question about
+        websites: noted as coming, and this step again."""
+        text = answers.normalize(said.text)
+        if not said.is_question and any(
+                TOPICS[slot].search(text) for slot in ("has_website_icp", "has_miniprogram")):
+            dispatcher.utter_message(response="utter_advisor_asked_later")
+            return {REPAIR_STATE: "remind"}
+        return await super()._digress(said, dispatcher, tracker)
 
     def active_slots(self, tracker: Tracker, domain: DomainDict) -> list[str]:
         asked, _ = plan(Answers.of(tracker))

@@ -97,3 +97,29 @@ async def test_go_on_with_nothing_paused_is_never_a_bare_ok(talk: Talk) -> None:
     after_answer = await merchant.say("继续")
     assert after_answer.responses == ["utter_what_now_more"], after_answer.responses
     assert (await talk().say("好的")).responses == ["utter_affirm_ack"]
+
+
+async def test_the_state_asked_again_is_one_line_and_the_next_step(talk: Talk) -> None:
+    merchant = talk()
+    first = await merchant.say("帮我查下账户状态 1900000002 0002")
+    assert "utter_state_restricted" in first.responses
+    again = await merchant.say("我现在能收款吗？")
+    assert again.responses == ["utter_state_again", "utter_state_next_step"], again.responses
+    assert "不能收款" in again.text and "原因" not in again.text
+
+
+async def test_a_website_named_at_the_first_advisor_question_is_not_a_digression(
+        talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("帮我选收款方式")
+    await merchant.say("1")
+    early = await merchant.say("有网站")
+    # Not the "no ICP filing" answer to a question nobody asked, and the step again.
+    assert early.responses == ["utter_advisor_asked_later", "utter_remind_payer_location"], \
+        early.responses
+    both = talk()
+    await both.say("帮我选收款方式")
+    await both.say("1")
+    reply = await both.say("都是外地客户，没网站")
+    assert await both.slot("has_website_icp") is False
+    assert reply.responses[-1] == "utter_ask_has_miniprogram", reply.responses
