@@ -26,6 +26,9 @@ sender (docs/security.md P5 k):
   actions that took out any of the sender's messages keep who did what, when, on how
   many messages and which draft it made, without the questions they copied (``added``)
   and their note;
+- appeal materials (``materials``): the files stay with their appeal (the business's
+  records), but the reference to the message or upload they came from names the sender
+  (``wechat:<openid>:…``, ``upload:<session>:…``) and gets a name of its own instead;
 - kept as they are: the merchant's own records (account, states and filed appeals with
   their contact phone: the business's records, named by the merchant id and by no
   sender; the confirmation says so), and the knowledge base's drafts (the team's own
@@ -47,6 +50,7 @@ from core.db.models import (
     Handoff,
     HandoffNote,
     HandoffStatus,
+    Material,
     VerificationAttempt,
     utcnow,
 )
@@ -70,6 +74,7 @@ def forget(session: Session, channel: str, sender_id: str,
     _handoffs(session, channel, sender_id, now)
     _identity_checks(session, channel, sender_id, now)
     _inbox(session, channel, sender_id)
+    _materials(session, channel, sender_id)
 
 
 def _handoffs(session: Session, channel: str, sender_id: str, now: dt.datetime) -> None:
@@ -123,3 +128,18 @@ def _inbox(session: Session, channel: str, sender_id: str) -> None:
                     .execution_options(synchronize_session=False))
     session.execute(delete(InboxTriaged).where(InboxTriaged.sender_id.in_(senders))
                     .execution_options(synchronize_session=False))
+
+
+# How each channel names the source of a material (core.materials callers).
+MATERIAL_SOURCES = {"wechat": "wechat:", "widget": "upload:"}
+
+
+def _materials(session: Session, channel: str, sender_id: str) -> None:
+    prefix = MATERIAL_SOURCES.get(channel)
+    if prefix is None:
+        return
+    theirs = session.execute(select(Material).where(
+        Material.channel == channel,
+        Material.source_ref.startswith(f"{prefix}{sender_id}:", autoescape=True))).scalars()
+    for material in theirs:
+        material.source_ref = anonymous()

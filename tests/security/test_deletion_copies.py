@@ -33,6 +33,8 @@ from core.db.models import (
     HandoffRead,
     HandoffStatus,
     IdentityBinding,
+    Material,
+    MaterialStatus,
     VerificationAttempt,
     utcnow,
 )
@@ -339,3 +341,32 @@ async def test_the_action_deletes_for_the_channel_the_merchant_writes_on(db_url:
     assert [m.get("response") for m in dispatcher.messages] == ["utter_forgotten"]
     assert any(e.get("name") == "forget_me" and e.get("value") is True for e in events)
     assert copies_left(db_url) == {}
+
+
+def test_appeal_materials_stay_with_the_appeal_but_no_longer_name_the_sender(
+        db_url: str) -> None:
+    with session_for(db_url) as session, session.begin():
+        mine = repository.file_appeal(session, MERCHANT, "remote_qr_collection",
+                                      "外地老客户扫码买水果", CALL_BACK)
+        theirs = repository.latest_appeal(session, OTHER_MERCHANT)  # the seeded open one
+        assert theirs is not None
+        for appeal, sender, merchant in ((mine, SENDER, MERCHANT),
+                                         (theirs, OTHER, OTHER_MERCHANT)):
+            session.add(Material(appeal_id=appeal.id, merchant_id=merchant, channel=CHANNEL,
+                                 source_ref=f"wechat:{sender}:7001", kind="png",
+                                 content_type="image/png", size_bytes=10, sha256="0" * 64,
+                                 storage_key=f"clean/{appeal.id}.png",
+                                 status=MaterialStatus.clean))
+        mine_id = mine.id
+    assert any(SENDER in value for value in every_value(db_url)["materials"])
+
+    with session_for(db_url) as session, session.begin():
+        forget(session, CHANNEL, SENDER)
+
+    assert not any(SENDER in value for value in every_value(db_url)["materials"])
+    with session_for(db_url) as session:
+        kept = session.execute(select(Material).where(Material.appeal_id == mine_id)).scalar_one()
+        assert kept.storage_key == f"clean/{mine_id}.png"  # the appeal keeps its file
+        other = session.execute(select(Material).where(
+            Material.merchant_id == OTHER_MERCHANT)).scalar_one()
+        assert other.source_ref == f"wechat:{OTHER}:7001"
