@@ -76,6 +76,7 @@ from addons.channels.wechat_store import KeyValueStore, create_store
 from core.choices import button_choice, message_buttons
 from core.db import handoffs
 from core.db.session import get_engine
+from core.materials.settings import MaterialsSettings
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +214,9 @@ class WidgetConfig:
     def public(self) -> dict[str, Any]:
         """What the browser needs to know."""
         return {"welcome": self.welcome, "topics": self.topics,
-                "max_message_chars": self.max_message_chars}
+                "max_message_chars": self.max_message_chars,
+                # The upload limit the server enforces, so the widget refuses at once.
+                "max_file_bytes": MaterialsSettings().max_file_bytes}
 
 
 def create_client_manager(redis_url: str) -> AsyncManager | None:

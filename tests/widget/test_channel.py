@@ -431,3 +431,10 @@ async def test_a_session_over_the_rate_limit_is_refused_politely_others_are_serv
     channel.rate_limiter._counts.clear()  # another session would have its own count
     assert (await channel.handle_user_message(
         sid, {"message": "再问", "message_id": "m-000000110"}, turns))["status"] == "ok"
+
+
+def test_the_browser_is_told_the_servers_upload_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from addons.channels.widget import WidgetConfig
+
+    monkeypatch.setenv("MATERIALS_MAX_FILE_BYTES", "2097152")
+    assert WidgetConfig().public()["max_file_bytes"] == 2 * 1024 * 1024
