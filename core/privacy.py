@@ -77,14 +77,17 @@ def mask_url(url: str) -> str:
 # when it overlaps a span (``mask_events``).
 
 _ARABIC = "0123456789０１２３４５６７８９"
-_HAN_DIGITS = "〇○零一幺二三四五六七八九"
+# Also the financial numerals (大写) people use to dodge filters: 壹叁捌….
+_HAN_DIGITS = "〇○零一幺二三四五六七八九壹贰貳叁參肆伍陆陸柒捌玖"
 _DIGIT_VALUE = {
     **{char: str(index % 10) for index, char in enumerate(_ARABIC)},
-    **dict(zip(_HAN_DIGITS, "0001123456789", strict=True)),
+    **dict(zip(_HAN_DIGITS, "0001123456789122334566789", strict=True)),
 }
 _STARS = "*＊"
 _CHECK = "XxＸｘ"
-_SEPARATORS = " \t\u00a0\u3000-‐‑‒–—―－﹣_.．·・()（）[]【】+＋"
+# Zero-width characters, slashes, tildes and commas too: "138/1234/5678", "138~1234~5678".
+_SEPARATORS = (" \t\u00a0\u3000\u200b\u200c\u200d\u2060\ufeff-‐‑‒–—―－﹣_.．·・()（）[]【】+＋"
+               "/／~～,，、")
 _GROUP = re.compile(
     f"[{_ARABIC}{re.escape(_STARS)}]+(?:[{_CHECK}](?![A-Za-z0-9]))?|[{_HAN_DIGITS}]+")
 _RUN = re.compile(
@@ -174,12 +177,15 @@ def _classify(value: str, sizes: list[int]) -> tuple[str, str] | None:
     mobile = _MOBILE_DIGITS.fullmatch(value)
     if mobile:
         return "mobile", mobile.group(1)
-    single = len(sizes) == 1
-    if _ID_DIGITS.fullmatch(value) and (single or sizes[0] in (3, 6)) \
+    # Typed digit by digit ("1 3 8 …") reads as one group; two long groups ("1101051990
+    # 0307123X", "62284812 34567890") as any split of the number.
+    single = len(sizes) == 1 or all(size == 1 for size in sizes)
+    halves = len(sizes) == 2 and min(sizes) >= 4
+    if _ID_DIGITS.fullmatch(value) and (single or halves or sizes[0] in (3, 6)) \
             and (value.endswith("X") or _plausible_birth_date(value)):
         return "id_card", value
-    if _CARD_DIGITS.fullmatch(value) and (single or (sizes[0] in (4, 6) and (
-            len(sizes) == 2 or (all(size == 4 for size in sizes[1:-1]) and sizes[-1] <= 5)))):
+    if _CARD_DIGITS.fullmatch(value) and (single or halves or (sizes[0] in (4, 6) and (
+            all(size == 4 for size in sizes[1:-1]) and sizes[-1] <= 5))):
         return "bank_card", value
     return None
 
@@ -194,7 +200,8 @@ def _candidates(groups: list[_Group]) -> list[tuple[int, int, str, str, int]]:
             if not group.usable or "X" in value:
                 break
             value, sizes = value + group.value, [*sizes, len(group.value)]
-            if len(value) > _MAX_DIGITS or (len(sizes) > 1 and min(sizes) < 2):
+            if len(value) > _MAX_DIGITS or (len(sizes) > 1 and min(sizes) < 2
+                                             and not all(size == 1 for size in sizes)):
                 break
             readings = [(value, group.end)]
             if value.endswith("X"):  # "13800000002x": the number without the letter

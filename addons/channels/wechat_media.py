@@ -24,6 +24,7 @@ from wechatpy.messages import BaseMessage
 from addons.channels.wechat_api import TOKEN_ERRORS, WeChatApi, WeChatApiError
 from core.materials import ACCEPTED, MaterialsPipeline, Refused
 from core.materials.errors import message_for
+from core.materials.pipeline import source_ref as materials_source
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class WeChatMaterials:
             if error.errcode == INVALID_MEDIA:
                 return message_for("expired")
             return message_for("unavailable")
-        source_ref = f"wechat:{openid}:{message.id or media_id}"
+        source_ref = materials_source("wechat", openid, str(message.id or media_id))
         outcome = await asyncio.to_thread(
             self.pipeline.accept, owner.merchant_id, owner.appeal_id, CHANNEL_NAME,
             source_ref, data, "微信图片")

@@ -33,6 +33,7 @@ from sanic.response import HTTPResponse
 from addons.channels.widget import SECRET, SESSION_ID, WidgetInput, session_id_for
 from core.materials import ACCEPTED, QUARANTINED, MaterialsPipeline, NotFound, Outcome
 from core.materials.errors import message_for
+from core.materials.pipeline import source_ref as materials_source
 from core.materials.storage import StorageError
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class WidgetMaterials:
             return 400, {"error": "bad_request", "message": message_for("empty")}
         if not await self.channel.rate_limiter.allow("widget-materials", session_id):
             return 429, {"error": "rate_limited", "message": "发得有点快，请稍等一会儿再上传。"}
-        source_ref = f"upload:{session_id}:{secrets.token_urlsafe(12)}"
+        source_ref = materials_source(CHANNEL_NAME, session_id, secrets.token_urlsafe(12))
         outcome = await asyncio.to_thread(
             self.pipeline.accept_for_sender, CHANNEL_NAME, session_id, data, filename,
             source_ref, appeal_id)
@@ -121,7 +122,8 @@ class WidgetMaterials:
                                                 else "unavailable",
                                                 "message": message_for(reason)}
         return 200, {"appeal_id": owner.appeal_id,
-                     "materials": [view.public() for view in owner.materials]}
+                     "materials": [view.public() for view in
+                                   self.pipeline.sent_by(owner, CHANNEL_NAME, session_id)]}
 
     async def file(self, fields: Any) -> tuple[int, Any, str]:
         """(status, bytes or error body, content type)."""

@@ -41,6 +41,7 @@ from core.materials.sanitize import KINDS, sanitize
 from core.materials.scanner import ClamdScanner, Scanner, ScannerUnavailable
 from core.materials.settings import MaterialsSettings
 from core.materials.storage import Storage, StorageError, storage_from_settings
+from core.privacy import mask_personal_data
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +76,10 @@ class MaterialView:
     size_bytes: int
     status: str  # clean / quarantined
     created_at: dt.datetime
+    source_ref: str = ""  # who sent it (never shown)
 
     def public(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name, "kind": self.kind,
+        return {"id": self.id, "name": mask_personal_data(self.name), "kind": self.kind,
                 "size_bytes": self.size_bytes,
                 "status": "ok" if self.status == MaterialStatus.clean.value else "checking",
                 "created_at": self.created_at.replace(microsecond=0).isoformat() + "Z"}
@@ -99,6 +101,19 @@ def clean_name(name: str | None, kind: str) -> str:
     name = unicodedata.normalize("NFC", str(name or ""))
     name = _UNSAFE_NAME.sub("", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
     return (name or f"材料.{KINDS[kind][1]}")[:100]
+
+
+# How each channel names where a file came from: "<prefix><sender>:<message or upload>".
+SOURCE_PREFIXES = {"widget": "upload:", "wechat": "wechat:"}
+
+
+def source_prefix(channel: str, sender_id: str) -> str:
+    return f"{SOURCE_PREFIXES.get(channel, channel + ':')}{sender_id}:"
+
+
+def source_ref(channel: str, sender_id: str, unique: str) -> str:
+    """The ``source_ref`` of a file ``sender_id`` sent on ``channel`` (one per message)."""
+    return f"{source_prefix(channel, sender_id)}{unique}"
 
 
 def _new_key(folder: str, kind: str) -> str:
@@ -143,7 +158,7 @@ class MaterialsPipeline:
                                        Material.status.in_(COUNTED))
                 .order_by(Material.created_at, Material.id)).scalars()
             views = [MaterialView(m.id, m.original_name or "", m.kind, m.size_bytes,
-                                  m.status.value, m.created_at) for m in rows]
+                                  m.status.value, m.created_at, m.source_ref) for m in rows]
             return Owner(merchant_id, appeal.id, views)
 
     def accept_for_sender(self, channel: str, sender_id: str, data: bytes,
@@ -159,9 +174,16 @@ class MaterialsPipeline:
         return self.accept(owner.merchant_id, owner.appeal_id, channel, source_ref, data,
                            filename)
 
+    def sent_by(self, owner: Owner, channel: str, sender_id: str) -> list[MaterialView]:
+        """The files of the owner's appeal that this very sender sent. Passing the identity
+        check on another device shows the account, never the documents sent from the
+        first one (licence and ID scans: bench/results/pentest_round3.md, M-1)."""
+        prefix = source_prefix(channel, sender_id)
+        return [view for view in owner.materials if view.source_ref.startswith(prefix)]
+
     def read_for_sender(self, channel: str, sender_id: str,
                         material_id: str) -> tuple[Material, bytes]:
-        """A clean material of the sender's own open appeal, with its bytes."""
+        """A clean material this sender sent to their own open appeal, with its bytes."""
         try:
             owner = self.owner(channel, sender_id)
         except Refused:
@@ -170,7 +192,8 @@ class MaterialsPipeline:
             material = session.get(Material, str(material_id))
             if material is None or material.appeal_id != owner.appeal_id \
                     or material.merchant_id != owner.merchant_id \
-                    or material.status != MaterialStatus.clean:
+                    or material.status != MaterialStatus.clean \
+                    or not material.source_ref.startswith(source_prefix(channel, sender_id)):
                 raise NotFound(material_id)
             session.expunge(material)
         return material, self.storage.get(material.storage_key)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from core.db.models import Material, MaterialStatus
 from core.db.session import get_engine
 from core.materials import ACCEPTED, QUARANTINED, REFUSED, ClamdScanner, MaterialsSettings
-from core.materials.pipeline import NotFound
+from core.materials.pipeline import NotFound, source_ref
 from tests.materials.conftest import (
     EICAR,
     OWN_APPEAL,
@@ -93,8 +93,10 @@ def test_scanner_down_quarantines_and_a_later_scan_decides(
         settings: MaterialsSettings) -> None:
     offline = make_pipeline(down_scanner)
     bind(db_url, "widget", "s" * 32, OWN_MERCHANT)
-    photo = offline.accept(OWN_MERCHANT, OWN_APPEAL, "widget", "q1", gps_jpeg(), "a.jpg")
-    infected = offline.accept(OWN_MERCHANT, OWN_APPEAL, "widget", "q2",
+    photo = offline.accept(OWN_MERCHANT, OWN_APPEAL, "widget", source_ref("widget", "s" * 32, "q1"),
+                           gps_jpeg(), "a.jpg")
+    infected = offline.accept(OWN_MERCHANT, OWN_APPEAL, "widget",
+                              source_ref("widget", "s" * 32, "q2"),
                               pdf(body=b"(" + EICAR + b")"), "b.pdf")
     # Kept (never lost), never accepted unscanned, never shown.
     for outcome in (photo, infected):

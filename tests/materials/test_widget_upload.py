@@ -99,6 +99,23 @@ async def test_another_merchants_session_can_neither_upload_to_nor_read_the_appe
     assert [m["id"] for m in (await materials.listing(own))[1]["materials"]] == [material_id]
 
 
+async def test_another_session_of_the_same_merchant_reads_none_of_the_files(
+        materials: WidgetMaterials, two_merchants, db_url: str) -> None:
+    """Passing the identity check elsewhere shows the account, not the documents sent from
+    the first device (bench/results/pentest_round3.md, M-1); names are masked."""
+    own, _ = two_merchants
+    _, uploaded = await materials.upload(own, "电话13812345678.jpg", gps_jpeg())
+    [item] = (await materials.listing(own))[1]["materials"]
+    assert item["name"] == "电话138********.jpg"
+    second = new_session()
+    bind(db_url, "widget", second["session_id"], OWN_MERCHANT)
+    status, listing = await materials.listing(second)
+    assert status == 200 and listing == {"appeal_id": OWN_APPEAL, "materials": []}
+    assert (await materials.file({**second, "material_id": uploaded["material_id"]}))[0] == 404
+    # It may still add its own files to the appeal.
+    assert (await materials.upload(second, "门头.jpg", gps_jpeg()))[0] == 200
+
+
 async def test_a_session_id_without_its_secret_or_unverified_gets_nothing(
         materials: WidgetMaterials, two_merchants) -> None:
     own, _ = two_merchants
