@@ -49,7 +49,9 @@ ACCEPTED = "accepted"
 QUARANTINED = "quarantined"
 REFUSED = "refused"
 COUNTED = (MaterialStatus.clean, MaterialStatus.quarantined)
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+# Control characters, path separators and the bidirectional overrides that make
+# "\u202egnp.exe" read as "exe.png" (bench/results/pentest_round3.md, L-3).
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)

@@ -50,10 +50,11 @@ _ZIP_END = b"PK\x05\x06"
 _ZIP_LOCAL = b"PK\x03\x04"
 _EXECUTABLES = (b"\x7fELF", b"MZ")
 # PDF names that make a document act on its own: scripts, attachments, launching
-# programs, forms that submit or import, rich media.
+# programs, opening another (maybe remote, UNC) file, forms that submit or import, rich
+# media.
 _ACTIVE_PDF_NAMES = frozenset({
     "JavaScript", "JS", "EmbeddedFile", "EmbeddedFiles", "Launch", "RichMedia", "XFA",
-    "SubmitForm", "ImportData", "GoToE", "Sound", "Movie",
+    "SubmitForm", "ImportData", "GoToE", "GoToR", "Sound", "Movie",
 })
 _PDF_NAME = re.compile(rb"/((?:[A-Za-z0-9_.+\-]|#[0-9A-Fa-f]{2})+)")
 _PDF_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.DOTALL)

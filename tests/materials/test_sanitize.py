@@ -140,6 +140,8 @@ def _flate_object(content: bytes) -> bytes:
     pytest.param(pdf(catalog_extra=b"/Names << /EmbeddedFiles << /Names [(a.exe) 7 0 R] >> >> "),
                  id="embedded-file"),
     pytest.param(pdf(catalog_extra=b"/OpenAction << /S /Launch /F (cmd.exe) >> "), id="launch"),
+    pytest.param(pdf(catalog_extra=b"/OpenAction << /S /GoToR /F (\\\\host\\share\\a.pdf) >> "),
+                 id="remote-goto"),
     pytest.param(pdf(catalog_extra=b"/Encrypt 9 0 R "), id="encrypted"),
 ])
 def test_pdfs_with_active_content_are_refused_politely(
@@ -151,3 +153,10 @@ def test_pdfs_with_active_content_are_refused_politely(
 
 def test_a_pdf_without_its_end_is_unreadable(settings: MaterialsSettings) -> None:
     assert refusal(pdf()[:200], settings).reason == "unreadable"
+
+
+def test_a_file_name_cannot_hide_its_extension_with_bidi_overrides() -> None:
+    from core.materials.pipeline import clean_name
+
+    assert clean_name("\u202egnp.exe", "png") == "gnp.exe"  # shown as typed, no reversal
+    assert clean_name("营业执照\u2067.png", "png") == "营业执照.png"
