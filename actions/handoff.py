@@ -95,6 +95,8 @@ HANDOFF_SLOTS = ["handoff_problem", "handoff_verify", "handoff_contact"]
 POLITE = re.compile(r"^(请|麻烦|帮我|给我|我要|我想|快|赶紧|能不能|可以)+")
 PUNCTUATION = re.compile(r"[\s,，。.!！?？~～、;；:：]+")
 MIN_PROBLEM = 4
+# A statement this long at a later step of the intake is more of the problem.
+STORY_AT_A_STEP = 10
 MAX_PROBLEM = 200
 NOT_A_PROBLEM = {"greet", "thank", "goodbye", "affirm", "deny", "request_human",
                  "stop_waiting", "handoff_closed", "bot_challenge"}
@@ -114,7 +116,11 @@ LABELLED_IDS = re.compile(
     r"\s*[:：是为]?\s*(\d{10}|\d{4})(?!\d)", re.IGNORECASE)
 NO_PROBLEM = "（商户没有说明，请客服先询问）"
 # "不用了" at "要先核对身份吗？" declines the check, not the person.
-DECLINE_STEP = re.compile(r"^\s*(不用了?|不需要了?|不要了?|不必了?|不了)\s*[，,。.!！]?\s*(谢谢)?\s*$")
+# "不用核对了" at "要先核对身份吗？": no check, the person all the same (never a cancel).
+DECLINE_STEP = re.compile(
+    r"^\s*(不用了?|不需要了?|不要了?|不必了?|不了"
+    r"|(不用|不需要|不必|别|不想|不)(再)?(先)?(核对|核实|验证|查|对)(身份)?(了)?(吧|啦)?)"
+    r"\s*[，,。.!！]?\s*(谢谢)?\s*$")
 DECLINE_TICKET = re.compile(r"^\s*(算了吧?|不用了?|不需要了?|不要了?|不了|先不用了?)\s*[，,。.!！]?\s*(谢谢)?\s*$")
 # Leaving at the offer to leave a message: "好的，我明天打95017" files nothing.
 LEAVING = re.compile(r"明天|明早|回头|晚点|改天|下次|再见|拜拜|先这样|不打扰|没事了|95017|自己打|我打")
@@ -589,6 +595,12 @@ class ValidateHandoffForm(RepairingForm):
             if parsed is not None:
                 return {requested: parsed, **calm}
             return {REPAIR_STATE: "remind", MISSES: 0.0}
+        if about is None and safe and requested != "handoff_problem" \
+                and not said.is_question and len(words_of(said.text)) >= STORY_AT_A_STEP \
+                and await self._would_miss(requested, said, tracker):
+            # "你们客服太慢了，我申诉了一个礼拜都没人理" at "要先核对身份吗？": more of the
+            # problem, for the agent, never the step's format hint.
+            about = About.ADD
         if about is About.ADD and requested != "handoff_problem":
             dispatcher.utter_message(text=NOTED)
             return {"handoff_problem": joined_problem(self._problem(tracker), said.text),

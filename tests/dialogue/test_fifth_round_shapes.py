@@ -123,3 +123,24 @@ async def test_a_website_named_at_the_first_advisor_question_is_not_a_digression
     reply = await both.say("都是外地客户，没网站")
     assert await both.slot("has_website_icp") is False
     assert reply.responses[-1] == "utter_ask_has_miniprogram", reply.responses
+
+
+@pytest.mark.parametrize("declined", ["不用核对了", "不核对", "别核对了吧"])
+async def test_declining_the_check_in_the_handoff_keeps_the_request(
+        talk: Talk, declined: str) -> None:
+    merchant = talk()
+    await merchant.say("转人工")
+    await merchant.say("收款被限制了三天了，申诉也没消息")
+    reply = await merchant.say(declined)
+    # The check is declined, not the person: the request goes on.
+    assert "utter_form_stopped" not in reply.responses, reply.responses
+    assert await merchant.slot("handoff_verify") is False
+    assert await merchant.slot("handoff_problem")
+
+
+async def test_a_complaint_at_the_verify_step_is_kept_for_the_agent(talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("我要投诉你们，转人工")
+    reply = await merchant.say("你们客服太慢了，我申诉了一个礼拜都没人理")
+    assert "utter_hint_handoff_verify" not in reply.responses, reply.responses
+    assert "一个礼拜" in (await merchant.slot("handoff_problem") or "")
