@@ -392,7 +392,8 @@ def answer_status(dispatcher: CollectingDispatcher, account: AccountView,
         # Asked again ("我现在能收款吗？" after the look-up): what still works, in one
         # line, then the next step; never the state and reason blocks word for word.
         dispatcher.utter_message(
-            response="utter_state_again", state_label=STATE_LABELS[account.status],
+            response="utter_state_again", merchant=mask_merchant_id(account.merchant_id),
+            state_label=STATE_LABELS[account.status],
             allowed=allowed_text(account.can_collect, account.can_withdraw))
         if account.latest_appeal is not None:
             utter_appeal(dispatcher, tracker, account, account.latest_appeal)
