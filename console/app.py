@@ -30,6 +30,7 @@ from console.config import Settings
 from console.deps import Console
 from console.errors import Refused, answer_refused
 from console.events import EventSource, make_event_source
+from console.notices import NOTICE_POLL_S, NoticeWorker
 from console.routes import ROUTERS, pages
 from core.materials.storage import Storage
 
@@ -79,7 +80,8 @@ async def security_headers(request: Request, call_next: Any) -> Response:
 @asynccontextmanager
 async def lifespan(app: FastAPI, *, background: bool) -> AsyncIterator[None]:
     """The hub on the serving loop; with ``background``, the database watcher, the
-    event follower and the sweep run until shutdown."""
+    event follower, the sweep and the notices to merchants (console.notices) run until
+    shutdown."""
     console: Console = app.state.console
     console.hub.loop = asyncio.get_running_loop()
     tasks: list[asyncio.Task[None]] = []
@@ -89,7 +91,8 @@ async def lifespan(app: FastAPI, *, background: bool) -> AsyncIterator[None]:
         console.event_source = source
         tasks = [asyncio.create_task(console.watcher.run()),
                  asyncio.create_task(_follow_forever(console, source)),
-                 asyncio.create_task(_sweep_forever(console))]
+                 asyncio.create_task(_sweep_forever(console)),
+                 asyncio.create_task(_notices_forever(console))]
     try:
         yield
     finally:
@@ -127,3 +130,16 @@ async def _sweep_forever(console: Console) -> None:
             await asyncio.to_thread(console.delivery.reconcile, stale)
         except Exception:  # noqa: BLE001 - try again next round
             logger.exception("console: sweep failed")
+
+
+async def _notices_forever(console: Console) -> None:
+    worker = NoticeWorker(console.engine, console.rasa, console.settings.wechat_window_hours)
+    try:
+        while True:
+            try:
+                await asyncio.to_thread(worker.run_once)
+            except Exception:  # noqa: BLE001 - database down: try again next round
+                logger.exception("console: notice delivery failed")
+            await asyncio.sleep(NOTICE_POLL_S)
+    finally:
+        worker.close()

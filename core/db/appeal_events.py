@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.db import notices
 from core.db.models import Appeal, AppealStatus, Base, utcnow
 
 
@@ -181,6 +182,9 @@ def record_event(session: Session, appeal_id: str, event_id: str, kind: Decision
         appeal.status = status
         appeal.decision_note = reason
         appeal.updated_at = now
+        # The merchant's notice, in this transaction (none without their consent; an
+        # older event arriving late tells nothing new).
+        notices.enqueue(session, appeal.id, event_id, kind.value, now)
     return Recorded(event.answer(), repeated=False)
 
 

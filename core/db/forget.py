@@ -43,7 +43,7 @@ import secrets
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from core.db import repository
+from core.db import notices, repository
 from core.db.inbox import InboxAction, InboxTriaged
 from core.db.models import (
     AgentMessage,
@@ -75,6 +75,7 @@ def forget(session: Session, channel: str, sender_id: str,
     _identity_checks(session, channel, sender_id, now)
     _inbox(session, channel, sender_id)
     _materials(session, channel, sender_id)
+    _notices(session, channel, sender_id)
 
 
 def _handoffs(session: Session, channel: str, sender_id: str, now: dt.datetime) -> None:
@@ -143,3 +144,9 @@ def _materials(session: Session, channel: str, sender_id: str) -> None:
         Material.source_ref.startswith(f"{prefix}{sender_id}:", autoescape=True))).scalars()
     for material in theirs:
         material.source_ref = anonymous()
+
+
+def _notices(session: Session, channel: str, sender_id: str) -> None:
+    # Consents (with the phrase) and notices not yet sent: deleted; sent ones lose the
+    # sender (core.db.notices.forget_sender).
+    notices.forget_sender(session, channel, sender_id)

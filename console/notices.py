@@ -1,0 +1,195 @@
+"""The delivery worker of notices to the merchant (core.db.notices): each due notice is
+appended to the merchant's conversation as a bot event through the rasa HTTP API, so
+their own channel sends it (WeChat: a customer-service message within the 48-hour
+window; widget: pushed if connected, in the conversation for the next visit; REST: kept
+in the tracker, and POSTed to ``REST_NOTICE_WEBHOOK_URL`` when set).
+
+Never twice: the event carries ``metadata.appeal_notice_id``; before a retry (and when
+an answer was lost) the tracker is read for it, as console.delivery does for replies.
+Run by the console's lifespan every NOTICE_POLL_S, or once: ``python -m console.notices
+deliver --once``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from console.rasa_client import RasaClient, RasaError
+from console.transcript import last_user_time
+from core.db import notices
+from core.db.models import utcnow
+from core.db.notices import Due, NoticeStatus
+
+logger = logging.getLogger(__name__)
+
+NOTICE_POLL_S = 60.0
+WECHAT_CODE = re.compile(r"errcode=(-?\d+)")
+WINDOW_CODE = "45015"
+
+
+def notice_metadata(notice_id: int, kind: str) -> dict[str, Any]:
+    return {"appeal_notice_id": notice_id, "appeal_notice": kind}
+
+
+def has_notice(tracker: dict[str, Any], notice_id: int) -> bool:
+    """Whether the notice's bot event is in the tracker (stored only once delivered)."""
+    for event in tracker.get("events") or []:
+        if event.get("event") == "bot":
+            metadata = event.get("metadata") or {}
+            if str(metadata.get("appeal_notice_id")) == str(notice_id):
+                return True
+    return False
+
+
+def error_code(message: str) -> str:
+    """WeChat's errcode in a channel error, "timeout" / "error" otherwise."""
+    if "WeChatWindowExpired" in message:
+        return WINDOW_CODE
+    match = WECHAT_CODE.search(message)
+    return match.group(1) if match else "error"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """X-Notice-Signature: hex HMAC-SHA256 over ``timestamp + "\\n" + body``."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"\n" + body,
+                    hashlib.sha256).hexdigest()
+
+
+class NoticeWorker:
+    def __init__(self, engine: Engine, rasa: RasaClient, window_hours: float = 48.0,
+                 webhook_url: str | None = None, webhook_secret: str | None = None,
+                 http_transport: httpx.BaseTransport | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.rasa = rasa
+        self.window_s = window_hours * 3600
+        self.webhook_url = webhook_url if webhook_url is not None else \
+            os.environ.get("REST_NOTICE_WEBHOOK_URL") or None
+        self.webhook_secret = webhook_secret if webhook_secret is not None else \
+            os.environ.get("REST_NOTICE_SECRET", "")
+        self._http = httpx.Client(timeout=10.0, transport=http_transport)
+        self.clock = clock
+
+    def close(self) -> None:
+        self._http.close()
+
+    def run_once(self, limit: int = 50) -> int:
+        """Tries every due notice once; how many were tried."""
+        with Session(self.engine) as session, session.begin():
+            due = notices.claim_due(session, limit=limit)
+        for notice in due:
+            try:
+                self._attempt(notice)
+            except Exception:  # noqa: BLE001 - one bad notice never stops the others
+                logger.exception("notices: notice %s failed unexpectedly", notice.id)
+                self._failed(notice, "error", "意外错误")
+        return len(due)
+
+    # --- one attempt -----------------------------------------------------------------
+    def _attempt(self, notice: Due) -> None:
+        try:
+            tracker = self.rasa.tracker(notice.sender_id)
+        except RasaError as error:
+            self._failed(notice, "rasa", error.message)
+            return
+        if not has_notice(tracker, notice.id):
+            if notice.channel == "wechat" and not self._window_open(tracker):
+                self._window_closed(notice, "超过48小时，等商户再次发消息后发送")
+                return
+            try:
+                self.rasa.append_bot_message(notice.sender_id, notice.channel, notice.text,
+                                             notice_metadata(notice.id, notice.kind))
+            except RasaError as error:
+                if error.ambiguous:
+                    # The answer was lost: the next attempt reads the tracker first.
+                    self._failed(notice, "timeout", error.message)
+                    return
+                code = error_code(error.message)
+                if notice.channel == "wechat" and code == WINDOW_CODE:
+                    self._window_closed(notice, error.message)
+                else:
+                    self._failed(notice, code, error.message)
+                return
+        if notice.channel == "rest" and self.webhook_url:
+            failure = self._webhook(notice)
+            if failure is not None:
+                self._failed(notice, *failure)
+                return
+        with Session(self.engine) as session, session.begin():
+            notices.mark_sent(session, notice.id)
+
+    def _window_open(self, tracker: dict[str, Any]) -> bool:
+        last = last_user_time(tracker)
+        return last is not None and self.clock() < last + self.window_s
+
+    def _window_closed(self, notice: Due, error: str) -> None:
+        with Session(self.engine) as session, session.begin():
+            status = notices.mark_window_closed(session, notice, error)
+        if status == NoticeStatus.gave_up:
+            logger.warning("notices: gave up notice %s of appeal %s: WeChat window closed "
+                           "for %s", notice.id, notice.appeal_id, notices.WINDOW_MAX)
+
+    def _failed(self, notice: Due, code: str, error: str) -> None:
+        with Session(self.engine) as session, session.begin():
+            status = notices.mark_failed(session, notice, code, error)
+        if status == NoticeStatus.gave_up:
+            logger.warning("notices: gave up notice %s of appeal %s after %d attempts "
+                           "(last error %s: %s)", notice.id, notice.appeal_id,
+                           notice.attempts + 1, code, error[:200])
+
+    def _webhook(self, notice: Due) -> tuple[str, str] | None:
+        payload = {"appeal_id": notice.appeal_id, "kind": notice.kind,
+                   "reason": notice.reason, "phrase": notice.phrase, "text": notice.text,
+                   "sent_at": utcnow().replace(microsecond=0).isoformat() + "Z"}
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        stamp = str(int(self.clock()))
+        headers = {"Content-Type": "application/json", "X-Notice-Timestamp": stamp,
+                   "X-Notice-Signature": sign(self.webhook_secret, stamp, body)}
+        try:
+            response = self._http.post(self.webhook_url or "", content=body, headers=headers)
+        except httpx.HTTPError as error:
+            return "webhook", type(error).__name__
+        if response.status_code >= 300:
+            return f"http{response.status_code}", response.text[:100]
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from console.config import Settings  # noqa: PLC0415
+    from core.db.session import get_engine  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m console.notices")
+    parser.add_argument("command", choices=["deliver"])
+    parser.add_argument("--once", action="store_true", help="one round, then exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    settings = Settings.from_env()
+    rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_s)
+    worker = NoticeWorker(get_engine(settings.db_url), rasa, settings.wechat_window_hours)
+    try:
+        while True:
+            tried = worker.run_once()
+            logger.info("notices: %d tried", tried)
+            if args.once:
+                return 0
+            time.sleep(NOTICE_POLL_S)
+    finally:
+        worker.close()
+        rasa.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
