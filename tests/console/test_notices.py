@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from console import notices as console_notices
 from console.notices import NoticeWorker, has_notice
 from console.rasa_client import RasaClient
 from core.db import forget, notices
@@ -222,3 +223,22 @@ def test_deleting_my_records_removes_the_consent_and_pending_notices(
     assert rows(db_url) == []
     post(client, OPEN_APPEAL, "evt-n-8", APPROVED)  # no consent any more: nothing queued
     assert rows(db_url) == []
+
+
+def test_deliver_once_from_the_command_line(
+        db_url: str, client: TestClient, fake_rasa: FakeRasa,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    consent(db_url, "widget", "web-visitor-2")
+    post(client, OPEN_APPEAL, "evt-n-9", APPROVED)
+    monkeypatch.setenv("MERCHANT_DB_URL", db_url)
+    monkeypatch.setenv("RASA_URL", "http://rasa.test")
+    monkeypatch.setenv("RASA_TOKEN", TOKEN)
+    real_client = console_notices.RasaClient
+
+    def fake_client(*args: Any, **kwargs: Any) -> RasaClient:
+        return real_client(*args, transport=fake_rasa.transport(), **kwargs)
+
+    monkeypatch.setattr(console_notices, "RasaClient", fake_client)
+    assert console_notices.main(["deliver", "--once"]) == 0
+    assert rows(db_url)[0].status == "sent"
+    assert len(fake_rasa.bot_events("web-visitor-2")) == 1
