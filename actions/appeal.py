@@ -15,9 +15,27 @@ from sqlalchemy.orm import Session
 from actions.account import APPEAL_CATEGORY_LABELS, APPEAL_STATUS_LABELS, answer_account
 from actions.ask import AskForSlot
 from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
-from actions.forms import FORM_STOP, MISSES, SWITCH_TO, Answer, RepairingForm
+from actions.forms import (
+    DIGRESSIONS,
+    FORM_STOP,
+    MISSES,
+    REPAIR_STATE,
+    SWITCH_TO,
+    Answer,
+    RepairingForm,
+)
 from actions.guidance import bound_reason
-from actions.repair import SHORT_QUESTION, Said
+from actions.repair import (
+    ACK,
+    CORRECTION,
+    SHORT_QUESTION,
+    SURE,
+    TASK_INTENTS,
+    Move,
+    Said,
+    classify,
+    safety_of,
+)
 from core.answers import read_appeal_confirm
 from core.choices import pick
 from core.db import repository
@@ -43,6 +61,20 @@ MAX_DESCRIPTION = 500
 USE_BOUND_PHONE = re.compile(r"绑定|同一个|一样|原来的|用这个|这个号")
 # Written into the appeal when the merchant cannot describe what happened.
 NO_DESCRIPTION = "商户表示说不清具体情况，请审核人员结合交易记录核实。"
+
+# "情况说明加一句：……", "再补充一点 ……": what follows is added to the description.
+ADD_TO_DESCRIPTION = re.compile(
+    r"^(?:等下|等一下|对了|还有)?[，,\s]*(?:情况说明|说明|描述)?(?:里|里面|上)?(?:再)?"
+    r"(?:加一句|加一点|加上|加个|补充一下|补充一句|补充一点|补充|补一句|补上|添一句|添上|追加)"
+    r"[：:，,\s]*(?P<added>.+)$")
+MIN_ADDITION = 8
+
+
+def added_to_description(text: str) -> str | None:
+    found = ADD_TO_DESCRIPTION.match(text.strip())
+    added = found.group("added").strip(" ，,。.") if found else ""
+    return added if len(added) >= 4 else None
+
 
 APPEAL_SLOTS = ["appeal_category", "appeal_description", "appeal_contact", "appeal_confirm"]
 
@@ -177,6 +209,38 @@ class ValidateAppealForm(RepairingForm):
         # A changed answer needs a new look at the summary.
         return {"appeal_confirm": None} if slot != "appeal_confirm" else {}
 
+    async def _repair_or_take(
+        self, requested: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """"情况说明加一句 每单都有快递单号" after the description: added to it (and the
+        summary shown again), never dropped for the step's hint."""
+        said = Said.of(tracker)
+        description = tracker.get_slot("appeal_description")
+        if requested in ("appeal_contact", "appeal_confirm") and description \
+                and description != NO_DESCRIPTION and safety_of(said.text) is None:
+            added = added_to_description(said.text)
+            if added is None and requested == "appeal_confirm" \
+                    and read_appeal_confirm(said.text, said.intent) is None \
+                    and not said.is_question and len(said.text) >= MIN_ADDITION \
+                    and not CORRECTION.search(said.text):
+                added = await self._plain_addition(said, tracker, domain)
+            if added:
+                dispatcher.utter_message(response="utter_description_added")
+                return {"appeal_description": f"{description}；{added}"[:MAX_DESCRIPTION],
+                        "appeal_confirm": None, REPAIR_STATE: None, DIGRESSIONS: 0.0,
+                        MISSES: 0.0}
+        return await super()._repair_or_take(requested, dispatcher, tracker, domain)
+
+    async def _plain_addition(self, said: Said, tracker: Tracker,
+                              domain: DomainDict) -> str | None:
+        """A statement at the summary that is no answer and no other move (a fact about
+        the case, "每单都有快递单号"): more of the description."""
+        move = classify(said, None, free_text=False)
+        task = said.intent in TASK_INTENTS and said.confidence >= SURE
+        return said.text.strip() if move in (Move.MISS, Move.DIGRESS) and not task \
+            and not ACK.match(said.text) else None
+
 
 class ActionAskAppealConfirm(AskForSlot):
     """Asks for the confirmation by showing the summary of the appeal."""
@@ -254,3 +318,56 @@ class ActionSubmitAppeal(Action):
         else:
             dispatcher.utter_message(response="utter_verify_locked")
         return reset
+
+
+# "暗号 山茶花", "暗号：老槐树", "我的暗号是蓝莓果酱": the phrase the appeal's notices carry.
+NOTICE_PHRASE = re.compile(r"暗[号號]\s*(?:就用|就叫|叫|是|为|用)?\s*[：:，,]?\s*(?P<phrase>.+?)\s*[。.!！]*$")
+PHRASE_CHARS = re.compile(r"^[\u4e00-\u9fffA-Za-z][\u4e00-\u9fffA-Za-z0-9]{1,7}$")
+
+
+def read_notice_phrase(text: str) -> str | None:
+    """The phrase in "暗号 山茶花": 2 to 8 characters, never a number (a phone, a code)."""
+    match = NOTICE_PHRASE.search(text.strip())
+    if match is None:
+        return None
+    phrase = match.group("phrase").strip()
+    if not PHRASE_CHARS.match(phrase) or sum(c.isdigit() for c in phrase) > 2:
+        return None
+    return phrase
+
+
+class ActionSetNoticePhrase(Action):
+    """The merchant's consent to be told the result of their open appeal, on this
+    channel, with the phrase every notice will carry (core.db.notices)."""
+
+    def name(self) -> str:
+        return "action_set_notice_phrase"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        phrase = read_notice_phrase((tracker.latest_message or {}).get("text") or "")
+        if phrase is None:
+            dispatcher.utter_message(response="utter_notice_phrase_hint")
+            return []
+        channel, sender_id = sender_key(tracker)
+
+        def work(session: Session) -> tuple[str, str | None]:
+            from core.db import notices  # the outbox's own module
+
+            merchant_id = repository.bound_merchant_id(session, channel, sender_id)
+            if merchant_id is None:
+                return "unverified", None
+            appeal = repository.open_appeal(session, merchant_id)
+            if appeal is None:
+                return "no_appeal", None
+            notices.remember_consent(session, appeal.id, channel, sender_id, phrase)
+            return "saved", appeal.id
+
+        try:
+            outcome, appeal_id = await run_in_session(work)
+        except DatabaseUnavailable:
+            return utter_busy(dispatcher)
+        dispatcher.utter_message(response=f"utter_notice_phrase_{outcome}",
+                                 **({"appeal_id": appeal_id} if appeal_id else {}))
+        return []

@@ -203,9 +203,11 @@ class ValidateRemoteAdviceForm(RepairingForm):
         self, said: Said, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> dict[str, Any]:
         """What the merchant already said ("你直接推荐一个吧 我没网站 没小程序", typed at
-        the offer) is not asked again."""
+        the offer) is not asked again; what this very message says replaces an earlier
+        answer ("不是啊 我说了要卖外省" after a recommendation for local customers)."""
+        now = stated_facts(tracker, latest_only=True)
         return {slot: value for slot, value in stated_facts(tracker).items()
-                if tracker.get_slot(slot) is None}
+                if tracker.get_slot(slot) is None or slot in now}
 
     async def parse_payer_location(self, said: Said, tracker: Tracker) -> Answer | None:
         return parse_payer_location(said.text)
@@ -274,10 +276,12 @@ def said_before(tracker: Tracker, response: str) -> bool:
     return False
 
 
-def stated_facts(tracker: Tracker) -> dict[str, Any]:
+def stated_facts(tracker: Tracker, latest_only: bool = False) -> dict[str, Any]:
     """What the merchant already said in this session about the advisor's questions
     ("我没有外地客户", "有网站但没备案"), latest first; only statements that name the
-    question's topic count, so a bare "没有" answers nothing here."""
+    question's topic count, so a bare "没有" answers nothing here. Within one message,
+    local and remote customers in different clauses ("以前就卖给本地人 现在想卖到外省去")
+    are both."""
     found: dict[str, Any] = {}
     for event in reversed(tracker.events):
         if event.get("event") == "session_started":
@@ -293,10 +297,23 @@ def stated_facts(tracker: Tracker) -> dict[str, Any]:
                 continue
         # The whole message first ("没有外地客户，就是想线上收款" is remote), then clause
         # by clause: "客户都在外地，有网站但没备案，怎么收款" states two facts in a question.
-        for clause in [text, *clauses(text)]:
+        here: dict[str, Any] = {}
+        locations: set[str] = set()
+        for index, clause in enumerate([text, *clauses(text)]):
             for slot, value in _stated(clause).items():
-                if slot not in found and value is not None and value is not answers.UNSURE:
-                    found[slot] = value
+                if value is None or value is answers.UNSURE:
+                    continue
+                if slot == "payer_location" and index and "payer_location" not in here:
+                    locations.add(value)  # the whole message said nothing of it
+                    continue
+                here.setdefault(slot, value)
+        if locations:
+            here.setdefault("payer_location",
+                            "both" if len(locations) > 1 else locations.pop())
+        for slot, value in here.items():
+            found.setdefault(slot, value)
+        if latest_only:
+            break
     return found
 
 
@@ -345,8 +362,10 @@ class ActionRemoteIntro(Action):
         warn_if_scam(dispatcher, tracker)
         reason_code = await bound_reason(tracker)
         events: list[EventType] = []
+        # This message's own facts replace earlier answers ("不是啊 我说了要卖外省").
+        now = stated_facts(tracker, latest_only=True)
         stated = {slot: value for slot, value in stated_facts(tracker).items()
-                  if tracker.get_slot(slot) is None}
+                  if tracker.get_slot(slot) is None or slot in now}
         if reason_code == "remote_qr_collection":
             dispatcher.utter_message(response="utter_remote_from_restriction")
             stated["payer_location"] = "remote"

@@ -59,3 +59,18 @@ async def test_editing_the_description_at_the_summary(talk: Talk) -> None:
     description = await merchant.slot("appeal_description") or ""
     assert description.startswith("我们是卖水果的") and description.endswith("客户都是老顾客")
     assert changed.responses[-1] == "utter_ask_appeal_confirm"
+
+
+@pytest.mark.parametrize("addition", ["等下 情况说明加一句 每单都有快递单号 一个月大概三四十单",
+                                      "每单都有快递单号，一个月大概三四十单"])
+async def test_a_sentence_added_at_the_summary_goes_into_the_description(
+        talk: Talk, addition: str) -> None:
+    merchant, _ = await verified(talk, "我要申诉", "1900000002")
+    await merchant.say("外地的老客户扫店里的码买水果，都有聊天记录")
+    await merchant.say("用绑定手机")
+    reply = await merchant.say(addition)
+    description = await merchant.slot("appeal_description") or ""
+    assert description.startswith("外地的老客户") and "快递单号" in description, description
+    assert reply.responses == ["utter_description_added", "utter_ask_appeal_confirm"], \
+        reply.responses
+    assert "快递单号" in reply.text  # the summary shows it before filing

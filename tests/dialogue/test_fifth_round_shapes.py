@@ -144,3 +144,22 @@ async def test_a_complaint_at_the_verify_step_is_kept_for_the_agent(talk: Talk) 
     reply = await merchant.say("你们客服太慢了，我申诉了一个礼拜都没人理")
     assert "utter_hint_handoff_verify" not in reply.responses, reply.responses
     assert "一个礼拜" in (await merchant.slot("handoff_problem") or "")
+
+
+async def test_local_customers_before_and_remote_ones_now_are_not_local(talk: Talk) -> None:
+    merchant = talk()
+    first = await merchant.say("我在老家做手工辣椒酱的 以前就卖给本地人 现在想卖到外省去 "
+                               "用哪种收款方式好啊 网站我有是有但是还没备案")
+    assert "utter_recommend_offline_qr" not in first.responses, first.responses
+
+
+async def test_a_correction_after_a_recommendation_replaces_the_answer(talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("帮我选收款方式")
+    await merchant.say("1")
+    local = await merchant.say("都是本地街坊")
+    assert "utter_recommend_offline_qr" in local.responses
+    await merchant.say("帮我选收款方式")
+    corrected = await merchant.say("不是啊 我说了要卖外省 客户不来店里的 都是微信下单发快递")
+    assert "utter_recommend_offline_qr" not in corrected.responses, corrected.responses
+    assert await merchant.slot("payer_location") in ("remote", "both")
