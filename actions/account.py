@@ -580,7 +580,17 @@ def explain_rejection(dispatcher: CollectingDispatcher, tracker: Tracker,
 def explain_review(dispatcher: CollectingDispatcher, tracker: Tracker, account: AccountView,
                    appeal: AppealView, entry_id: str) -> None:
     values = {**appeal.template_values(), KB_METADATA: entry_id}
-    if appeal.needs_materials or times_said(tracker, STATUS_RESPONSES, appeal.id) >= 1:
+    status_said = times_said(tracker, STATUS_RESPONSES, appeal.id) >= 1
+    if status_said and entry_id in FUNDS_ENTRIES and not appeal.needs_materials \
+            and facts_said(tracker, "funds_wait_review") == 0:
+        # "这钱是不是没了 房租咋办" after the status: the money, not the status again.
+        chase = ("申诉已经超时了，急用钱的话打95017报申诉编号说明情况，请客服帮忙催审核。"
+                 if appeal.overdue else
+                 "急用钱（比如要交房租）可以打95017说明情况，问问能不能加快。")
+        dispatcher.utter_message(response="utter_funds_wait_review", chase=chase,
+                                 **{**values, FACT_METADATA: "funds_wait_review"})
+        return
+    if appeal.needs_materials or status_said:
         # Waiting for the merchant's documents, not for the reviewers: say what to send.
         # Shorter, with the next step; still the answer to the entry asked.
         utter_appeal(dispatcher, tracker, account, appeal, {KB_METADATA: entry_id})

@@ -144,6 +144,9 @@ class RepairingForm(FormValidationAction, abc.ABC):
     slot_words: dict[str, re.Pattern[str]] = {}
     #: Free-text slots: a story is an answer unless it is asked as a question.
     free_text_slots: frozenset[str] = frozenset()
+    # Free-text steps where a question is the answer itself ("你遇到什么问题？"): kept,
+    # and answered too, never a digression from the step.
+    question_slots: frozenset[str] = frozenset()
     #: "I don't know" patterns per slot, when the generic one is not the right test.
     skip_words: dict[str, re.Pattern[str]] = {}
     #: Said when the form pauses; tells how to come back.
@@ -347,6 +350,10 @@ class RepairingForm(FormValidationAction, abc.ABC):
                             asks_who=self.asks_who, safety=safety)
 
         move = kind()
+        kept_question = move == Move.DIGRESS and parsed is not None \
+            and requested in self.question_slots
+        if kept_question:
+            move = Move.ANSWER
         if move == Move.EMERGENCY:
             # Stop, 95017, the password, the bank first; the form waits for "继续".
             await safety_first(dispatcher, tracker)
@@ -374,9 +381,13 @@ class RepairingForm(FormValidationAction, abc.ABC):
             if move == Move.ANSWER and free_text and said.is_question \
                     and is_digression(said, free_text=True):
                 # The story is kept and the question in it answered: nothing asked twice.
-                await answer_faq(dispatcher, tracker)
+                answered = await answer_faq(dispatcher, tracker)
+            else:
+                answered = False
             values = await self._take(move, requested, said, parsed, dispatcher, tracker,
                                       domain)
+            if kept_question and answered:
+                values[REPAIR_STATE] = "remind"  # the next step briefly, after the answer
             if move == Move.ANSWER and elsewhere:
                 values.update({slot: value for slot, value in elsewhere.items()
                                if values.get(slot) is None})

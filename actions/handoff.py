@@ -427,6 +427,7 @@ class ValidateHandoffForm(RepairingForm):
         "handoff_contact": re.compile(r"电话|手机|联系"),
     }
     free_text_slots = frozenset({"handoff_problem"})
+    question_slots = frozenset({"handoff_problem"})
     pause_response = "utter_pause_handoff_form"
 
     def name(self) -> str:

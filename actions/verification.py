@@ -220,7 +220,8 @@ ROLE_FAMILIES = {
     "service_provider": ("sp_", "dev_sub_merchant_error"),
     "developer": ("dev_",),
     "personal": ("no_merchant_id", "appeal_personal_account", "reason_personal_code_business"),
-    "staff": ("staff_collection_notice", "collection_voice_broadcast", "face_to_face_ok",
+    "staff": ("staff_collection_notice", "staff_tell_owner", "collection_voice_broadcast",
+              "face_to_face_ok", "customer_cannot_pay",
               "customer_credit_card_failed", "payment_not_received", "refund_to_customer"),
 }
 def declined_check(tracker: Tracker) -> bool:

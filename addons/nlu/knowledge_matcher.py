@@ -218,8 +218,11 @@ class KnowledgeMatcher(GraphComponent):
         main = decision.entry_id if decision.kind == "answer" else INTENT_ENTRIES.get(intent or "")
         # Not the task's own overview: the task says it ("帮我查下状态" needs no
         # "收款被限制了怎么办" before the check).
+        # Nor another platform's redirect beside a scam warning: "抖音上有人说交1500能解封"
+        # names where the scammer was, not a question for 抖音.
         also = [entry_id for entry_id in clear if entry_id != main
-                and entry_id not in TASK_ENTRIES.get(intent or "", ())][:1]
+                and entry_id not in TASK_ENTRIES.get(intent or "", ())
+                and not (scam_told and index.entries[entry_id].scope == "redirect")][:1]
         message.set(KNOWLEDGE_KEY, {
             **decision.as_dict(),
             "also": also,

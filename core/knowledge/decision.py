@@ -222,6 +222,11 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
     platform_score = next((c.score for c in candidates if c.entry_id == platform_entry), None)
     platform_close = platform_score is not None and top is not None \
         and top.score - platform_score <= PLATFORM_MARGIN
+    if scam_told and platform_entry in entries and top is not None \
+            and top.entry_id.startswith(SCAM_PREFIX) and top.score >= ANSWER:
+        # "抖音上有人说交1500能帮我解封": the platform is where the scammer was; the
+        # warning is the answer, not a redirect to that platform.
+        return Decision("answer", top.entry_id, why="scam")
     if platform_entry in entries and (intent == OUT_OF_SCOPE or (
             not ours_named and (redirect or platform_close))):
         # The platform the message names, unless a redirect entry fits it better
