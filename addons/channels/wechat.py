@@ -299,8 +299,8 @@ class WeChatInput(InputChannel):
                 "wechat channel has no AppID/AppSecret: slow or long answers cannot be "
                 "delivered through the customer-service API"
             )
-        # Images of a verified merchant with an open appeal become appeal materials
-        # (addons/channels/wechat_media.py; fetching needs the AppID/AppSecret).
+        # Images and files of a verified merchant with an open appeal become appeal
+        # materials (addons/channels/wechat_media.py; fetching needs the AppID/AppSecret).
         self.materials: WeChatMaterials | None = (
             WeChatMaterials(self.api) if with_materials and self.api.configured else None)
 
@@ -328,6 +328,12 @@ class WeChatInput(InputChannel):
                                             on_new_message)
             return response.text(result.body, status=result.status,
                                  content_type=result.content_type)
+
+        @webhook.listener("after_server_start")
+        async def start_media_retries(*_: Any) -> None:
+            # WeChat files kept for a retry (core.db.media_downloads), also after a restart.
+            if self.materials is not None:
+                self.materials.start()
 
         @webhook.listener("before_server_stop")
         async def finish_deliveries(*_: Any) -> None:
@@ -462,6 +468,8 @@ class WeChatInput(InputChannel):
 
     async def close(self) -> None:
         """Close the WeChat API session and the state store (server stop)."""
+        if self.materials is not None:
+            await self.materials.close()
         await self.api.close()
         await self.state.store.close()
 
@@ -520,10 +528,13 @@ class WeChatInput(InputChannel):
             })
             if self.materials is not None:
                 # A verified merchant's open appeal: fetched, checked and kept at once.
-                taken = await self.materials.take_image(message)
+                taken = await self.materials.take(message)
                 if taken is not None:
                     return RenderedReply(taken)
             return RenderedReply(IMAGE_TEXT)
+        if msg_type == "file" and self.materials is not None:
+            # A PDF or image sent as a file: the same materials path (or what to do first).
+            return RenderedReply(await self.materials.take(message) or UNSUPPORTED_TEXT)
         if msg_type == "event":
             event = str(getattr(message, "event", "") or "").lower()
             if event in ("subscribe", "subscribe_scan"):

@@ -44,7 +44,7 @@ MODES = ("plaintext", "compatible", "safe")
 # Fields the channel reads: each must occur at most once and hold plain text only.
 _FLAT_FIELDS = (
     "ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Content", "Recognition",
-    "MediaId", "PicUrl", "Format", "Event", "EventKey",
+    "MediaId", "PicUrl", "Format", "Event", "EventKey", "Title", "FileName", "FileTotalLen",
 )
 _REQUIRED_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 _DIGITS = re.compile(r"^\d{1,20}$")

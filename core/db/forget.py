@@ -29,6 +29,7 @@ sender (docs/security.md P5 k):
 - appeal materials (``materials``): the files stay with their appeal (the business's
   records), but the reference to the message or upload they came from names the sender
   (``wechat:<openid>:…``, ``upload:<session>:…``) and gets a name of its own instead;
+  WeChat files still to fetch again or to tell about (``wechat_media_downloads``): deleted;
 - kept as they are: the merchant's own records (account, states and filed appeals with
   their contact phone: the business's records, named by the merchant id and by no
   sender; the confirmation says so), and the knowledge base's drafts (the team's own
@@ -43,7 +44,7 @@ import secrets
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from core.db import notices, repository
+from core.db import media_downloads, notices, repository
 from core.db.inbox import InboxAction, InboxTriaged
 from core.db.models import (
     AgentMessage,
@@ -76,6 +77,9 @@ def forget(session: Session, channel: str, sender_id: str,
     _inbox(session, channel, sender_id)
     _materials(session, channel, sender_id)
     _notices(session, channel, sender_id)
+    if channel == "wechat":
+        # WeChat files still to fetch or to tell about name the sender: deleted.
+        media_downloads.forget_sender(session, sender_id)
 
 
 def _handoffs(session: Session, channel: str, sender_id: str, now: dt.datetime) -> None:

@@ -39,6 +39,12 @@ class MaterialsSettings(BaseSettings):
     clamd_timeout_s: float = 30.0
     # WeChat keeps a media file for 3 days after the message.
     wechat_media_max_age_s: float = 3 * 24 * 3600
+    # A WeChat file that could not be fetched at once is fetched again for this long after
+    # the message (capped by the media window above). 46 hours: the last outcome still
+    # reaches the merchant inside WeChat's 48-hour customer-service window.
+    wechat_retry_for_s: float = 46 * 3600
+    # How often the channel looks for downloads due again.
+    wechat_retry_poll_s: float = 30.0
 
     class Config:
         env_prefix = "MATERIALS_"
@@ -69,4 +75,10 @@ class MaterialsSettings(BaseSettings):
     def _positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError("must be at least 1")
+        return value
+
+    @validator("wechat_retry_for_s", "wechat_retry_poll_s")
+    def _positive_seconds(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0 seconds")
         return value

@@ -8,15 +8,17 @@ import io
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import clamd
 import pytest
 from PIL import Image
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db.models import Appeal, AppealStatus, IdentityBinding
+from core.db.models import Appeal, AppealStatus, IdentityBinding, Material
 from core.db.session import get_engine
 from core.materials import (
     ClamdScanner,
@@ -130,6 +132,70 @@ def offline_pipeline(db_url: str, settings: MaterialsSettings,
     """A pipeline whose scanner is down (no clamd needed)."""
     return MaterialsPipeline(settings, down_scanner, LocalStorage(settings.storage_dir),
                              db_url=db_url)
+
+
+@pytest.fixture()
+def fake_wechat() -> Iterator[Any]:
+    """The fake WeChat API with the media download (tests/materials/fake_media.py)."""
+    from tests.materials.fake_media import FakeWeChatMedia
+    from tests.wechat.client import APP_ID
+
+    fake = FakeWeChatMedia(app_id=APP_ID, app_secret="secret").start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture()
+async def make_channel(fake_wechat: Any, make_pipeline: Any,
+                       monkeypatch: pytest.MonkeyPatch,
+                       tmp_path: Path) -> AsyncIterator[Any]:
+    """Builds WeChat channels on the fake WeChat API (``api_base`` = its URL, as
+    ``WECHAT_API_BASE``) taking materials with ``make_pipeline()`` or the pipeline given;
+    drained and closed after the test. The WeChat modules load rasa: imported here, for
+    the tests that use them only."""
+    from addons.channels.wechat import WeChatConfig, WeChatInput
+    from addons.channels.wechat_media import WeChatMaterials
+    from addons.channels.wechat_store import MemoryStore
+    from tests.wechat.client import APP_ID, TOKEN
+
+    monkeypatch.setenv("LOCAL_SECRETS_DIR", str(tmp_path / "secrets"))
+    built: list[Any] = []
+
+    def build(pipeline: MaterialsPipeline | None = None) -> Any:
+        channel = WeChatInput(WeChatConfig(token=TOKEN, app_id=APP_ID, app_secret="secret",
+                                           api_base=fake_wechat.url), store=MemoryStore())
+        channel.materials = WeChatMaterials(channel.api, pipeline or make_pipeline())
+        built.append(channel)
+        return channel
+
+    yield build
+    for channel in built:
+        await channel.drain()
+        await channel.close()
+
+
+@pytest.fixture()
+def channel(make_channel: Any) -> Any:
+    """A WeChat channel whose pipeline scans with the session's real clamd."""
+    return make_channel()
+
+
+def stored(db_url: str) -> list[Material]:
+    with Session(get_engine(db_url)) as session:
+        rows = list(session.execute(select(Material)).scalars())
+        session.expunge_all()
+        return rows
+
+
+def downloads(db_url: str) -> list[Any]:
+    """The WeChat media downloads kept for a retry (core.db.media_downloads), oldest first."""
+    from core.db.media_downloads import MediaDownload
+
+    with Session(get_engine(db_url)) as session:
+        rows = list(session.execute(select(MediaDownload).order_by(MediaDownload.id))
+                    .scalars())
+        session.expunge_all()
+        return rows
 
 
 def bind(db_url: str, channel: str, sender_id: str, merchant_id: str) -> None:

@@ -1,6 +1,10 @@
 """The fake WeChat API of tests/wechat (``WECHAT_API_BASE``) with the media download:
 ``GET /cgi-bin/media/get?access_token=…&media_id=…`` answers the file's bytes, or JSON
-``{"errcode": 40007}`` for a MediaId it does not have (also: older than 3 days)."""
+``{"errcode": 40007}`` for a MediaId it does not have (also: older than 3 days).
+
+Outages, switched on and off by a test: ``media_down_status`` (the media API answers that
+HTTP status, as a proxy in front of a broken WeChat does), ``media_errcode`` (it answers
+that errcode, e.g. -1 "system busy"), ``send_errcode`` (the customer-service API does)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,9 @@ from tests.wechat.fake_wechat import FakeWeChat
 class FakeWeChatMedia(FakeWeChat):
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     media_calls: list[dict[str, str]] = field(default_factory=list)
+    media_down_status: int = 0
+    media_errcode: int = 0
+    send_errcode: int = 0
 
     def start(self) -> FakeWeChatMedia:
         fake = self
@@ -40,6 +47,9 @@ class FakeWeChatMedia(FakeWeChat):
                     self._send(json.dumps(fake.token(query)).encode(), "text/plain")
                 elif url.path == "/cgi-bin/media/get":
                     body, content_type = fake.get_media(query)
+                    if fake.media_down_status:
+                        self.send_error(fake.media_down_status)
+                        return
                     self._send(body, content_type)
                 else:
                     self.send_error(404)
@@ -59,9 +69,19 @@ class FakeWeChatMedia(FakeWeChat):
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
+    def custom_send(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        if self.send_errcode:
+            with self._lock:
+                self.send_attempts += 1
+            return {"errcode": self.send_errcode, "errmsg": "system error"}
+        return super().custom_send(token, body)
+
     def get_media(self, query: dict[str, str]) -> tuple[bytes, str]:
         with self._lock:
             self.media_calls.append(query)
+            if self.media_errcode:
+                return (json.dumps({"errcode": self.media_errcode,
+                                    "errmsg": "system error"}).encode(), "application/json")
             token = query.get("access_token", "")
             if not token.startswith("TOKEN-") or token in self.revoked_tokens:
                 return (json.dumps({"errcode": 40001, "errmsg": "invalid credential"}).encode(),
