@@ -509,6 +509,10 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
             dispatcher.utter_message(text=WAITED_LONG_ANSWER, **{KB_METADATA: entry_id})
             return True
         return False
+    asks_missing = entry_id == "appeal_materials_missing" or (
+        entry_id in ("appeal_materials", "materials_send_here") and bool(MISSING_WORDS.search(text)))
+    if asks_missing and await explain_checklist(dispatcher, account, entry_id):
+        return True
     rejected = account.newest(AppealStatus.rejected)
     if RESUBMIT_TIME.search(text) and rejected is not None and not any(
             a.status.is_open for a in account.appeals):
@@ -545,6 +549,30 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
         explain_withdrawal(dispatcher, tracker, account, entry_id)
         return True
     return False
+
+
+# "还缺什么材料", "交齐了吗": the open appeal's checklist against the files received.
+MISSING_WORDS = re.compile(r"还缺|缺什么|缺啥|缺哪|齐了|交齐|齐不齐|够不够|够了吗|还差|还要补什么")
+
+
+async def explain_checklist(dispatcher: CollectingDispatcher, account: AccountView,
+                            entry_id: str) -> bool:
+    """The open appeal's checklist for its reason, ticked by the files this chat received
+    (core.materials.checklist); False without an open appeal."""
+    from core.materials.checklist import status_for_appeal  # the materials' own module
+
+    appeal = next((a for a in account.appeals if a.status.is_open), None)
+    if appeal is None:
+        return False
+    try:
+        text = await run_in_session(lambda session: status_for_appeal(session, appeal.id))
+    except DatabaseUnavailable:
+        return False
+    if text is None:
+        return False
+    dispatcher.utter_message(text=text, **{KB_METADATA: entry_id,
+                                           FACT_METADATA: "materials_checklist"})
+    return True
 
 
 # Money on its way: a withdrawal or a settlement, not an appeal.

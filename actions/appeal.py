@@ -311,7 +311,10 @@ class ActionSubmitAppeal(Action):
         except DatabaseUnavailable:
             return reset + utter_busy(dispatcher)
         if outcome == "filed":
+            from core.materials.checklist import offer_text  # the materials' own module
+
             dispatcher.utter_message(response="utter_appeal_filed", **values)
+            dispatcher.utter_message(text=offer_text(category))
             return reset + [SlotSet("appeal_id", values["appeal_id"])]
         if outcome == "duplicate":
             dispatcher.utter_message(response="utter_appeal_duplicate", **values)

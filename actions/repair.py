@@ -242,7 +242,9 @@ ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|(是|我是)(他|她)的?(外甥|侄子|侄女|儿子|女儿|亲戚|家人)")),
     ("personal", re.compile(
         r"没有?(开|开通|注册|申请|办)?过?(任何|什么)?商户|没得商户|无商户号|个人用户|个人微信"
-        r"|个人收款码|个人的(收款)?码|(我是|就是|只是|我只是)个人|私人微信|普通(微信)?用户|(就是|只是)?普通人")),
+        r"|个人收款码|个人的(收款)?码|(我是|就是|只是|我只是)个人|私人微信|普通(微信)?用户|(就是|只是)?普通人"
+        # "我微信零钱被冻结了": a personal wallet, not a merchant account.
+        r"|(我的?|微信)零钱(被|给)?(冻|限|封|锁)")),
 )
 # "我不是商家" from someone whose own collecting is restricted: a personal account.
 OWN_COLLECTING = re.compile(r"收钱|收款|收到|收了|收的钱|被限|受限|限制|冻结|封了")

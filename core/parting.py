@@ -28,7 +28,8 @@ DONE = re.compile(
     re.IGNORECASE)
 # Not a parting, whatever its end: a request, money handed over, codes given.
 REQUEST = re.compile(r"帮我|帮忙(看|查|处理)|麻烦|请(你|您)?(帮|查|看|处理)|能否|想问|咨询|查一下|看一下|看看")
-AT_RISK = re.compile(r"(转|付|交|打|汇|给)(了|过)|验证码|密码|口令|卡号")
+# "我先不付了" says no money went anywhere.
+AT_RISK = re.compile(r"(?<![不没别])(转|付|交|打|汇|给)(了|过)|验证码|密码|口令|卡号")
 PASSWORD_CHANGED = re.compile(r"(改|修改|换|重置|重设)(了|一下|下)?(支付|登录)?密码")
 MERCHANT_ID = re.compile(r"\d{8,}")
 THANKS_MIDDLE = re.compile(r"(谢谢|谢了|谢啦|多谢|感谢)(你|您|你们|啦|了|啊)*")

@@ -239,6 +239,12 @@ class KnowledgeMatcher(GraphComponent):
             self._rank_first(message, KNOWLEDGE_INTENT, max(score, confidence))
         elif decision.kind == "suggest":
             self._rank_first(message, FALLBACK_INTENT, confidence)
+        elif decision.why == "task" and intent in TASK_INTENTS and (
+                message.get(INTENT) or {}).get(INTENT_NAME_KEY) == FALLBACK_INTENT:
+            # "我商户号被冻结了申诉交上去快两个星期了……要不要重新交？？": two tasks close
+            # (status, appeal) made it ambiguous, yet no entry fits better than doing the
+            # likelier one; it is done, not "我没太看懂".
+            self._rank_first(message, intent, confidence)
 
     def _follow_up(self, message: Message, text: str, chars: int, intent: str | None,
                    confidence: float, decision: Decision, candidates: list[Candidate],

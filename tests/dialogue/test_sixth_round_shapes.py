@@ -6,6 +6,8 @@ may resubmit, and that materials sent now would reach no appeal."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.dialogue.conftest import Talk
@@ -59,3 +61,76 @@ async def test_materials_before_any_appeal_are_not_promised_to_reach_one(talk: T
     photos = await merchant.say("执照照片能直接发这儿吗")
     assert photos.entries == ["materials_send_here"], photos.entries
     assert "还没有审核中的申诉" in photos.text, photos.text
+
+
+async def test_an_angry_overdue_story_is_the_status_look_up(talk: Talk) -> None:
+    merchant = talk()
+    first = await merchant.say("你们到底怎么回事啊！！我商户号被冻结了申诉交上去快两个星期了一点动静都没有，"
+                               "下周就要发工资了钱全卡在里面，我是不是要重新再交一次申诉？？")
+    assert "utter_ask_rephrase" not in first.responses, first.responses
+    checked = await merchant.say("1900000003 0003")
+    assert "utter_appeal_status" in checked.responses and "先别重复提交" in checked.text
+
+
+async def test_a_waiting_appeal_is_not_a_new_account_review(talk: Talk) -> None:
+    reply = await talk().say("就是商户号冻结了啊 申诉审核中 等了快2周 钱提不出来")
+    assert reply.entries == ["appeal_overdue"], reply.entries
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    ("我就想知道：一个子商户被关支付权限，会不会影响我们服务商自己的商户号？", "sp_own_account_affected"),
+    ("我就要一句下单失败时给付款人看的提示语，比如弹窗里写什么", "dev_buyer_message"),
+    ("结果出来了你们咋通知我？打电话还是发短信？", "appeal_result_notice"),
+    ("我手机里有发货单和进货单的照片，能直接发给你吗？发这里行不行", "materials_send_here"),
+])
+async def test_new_user_asks_of_the_sixth_round(talk: Talk, text: str, entry: str) -> None:
+    reply = await talk().say(text)
+    assert reply.entries == [entry], reply.entries
+
+
+async def test_a_frozen_wallet_is_a_personal_users_and_the_police_question_answered(
+        talk: Talk) -> None:
+    person = talk(channel="wechat")
+    await person.say("你好 我微信零钱被冻结了 提示说什么有权机关冻结 我也没做啥坏事啊 钱要怎么才能拿出来")
+    police = await person.say("那我是不是要去派出所啊 会不会被抓 我真的不知道朋友那钱是啥来路")
+    assert police.entries == ["authority_contact_police"], police.entries
+    money = await person.say("帮我查下冻结了多少钱")
+    assert "商家助手" not in money.text and "后4位" not in money.text, money.text
+
+
+async def test_a_payer_who_sees_a_personal_name_is_not_told_their_code_was_swapped(
+        talk: Talk) -> None:
+    payer = talk()
+    await payer.say("我在一家店扫码付了268 微信显示支付成功钱也扣了 老板硬说没收到 让我再付一次 这咋整")
+    name = await payer.say("账单里就是支付成功 收款方写的是个人名字不是店名 老板是不是在骗我啊？我要不要再付一次")
+    assert "先别再付" in name.text and "换回你自己的码" not in name.text, name.text
+    bye = await payer.say("好的 我先不付了 跟老板对一下码 3Q")
+    assert bye.intent == "thank" and not any(bye.entries), (bye.intent, bye.entries)
+
+
+def add_material(db_url: str, appeal_id: str, merchant_id: str, name: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from core.db.models import Material, MaterialStatus
+    from core.db.session import get_engine
+
+    with Session(get_engine(db_url)) as session, session.begin():
+        session.add(Material(appeal_id=appeal_id, merchant_id=merchant_id, channel="widget",
+                             source_ref=f"widget:{name}", kind="jpeg", content_type="image/jpeg",
+                             size_bytes=1000, sha256="0" * 64, original_name=name,
+                             storage_key=f"k/{name}", status=MaterialStatus.clean))
+
+
+async def test_the_checklist_is_offered_at_filing_and_ticked_by_what_arrived(
+        talk: Talk, fresh_db: str) -> None:
+    merchant, _ = await verified(talk, "我要申诉", "1900000002")
+    await merchant.say("外地的老客户扫店里的码买水果，都有聊天记录")
+    await merchant.say("用绑定手机")
+    filed = await merchant.say("确认")
+    assert "utter_appeal_filed" in filed.responses
+    assert "和客户的聊天记录" in filed.text and "还缺什么材料" in filed.text
+    appeal_id = re.search(r"AP\d{11}", filed.text).group(0)
+    add_material(fresh_db, appeal_id, "1900000002", "订单截图.jpg")
+    missing = await merchant.say("还缺什么材料")
+    assert f"申诉 {appeal_id} 在这里收到了 1 份文件" in missing.text, missing.text
+    assert "✓ 真实订单" in missing.text and "□ 和客户的聊天记录" in missing.text

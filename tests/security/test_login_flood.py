@@ -93,8 +93,12 @@ def test_150_sign_ins_at_once_all_get_an_answer_and_none_a_500(db_url: str) -> N
             assert response.cookies.get("console_session")
         else:
             assert response.status_code in (401, 429), response.text
-    # The real agent's wrong passwords locked that account as they would one at a time.
-    assert statuses[429] > 0
+    # The real agent's wrong passwords locked that account as they would one at a time:
+    # the fifth one checked answers 429. On a loaded machine the gate may turn most of
+    # them away (503) before five are checked; then there was nothing to lock yet.
+    checked_wrong = sum(1 for body, response in zip(bodies, flooded, strict=True)
+                        if body["username"] == "li" and response.status_code in (401, 429))
+    assert statuses[429] > 0 or checked_wrong < 5, (statuses, checked_wrong)
     assert after.status_code == 200, after.text
 
 
