@@ -7,6 +7,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from console.wechat_templates import TemplateSettings
 from core.db.session import PROJECT_ROOT, database_url
 from core.local_secrets import local_secret
 
@@ -73,6 +74,9 @@ class Settings:
         cookie_secure = env.get("CONSOLE_COOKIE_SECURE", "auto").strip().lower() or "auto"
         if cookie_secure not in {"auto", "true", "false"}:
             raise ValueError("CONSOLE_COOKIE_SECURE must be auto, true or false")
+        # The notice worker reads these itself (console.notices); a malformed
+        # WECHAT_NOTICE_TEMPLATE_FIELDS stops the console here, not the worker silently.
+        TemplateSettings.from_env(env)
         return cls(
             db_url=env.get("MERCHANT_DB_URL") or database_url(),
             rasa_url=(env.get("RASA_URL") or "http://localhost:5005").rstrip("/"),

@@ -28,7 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from console import service
+from console import notice_panel, service
 from console.delivery import QUEUE_END_KIND, Delivery, queue_end_notice
 from console.events import EventSource
 from console.transcript import entry, follow_turn
@@ -275,6 +275,12 @@ class Watcher:
             row = session.execute(query.limit(1)).first()
         return (row.id, row.channel) if row else None
 
+    def phrases(self, handoff_id: int) -> list[str]:
+        """The merchant's 暗号 of this conversation, hidden from agents (notice_panel)."""
+        with Session(self.engine) as session:
+            handoff = session.get(Handoff, handoff_id)
+            return notice_panel.phrases_of(session, handoff) if handoff else []
+
     async def conversation_of(self, event: dict[str, Any]) -> tuple[int, str] | None:
         """The open handoff (id, channel) a broker event belongs to. The snapshot can be
         up to one interval old: a conversation queued (and claimed) since is looked up
@@ -342,6 +348,12 @@ async def follow(source: EventSource, watcher: Watcher, hub: Hub) -> None:
             continue
         line = entry(event, offered=offered)
         if line is not None:
+            try:
+                phrases = await asyncio.to_thread(watcher.phrases, handoff_id)
+            except Exception:  # noqa: BLE001 - unsure what to hide: shown on the next open
+                logger.exception("console follower: reading the notice phrases failed")
+                continue
+            notice_panel.hide_lines([line], phrases)
             hub.publish({"type": "message", "handoff_id": handoff_id, "entry": line})
 
 

@@ -2,7 +2,9 @@
 appended to the merchant's conversation as a bot event through the rasa HTTP API, so
 their own channel sends it (WeChat: a customer-service message within the 48-hour
 window; widget: pushed if connected, in the conversation for the next visit; REST: kept
-in the tracker, and POSTed to ``REST_NOTICE_WEBHOOK_URL`` when set).
+in the tracker, and POSTed to ``REST_NOTICE_WEBHOOK_URL`` when set). WeChat with the
+window closed: a template message (console.wechat_templates) when
+``WECHAT_NOTICE_TEMPLATE_ID`` is set, else the notice waits for the merchant to write.
 
 Never twice: the event carries ``metadata.appeal_notice_id``; before a retry (and when
 an answer was lost) the tracker is read for it, as console.delivery does for replies.
@@ -29,6 +31,14 @@ from sqlalchemy.orm import Session
 
 from console.rasa_client import RasaClient, RasaError
 from console.transcript import last_user_time
+from console.wechat_templates import (
+    INVALID_TEMPLATE,
+    OVER_QUOTA,
+    USER_REFUSED,
+    TemplateError,
+    TemplateSender,
+    TemplateSettings,
+)
 from core.db import notices
 from core.db.models import utcnow
 from core.db.notices import Due, NoticeStatus
@@ -38,6 +48,9 @@ logger = logging.getLogger(__name__)
 NOTICE_POLL_S = 60.0
 WECHAT_CODE = re.compile(r"errcode=(-?\d+)")
 WINDOW_CODE = "45015"
+WINDOW_TEXT = "超过48小时，等商户再次发消息后发送"
+# WeChat's daily quotas start again at midnight Beijing time (UTC+8).
+BEIJING_OFFSET_S = 8 * 3600
 
 
 def notice_metadata(notice_id: int, kind: str) -> dict[str, Any]:
@@ -62,6 +75,12 @@ def error_code(message: str) -> str:
     return match.group(1) if match else "error"
 
 
+def next_quota_reset(now_s: float) -> float:
+    """The next midnight in Beijing, as a Unix time."""
+    day = 86400
+    return (int((now_s + BEIJING_OFFSET_S) // day) + 1) * day - BEIJING_OFFSET_S
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """X-Notice-Signature: hex HMAC-SHA256 over ``timestamp + "\\n" + body``."""
     return hmac.new(secret.encode(), timestamp.encode() + b"\n" + body,
@@ -72,7 +91,8 @@ class NoticeWorker:
     def __init__(self, engine: Engine, rasa: RasaClient, window_hours: float = 48.0,
                  webhook_url: str | None = None, webhook_secret: str | None = None,
                  http_transport: httpx.BaseTransport | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 templates: TemplateSender | None = None) -> None:
         self.engine = engine
         self.rasa = rasa
         self.window_s = window_hours * 3600
@@ -82,9 +102,19 @@ class NoticeWorker:
             os.environ.get("REST_NOTICE_SECRET", "")
         self._http = httpx.Client(timeout=10.0, transport=http_transport)
         self.clock = clock
+        if templates is None:
+            template_settings = TemplateSettings.from_env()
+            templates = TemplateSender(template_settings) if template_settings else None
+        self.templates = templates
+        # Template messages off in this process (40037: a wrong template id, fixed only by
+        # a restart with another setting), and paused until WeChat's quota resets (45009).
+        self._templates_off: str | None = None
+        self._templates_paused_until = 0.0
 
     def close(self) -> None:
         self._http.close()
+        if self.templates is not None:
+            self.templates.close()
 
     def run_once(self, limit: int = 50) -> int:
         """Tries every due notice once; how many were tried."""
@@ -107,7 +137,7 @@ class NoticeWorker:
             return
         if not has_notice(tracker, notice.id):
             if notice.channel == "wechat" and not self._window_open(tracker):
-                self._window_closed(notice, "超过48小时，等商户再次发消息后发送")
+                self._outside_window(notice, WINDOW_TEXT)
                 return
             try:
                 self.rasa.append_bot_message(notice.sender_id, notice.channel, notice.text,
@@ -119,7 +149,7 @@ class NoticeWorker:
                     return
                 code = error_code(error.message)
                 if notice.channel == "wechat" and code == WINDOW_CODE:
-                    self._window_closed(notice, error.message)
+                    self._outside_window(notice, error.message)
                 else:
                     self._failed(notice, code, error.message)
                 return
@@ -135,9 +165,68 @@ class NoticeWorker:
         last = last_user_time(tracker)
         return last is not None and self.clock() < last + self.window_s
 
-    def _window_closed(self, notice: Due, error: str) -> None:
+    # --- WeChat outside the 48-hour window --------------------------------------------
+    def _template_blocked(self, notice: Due) -> str | None:
+        """Why no template message is tried for this notice now ("" without one
+        configured); None: try it."""
+        if self.templates is None:
+            return ""
+        if self._templates_off:
+            return self._templates_off
+        if str(USER_REFUSED) in notice.errors:
+            return "商户拒收模板消息（43101）"
+        if self.clock() < self._templates_paused_until:
+            return "模板消息今日额度已用完（45009）"
+        return None
+
+    def _outside_window(self, notice: Due, why: str) -> None:
+        """The window is closed: a template message if one may go, else wait for it."""
+        blocked = self._template_blocked(notice)
+        if blocked is not None or self.templates is None:
+            self._window_closed(notice, f"{why}；{blocked}" if blocked else why)
+            return
+        try:
+            msgid = self.templates.send(notice.sender_id, notice.template_values,
+                                        f"appeal-notice-{notice.id}")
+        except TemplateError as error:
+            self._template_failed(notice, error)
+            return
         with Session(self.engine) as session, session.begin():
-            status = notices.mark_window_closed(session, notice, error)
+            notices.mark_sent(session, notice.id, via=notices.VIA_TEMPLATE,
+                              wechat_msgid=msgid or None)
+        logger.info("notices: notice %s of appeal %s sent as a template message (msgid %s)",
+                    notice.id, notice.appeal_id, msgid)
+
+    def _template_failed(self, notice: Due, error: TemplateError) -> None:
+        """Each refusal by its meaning; the notice is never dropped: it waits for the
+        window (the merchant writing again) or is retried with backoff."""
+        if error.errcode == USER_REFUSED:
+            # The merchant turned this account's messages off: no more templates for
+            # this notice; a message of theirs reopens the window.
+            self._window_closed(notice, "商户拒收模板消息，等商户再次发消息后发送",
+                                code=error.code)
+        elif error.errcode == INVALID_TEMPLATE or error.code == "config":
+            # A setting is wrong: every notice would fail the same way until it is fixed.
+            self._templates_off = ("模板ID无效（40037）" if error.errcode == INVALID_TEMPLATE
+                                   else "模板消息未配置好")
+            logger.error("notices: template messages off until the console restarts "
+                         "(check WECHAT_NOTICE_TEMPLATE_ID, WECHAT_APP_ID, "
+                         "WECHAT_APP_SECRET): %s", error)
+            self._window_closed(notice, f"{self._templates_off}，等商户再次发消息后发送",
+                                code=error.code)
+        elif error.errcode == OVER_QUOTA:
+            self._templates_paused_until = next_quota_reset(self.clock())
+            logger.warning("notices: WeChat template quota used up (45009): template "
+                           "messages paused until midnight Beijing time")
+            self._window_closed(notice, "模板消息今日额度已用完，明天再发或等商户再次发消息",
+                                code=error.code)
+        else:
+            # -1 system busy, a lost answer (the same client_msg_id on retry), others.
+            self._failed(notice, error.code, str(error))
+
+    def _window_closed(self, notice: Due, error: str, code: str = WINDOW_CODE) -> None:
+        with Session(self.engine) as session, session.begin():
+            status = notices.mark_window_closed(session, notice, error, code=code)
         if status == NoticeStatus.gave_up:
             logger.warning("notices: gave up notice %s of appeal %s: WeChat window closed "
                            "for %s", notice.id, notice.appeal_id, notices.WINDOW_MAX)

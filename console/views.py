@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from console import history, labels, materials, service
+from console import history, labels, materials, notice_panel, service
 from console.delivery import NO_PUSH_CHANNELS
 from console.deps import Console
 from console.rasa_client import RasaError
@@ -31,6 +31,8 @@ def conversation(console: Console, session: Session, who: history.Reader,
         "sender_id": handoff.sender_id, "channel": handoff.channel,
         "closers": service.closers(session, handoff.channel, handoff.sender_id),
         "window": history.window(session, handoff) if ended else None,
+        # The merchant's 暗号 never reaches an agent (console.notice_panel).
+        "phrases": notice_panel.phrases_of(session, handoff),
     }
     return view
 
@@ -44,7 +46,8 @@ def with_transcript(console: Console, view: dict[str, Any]) -> dict[str, Any]:
         events = tracker.get("events") or []
         if target["window"] is not None:
             events = history.events_within(events, *target["window"])
-        view["transcript"] = transcript({"events": events}, target["closers"])
+        view["transcript"] = notice_panel.hide_lines(
+            transcript({"events": events}, target["closers"]), target["phrases"])
         view["window"] = console.delivery.window(channel, tracker)
         view["transcript_error"] = None
     except RasaError as error:

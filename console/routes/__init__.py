@@ -18,6 +18,7 @@ from console.routes import (
     materials,
     me,
     messages,
+    notices,
     pages,
     stream,
     team,
@@ -26,4 +27,5 @@ from console.routes import (
 ROUTERS: list[APIRouter] = [login.router, me.router, handoffs.router, messages.router,
                             canned.router, labels.router, team.router, materials.router,
                             stream.router, knowledge.router, history.router, insights.router,
-                            appeal_events.router, inbox.router, pages.router]
+                            appeal_events.router, inbox.router, notices.router,
+                            pages.router]

@@ -370,6 +370,7 @@ function renderConversation() {
   renderTranscript();
   renderAccount(view.account);
   renderMaterials(view.materials);
+  loadNotices(h.id);
   $("reason").textContent = h.reason_label;
   $("problem").textContent = h.problem ? `“${h.problem}”` : "商户没有描述问题";
   renderNotes(view.notes);
@@ -585,6 +586,72 @@ function renderMaterials(panel) {
   if (items.length) box.append(list);
   if (panel.checking_label) box.append(el("p", "muted small", panel.checking_label));
   if (panel.failed_label) box.append(el("p", "warn small", panel.failed_label));
+}
+
+// The 审核结果通知 panel (console/notice_panel.py): per appeal whether the merchant set a
+// phrase (never the phrase itself) and how each notice went.
+async function loadNotices(handoffId) {
+  const box = $("notices");
+  if (box.dataset.handoff !== String(handoffId)) {
+    // Another conversation: never show the previous one's notices while loading.
+    box.dataset.handoff = String(handoffId);
+    box.replaceChildren(el("p", "muted small", "读取中…"));
+  }
+  let panel;
+  try {
+    panel = await api("GET", `/handoffs/${handoffId}/notices`);
+  } catch (error) {
+    if (state.view && state.view.handoff.id === handoffId) {
+      box.replaceChildren(el("p", "muted small", `读取通知状态失败：${error.message}`));
+    }
+    return;
+  }
+  if (state.view && state.view.handoff.id === handoffId) renderNotices(panel);
+}
+
+function noticeDetail(notice) {
+  const parts = [`${notice.attempts} 次尝试`];
+  if (notice.status === "sent") {
+    parts.push(`${clock(notice.sent_at)} 已发送`);
+    if (notice.via_label) parts.push(notice.via_label);
+  } else if (notice.next_attempt_at) {
+    parts.push(`下次 ${clock(notice.next_attempt_at)}`);
+  }
+  return parts.join(" · ");
+}
+
+function renderNotices(panel) {
+  const box = $("notices");
+  box.replaceChildren();
+  const appeals = panel && Array.isArray(panel.appeals) ? panel.appeals : [];
+  if (!appeals.length) {
+    box.append(el("p", "muted", "商户没有要求通知审核结果"));
+    return;
+  }
+  for (const appeal of appeals) {
+    const node = el("div", "notice-appeal");
+    node.append(el("div", "appeal-id", appeal.appeal_id));
+    node.append(el("div", "muted small", appeal.consent
+      ? `通知渠道：${appeal.channel_label} · ${appeal.phrase_set ? "已设暗号（不显示）" : "未设暗号"}`
+      : "商户已撤回通知同意"));
+    const list = el("ul", "notices-list");
+    for (const notice of appeal.notices) {
+      const item = el("li", `notice ${notice.status}`);
+      const head = el("div", "notice-head");
+      head.append(el("span", "", notice.kind_label));
+      head.append(el("span", `notice-status ${notice.status}`, notice.status_label));
+      item.append(head);
+      item.append(el("div", "muted small", noticeDetail(notice)));
+      if (notice.error) {
+        const warn = ["failed", "gave_up"].includes(notice.status) ? "warn small" : "muted small";
+        item.append(el("div", warn, notice.error_code ? `${notice.error_code}：${notice.error}` : notice.error));
+      }
+      list.append(item);
+    }
+    if (appeal.notices.length) node.append(list);
+    else node.append(el("p", "muted small", "审核结果出来后通知"));
+    box.append(node);
+  }
 }
 
 function scoreLabel(score) {

@@ -6,7 +6,8 @@ phrase, sealed at rest. No consent: nothing is sent (the merchant said no).
 ``appeal_notices``: the outbox. A row is added in the same transaction that records a
 new decision event (``core.db.appeal_events.record_event`` calls ``enqueue``), so a
 decision is never recorded without its notice, and a replayed event adds none. The
-console's worker (``console.notices``) sends due rows and records every attempt.
+console's worker (``console.notices``) sends due rows and records every attempt: in the
+merchant's conversation, or (WeChat, window closed) as a template message.
 
 Every function takes an open Session; the caller owns the transaction.
 """
@@ -33,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from core.db.models import Base, Sealed, utcnow
+from core.db.models import Appeal, Base, Sealed, utcnow
 
 PHRASE_MIN, PHRASE_MAX = 2, 8
 
@@ -58,6 +59,10 @@ WINDOW_MAX = dt.timedelta(days=7)
 # A worker that claimed a row and died: the row is due again after this.
 CLAIM_LEASE = dt.timedelta(minutes=5)
 
+# How a sent notice went (``appeal_notices.via``, migration 0016).
+VIA_CONVERSATION = "conversation"  # a bot event in the merchant's conversation
+VIA_TEMPLATE = "template"  # a WeChat template message (the 48-hour window was closed)
+
 # The wording, in one place (simplified Chinese). ``{reason}`` / ``{materials}``: from the
 # decision event.
 TEXTS = {
@@ -70,6 +75,13 @@ TEXTS = {
 REASON_LINE = "说明：{reason}。"
 SIGNATURE = ("暗号：“{phrase}”。没有这个暗号的“审核通过”消息都不是我们发的，"
              "请不要付款，也不要提供验证码。")
+# A WeChat template message: short values for the template's fields (console.notices
+# maps these names to the template's keys).
+TEMPLATE_HEAD = "你的申诉有了审核结果"
+TEMPLATE_RESULTS = {"approved": "审核通过", "rejected": "没有通过",
+                    "needs_materials": "需要补充材料"}
+TEMPLATE_NOTE = ("{detail}暗号“{phrase}”：没有这个暗号的消息都不是我们发的，"
+                 "请不要付款或提供验证码。")
 
 
 class InvalidPhrase(ValueError):
@@ -110,6 +122,8 @@ class AppealNotice(Base):
     errors = Column(Text, nullable=False, default="[]")  # JSON list: every attempt's code
     created_at = Column(DateTime, nullable=False, default=utcnow)
     sent_at = Column(DateTime)
+    via = Column(String(20))  # VIA_CONVERSATION / VIA_TEMPLATE once sent
+    wechat_msgid = Column(String(40))  # WeChat's msgid of a template message
 
     __table_args__ = (
         UniqueConstraint("event_id", "channel", "sender_id", name="uq_appeal_notices_event"),
@@ -155,6 +169,18 @@ def consent_for(session: Session, appeal_id: str) -> Consent | None:
     return Consent(row.appeal_id, row.channel, row.sender_id, row.phrase)
 
 
+def phrases_of(session: Session, channel: str, sender_id: str,
+               merchant_id: str | None = None) -> list[str]:
+    """The phrases of the consents given from this conversation or for the merchant's
+    appeals: what the console hides from agents (one who knew it could pass as us)."""
+    where = (NoticeConsent.channel == channel) & (NoticeConsent.sender_id == sender_id)
+    if merchant_id:
+        where = where | NoticeConsent.appeal_id.in_(
+            select(Appeal.id).where(Appeal.merchant_id == merchant_id))
+    found = session.execute(select(NoticeConsent.phrase).where(where)).scalars()
+    return sorted({p for p in found if p}, key=len, reverse=True)
+
+
 def enqueue(session: Session, appeal_id: str, event_id: str, kind: str,
             now: dt.datetime | None = None) -> AppealNotice | None:
     """A pending notice of a newly recorded decision, if the appeal has a consent."""
@@ -182,6 +208,22 @@ def render(kind: str, appeal_id: str, phrase: str, reason: str,
     return body + SIGNATURE.format(phrase=phrase)
 
 
+def template_values(kind: str, appeal_id: str, phrase: str, reason: str,
+                    missing_materials: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
+    """The values of a template message, by name: head, appeal_id, result, phrase and
+    note (the reason or the missing materials, then the phrase and the warning)."""
+    reason = reason.strip().rstrip("。.")
+    if kind == "needs_materials":
+        detail = f"请补充：{'、'.join(missing_materials) or '见审核说明'}，在对话里直接发送。"
+    elif kind == "rejected":
+        detail = f"原因：{reason or '未说明'}。"
+    else:
+        detail = f"说明：{reason}。" if reason else ""
+    return {"head": TEMPLATE_HEAD, "appeal_id": appeal_id,
+            "result": TEMPLATE_RESULTS[kind], "phrase": phrase,
+            "note": TEMPLATE_NOTE.format(detail=detail, phrase=phrase)}
+
+
 @dataclass(frozen=True)
 class Due:
     """A claimed notice, with what its text needs."""
@@ -196,11 +238,17 @@ class Due:
     phrase: str
     reason: str
     missing_materials: tuple[str, ...]
+    errors: tuple[str, ...] = ()  # the codes of the earlier attempts
 
     @property
     def text(self) -> str:
         return render(self.kind, self.appeal_id, self.phrase, self.reason,
                       self.missing_materials)
+
+    @property
+    def template_values(self) -> dict[str, str]:
+        return template_values(self.kind, self.appeal_id, self.phrase, self.reason,
+                               self.missing_materials)
 
 
 def claim_due(session: Session, now: dt.datetime | None = None,
@@ -229,7 +277,8 @@ def claim_due(session: Session, now: dt.datetime | None = None,
             continue
         claimed.append(Due(row.id, row.appeal_id, row.kind, row.channel, row.sender_id,
                            row.attempts, row.created_at, consent.phrase, event.reason,
-                           tuple(json.loads(event.missing_materials or "[]"))))
+                           tuple(json.loads(event.missing_materials or "[]")),
+                           tuple(json.loads(row.errors or "[]"))))
     return claimed
 
 
@@ -246,20 +295,24 @@ def _attempted(session: Session, notice_id: int, code: str | None,
         setattr(notice, key, value)
 
 
-def mark_sent(session: Session, notice_id: int, now: dt.datetime | None = None) -> None:
+def mark_sent(session: Session, notice_id: int, now: dt.datetime | None = None,
+              via: str = VIA_CONVERSATION, wechat_msgid: str | None = None) -> None:
     now = now or utcnow()
     _attempted(session, notice_id, None, {"status": NoticeStatus.sent.value, "sent_at": now,
-                                          "last_error": None})
+                                          "last_error": None, "via": via,
+                                          "wechat_msgid": wechat_msgid})
 
 
 def mark_window_closed(session: Session, notice: Due, error: str,
-                       now: dt.datetime | None = None) -> NoticeStatus:
-    """WeChat's window is closed: looked at again every WINDOW_RETRY, up to WINDOW_MAX."""
+                       now: dt.datetime | None = None, code: str = "45015") -> NoticeStatus:
+    """WeChat's window is closed and no template message went (``code`` says why: 45015,
+    or the template's own error such as 43101): looked at again every WINDOW_RETRY, up to
+    WINDOW_MAX."""
     now = now or utcnow()
     status = (NoticeStatus.waiting_window if now - notice.created_at < WINDOW_MAX
               else NoticeStatus.gave_up)
-    _attempted(session, notice.id, "45015", {
-        "status": status.value, "last_error": f"45015: {error}"[:300],
+    _attempted(session, notice.id, code, {
+        "status": status.value, "last_error": f"{code}: {error}"[:300],
         "next_attempt_at": now + WINDOW_RETRY})
     return status
 

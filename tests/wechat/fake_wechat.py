@@ -1,4 +1,5 @@
-"""A local stand-in for api.weixin.qq.com: access tokens and customer-service messages.
+"""A local stand-in for api.weixin.qq.com: access tokens, customer-service messages and
+template messages.
 
 Runs an ``http.server`` on 127.0.0.1 in a thread, so it serves the rasa subprocess and
 in-process tests alike, and records every call for assertions.
@@ -24,6 +25,16 @@ class SentMessage:
 
 
 @dataclass
+class SentTemplate:
+    touser: str
+    template_id: str
+    data: dict[str, str]  # key → value
+    access_token: str
+    msgid: int
+    raw: dict[str, Any]
+
+
+@dataclass
 class FakeWeChat:
     app_id: str = ""
     app_secret: str = ""
@@ -36,6 +47,14 @@ class FakeWeChat:
     token_calls: int = 0
     sent: list[SentMessage] = field(default_factory=list)
     send_attempts: int = 0
+    # Template messages: the account's template ids (others: 40037), OpenIDs that
+    # refused this account's messages (43101), and errcodes answered to the next calls
+    # (e.g. [45009], [-1]).
+    template_ids: set[str] = field(default_factory=lambda: {"TPL-APPEAL-RESULT"})
+    refused_templates: set[str] = field(default_factory=set)
+    template_errcodes: list[int] = field(default_factory=list)
+    templates: list[SentTemplate] = field(default_factory=list)
+    template_attempts: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -74,6 +93,9 @@ class FakeWeChat:
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length).decode("utf-8"))
+                if url.path == "/cgi-bin/message/template/send":
+                    self._json(fake.template_send(query.get("access_token", ""), body))
+                    return
                 if url.path != "/cgi-bin/message/custom/send":
                     self.send_error(404)
                     return
@@ -112,6 +134,34 @@ class FakeWeChat:
                 body.get("touser", ""), body.get("text", {}).get("content", ""), token, body,
             ))
             return {"errcode": 0, "errmsg": "ok"}
+
+    def template_send(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.template_attempts += 1
+            if not token.startswith("TOKEN-") or token in self.revoked_tokens:
+                return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+            if self.template_errcodes:
+                errcode = self.template_errcodes.pop(0)
+                errmsg = {45009: "reach max api daily quota limit",
+                          -1: "system error"}.get(errcode, "error")
+                return {"errcode": errcode, "errmsg": errmsg}
+            if body.get("template_id") not in self.template_ids:
+                return {"errcode": 40037, "errmsg": "invalid template_id"}
+            touser = body.get("touser", "")
+            if touser in self.refused_templates:
+                return {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
+            # Like WeChat: one message per openid + client_msg_id.
+            client_msg_id = body.get("client_msg_id")
+            for earlier in self.templates:
+                if client_msg_id and earlier.touser == touser \
+                        and earlier.raw.get("client_msg_id") == client_msg_id:
+                    return {"errcode": 0, "errmsg": "ok", "msgid": earlier.msgid}
+            msgid = 200228000 + len(self.templates) + 1
+            data = {key: str((item or {}).get("value", ""))
+                    for key, item in (body.get("data") or {}).items()}
+            self.templates.append(SentTemplate(touser, str(body.get("template_id")), data,
+                                               token, msgid, body))
+            return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
     # --- assertions ----------------------------------------------------------------------
     def sent_to(self, openid: str) -> list[SentMessage]:
