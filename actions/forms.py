@@ -381,7 +381,7 @@ class RepairingForm(FormValidationAction, abc.ABC):
             if move == Move.ANSWER and free_text and said.is_question \
                     and is_digression(said, free_text=True):
                 # The story is kept and the question in it answered: nothing asked twice.
-                answered = await answer_faq(dispatcher, tracker)
+                answered = await self._answer_question(dispatcher, tracker)
             else:
                 answered = False
             values = await self._take(move, requested, said, parsed, dispatcher, tracker,
@@ -477,6 +477,11 @@ class RepairingForm(FormValidationAction, abc.ABC):
             return False
         return (self._names(slot, said) or len(said.text) <= 8
                 or not is_digression(said, free_text))
+
+    async def _answer_question(self, dispatcher: CollectingDispatcher,
+                               tracker: Tracker) -> bool:
+        """The question inside a step's answer, answered (False if nothing fits)."""
+        return await answer_faq(dispatcher, tracker)
 
     def _cleared(self, domain: DomainDict) -> dict[str, Any]:
         return {slot: None for slot in self.domain_slots(domain)}

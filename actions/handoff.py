@@ -37,7 +37,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions.account import account_snapshot, load_account
+from actions.account import account_snapshot, load_account, state_line
 from actions.ask import AskForSlot
 from actions.common import DatabaseUnavailable, run_in_session, sender_key, utter_busy
 from actions.forms import (
@@ -143,6 +143,13 @@ PERSON_WORDS = re.compile(r"^(人工客服|人工服务|在线客服|真人客�
 LEADING_FILLER = re.compile(r"^(那|那就|就|好|好的)+")
 # Bot messages (metadata ``handoff_note``) the form uses to find what it said earlier.
 NOTE_KEY = "handoff_note"
+
+# "我这个号是不是被限制了", "我的商户号现在什么状态": a question about the merchant's own
+# account, which only the account (after the check) answers.
+OWN_STATE_ASK = re.compile(
+    r"(我|我的|我这个?|我们)的?(商户号?|账户|账号|号|店|收款码?)[^。？?]{0,24}"
+    r"(是不是|有没有|是否|被没被)(被)?(限制|限了|冻结|冻了|封|风控|管控)"
+    r"|(我|我的|我这个?)的?(商户号?|账户|账号|号)[^，。？?]{0,6}(现在)?(什么|啥)(状态|情况)")
 
 # What the handoff says in its own words (no domain response needed).
 ASK_PHONE = "好的，电话联系你。请发一个客服能打通的11位手机号。"
@@ -370,6 +377,18 @@ def deferred_question(tracker: Tracker) -> dict[str, Any] | None:
     return None
 
 
+async def say_state(dispatcher: CollectingDispatcher, context: Context) -> None:
+    """The verified merchant's account state in one line (nothing if it cannot be read)."""
+    if not context.merchant_id:
+        return
+    try:
+        account = await load_account(context.merchant_id, None)
+    except DatabaseUnavailable:
+        return
+    if account is not None:
+        state_line(dispatcher, account)
+
+
 async def answer_deferred(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     """After the identity check (or without it), the question asked before it."""
     question = deferred_question(tracker)
@@ -472,6 +491,10 @@ class ValidateHandoffForm(RepairingForm):
                 tracker.get_slot("requested_slot") is None and context.merchant_id):
             # Verified just now (ids at a step, or back from the identity check): the
             # question that needed the account is answered first.
+            if tracker.slots.get(VERIFIED_NOW) == "ok" and deferred_question(tracker) is None:
+                # "那算了还是你帮我查吧 1900000001 0001": checked, so the account's state,
+                # as after every identity check.
+                await say_state(dispatcher, context)
             await answer_deferred(dispatcher, tracker)
         if tracker.get_slot("requested_slot") is None:
             values["handoff_reason"] = handoff_reason(tracker, context)
@@ -672,10 +695,18 @@ class ValidateHandoffForm(RepairingForm):
         return context is not None and not (context.merchant_id or context.locked) \
             and tracker.get_slot("handoff_verify") is None
 
+    async def _answer_question(self, dispatcher: CollectingDispatcher,
+                               tracker: Tracker) -> bool:
+        if self._verification_ahead(tracker) and OWN_STATE_ASK.search(Said.of(tracker).text):
+            # "我这个商户号为啥老提示交易异常，是不是被限制了？": only the account answers it.
+            dispatcher.utter_message(text=DEFERRED, **{NOTE_KEY: "deferred"})
+            return True
+        return await answer_faq(dispatcher, tracker)
+
     async def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
         """A question that is also the problem (or came with the ids): answered as it
         would be outside the handoff; one that needs the account, once verified."""
-        if await answer_faq(dispatcher, tracker):
+        if await self._answer_question(dispatcher, tracker):
             return
         if self._verification_ahead(tracker):
             dispatcher.utter_message(text=DEFERRED, **{NOTE_KEY: "deferred"})

@@ -105,7 +105,8 @@ async def test_ids_at_the_offer_to_verify_are_the_check(talk: Talk, fresh_db: st
     merchant = talk()
     await merchant.say("转人工，我的商户号被冻结了钱提不出来")
     reply = await merchant.say("1900000003 0003")
-    assert reply.responses == ["utter_verified", "utter_handoff_queued_next"]
+    # Checked, the account's state (as after every check), then the queue.
+    assert reply.responses == ["utter_verified", "utter_state_frozen", "utter_handoff_queued_next"]
     row = the_handoff(fresh_db, merchant)
     assert row.merchant_id == "1900000003" and row.status == HandoffStatus.waiting
     assert row.problem == "我的商户号被冻结了钱提不出来"

@@ -134,3 +134,22 @@ async def test_the_checklist_is_offered_at_filing_and_ticked_by_what_arrived(
     missing = await merchant.say("还缺什么材料")
     assert f"申诉 {appeal_id} 在这里收到了 1 份文件" in missing.text, missing.text
     assert "✓ 真实订单" in missing.text and "□ 和客户的聊天记录" in missing.text
+
+
+async def test_a_handoff_problem_about_the_own_account_waits_for_the_check(
+        talk: Talk, fresh_db: str) -> None:
+    merchant = talk(channel="wechat")
+    await merchant.say("人工")
+    asked = await merchant.say("我就想问下我这个商户号为啥老是提示交易异常啊，是不是被限制了？")
+    assert "核对身份后我先帮你查一下" in asked.text, asked.text
+    assert "merchant_dormant" not in asked.entries, asked.entries
+
+
+async def test_ids_given_late_in_the_handoff_show_the_state(talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("人工")
+    await merchant.say("收款到账好像不太对，想找人看看")
+    await merchant.say("不用核对")
+    checked = await merchant.say("那算了还是你帮我查吧 1900000001 0001")
+    assert checked.responses[0] == "utter_verified", checked.responses
+    assert "utter_state_normal" in checked.responses, checked.responses
