@@ -325,18 +325,23 @@ class ActionSubmitAppeal(Action):
 
 # "暗号 山茶花", "暗号：老槐树", "我的暗号是蓝莓果酱": the phrase the appeal's notices carry.
 NOTICE_PHRASE = re.compile(r"暗[号號]\s*(?:就用|就叫|叫|是|为|用)?\s*[：:，,]?\s*(?P<phrase>.+?)\s*[。.!！]*$")
+# "暗号是啥", "暗号那个到底咋设", "要不要设暗号": a question about the phrase, not one.
+ASKS_ABOUT_PHRASE = re.compile(r"[?？]|是啥|是什么|什么意思|啥意思|咋|怎么|如何|要不要|有什么用|干嘛|干啥|哪里|在哪")
 PHRASE_CHARS = re.compile(r"^[\u4e00-\u9fffA-Za-z][\u4e00-\u9fffA-Za-z0-9]{1,7}$")
 
 
 def read_notice_phrase(text: str) -> str | None:
     """The phrase in "暗号 山茶花": 2 to 8 characters, never a number (a phone, a code)."""
     match = NOTICE_PHRASE.search(text.strip())
-    if match is None:
-        return None
+    if match is None or ASKS_ABOUT_PHRASE.search(text):
+        return None  # "暗号那个到底咋设" asks about it; it gives none
     phrase = match.group("phrase").strip()
     if not PHRASE_CHARS.match(phrase) or sum(c.isdigit() for c in phrase) > 2:
         return None
     return phrase
+
+
+PHRASE_ENTRY = "notice_phrase_how"
 
 
 class ActionSetNoticePhrase(Action):
@@ -349,8 +354,14 @@ class ActionSetNoticePhrase(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        phrase = read_notice_phrase((tracker.latest_message or {}).get("text") or "")
+        text = (tracker.latest_message or {}).get("text") or ""
+        phrase = read_notice_phrase(text)
         if phrase is None:
+            if ASKS_ABOUT_PHRASE.search(text):
+                from actions.knowledge import answer_entry  # lazy: knowledge imports forms
+
+                if await answer_entry(dispatcher, tracker, PHRASE_ENTRY):
+                    return []
             dispatcher.utter_message(response="utter_notice_phrase_hint")
             return []
         channel, sender_id = sender_key(tracker)

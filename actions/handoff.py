@@ -351,7 +351,9 @@ async def answer_candidate(dispatcher: CollectingDispatcher, tracker: Tracker) -
 
 # "跟机器人说有啥用 直接给我接人工": a complaint shaped like a question, not one to answer.
 RHETORICAL = re.compile(r"有(啥|什么|甚么)用|说了(也)?(没用|白说)|别跟我说|不想(说|跟你说)"
-                        r"|跟(你|机器人|助手)说(有啥用|没用|不清)")
+                        r"|跟(你|机器人|助手)说(有啥用|没用|不清)"
+                        # "核对啥核对", "等什么等": impatience, not a question.
+                        r"|(?P<twice>[\u4e00-\u9fff]{1,2})(啥|什么|甚么)(?P=twice)")
 
 
 def deferred_question(tracker: Tracker) -> dict[str, Any] | None:

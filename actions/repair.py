@@ -80,6 +80,7 @@ LEAKED = re.compile(
 REQUESTED = re.compile(r"让我|叫我|要我|要求我|找我要|问我要|跟我要|向我要|索要|索取")
 ASKED_FOR_CODE = re.compile(rf"({REQUESTED.pattern})[^，。,.]{{0,8}}({_CREDENTIAL})", re.IGNORECASE)
 DONE = re.compile(r"了|过|已经|刚才|刚刚|不小心|之前|被|泄露|泄漏")
+NOT_HANDED = re.compile(r"(还|并|都|也)?没(有)?(念|读|报|说|给|发|告诉|填)|不敢(念|给|说|报|发)")
 HANDED_ANYWAY = re.compile(
     rf"已经|刚才|刚刚|不小心|我(也|就|都|还)?({_HAND_OVER})(了|过|出去)"
 )
@@ -137,7 +138,8 @@ def _leaked(text: str) -> bool:
     if not LEAKED.search(text):
         return False
     if REQUESTED.search(text):
-        return bool(HANDED_ANYWAY.search(text))
+        # "让我把验证码念给他，我还没念": asked for, not handed over (yet).
+        return bool(HANDED_ANYWAY.search(text)) and not NOT_HANDED.search(text)
     return bool(DONE.search(text))
 
 
@@ -147,13 +149,23 @@ PASSWORD_CHANGED = re.compile(
     r"|(已经|已|都)?(改|修改|换|重置)(好|完|过)?了?(支付|登录|交易|微信)?密码")
 
 
+# "客人在家订房先把定金付了", "有些是直接加我微信订的": the merchant's own customers paying
+# a deposit or adding the merchant, which is business, not a scam told.
+_CUSTOMERS = r"(客人|客户|顾客|买家|房客|住客|游客|学员|家长|他们|有些|有的|好多人)"
+CUSTOMERS_DOING_BUSINESS = re.compile(
+    _CUSTOMERS + r"[^，。,.!！？?]{0,12}(定金|订金|押金|尾款|房费)"
+    r"|(收|付|交)(一半|全款)?的?(定金|订金|押金|尾款)(还收|收不收|怎么收)?"
+    r"|(定金|订金|押金|尾款)(还)?(收不收|怎么收|还收|收)"
+    r"|" + _CUSTOMERS + r"[^，。,.!！？?]{0,8}加(我|我的|店里的?)(微信|vx|v信|wx|qq)")
+
+
 def safety_of(text: str) -> Safety | None:
     """What the message says about a scam: already paid, credentials already leaked,
     a scam in progress, or nothing."""
     # "密码改好了", "我没有给别人验证码啊": said to deny it, not to report it; but someone
     # asked for the code all the same ("他让我报验证码 我没给"): the warning.
     asked_for_code = bool(ASKED_FOR_CODE.search(text))
-    text = without_denied(PASSWORD_CHANGED.sub("", text))
+    text = without_denied(PASSWORD_CHANGED.sub("", CUSTOMERS_DOING_BUSINESS.sub("", text)))
     if _paid(text):
         return Safety.PAID
     if _leaked(text):
@@ -216,6 +228,7 @@ HUMAN = re.compile(r"转人工|(找|要|换)(个)?人工|真人|人工服务|人
 QUESTION = re.compile(
     r"[?？]|吗|呢\s*$|么\s*$|怎么|怎样|为什么|为啥|如何|多久|多长时间|(?<![前这那好过十两三])几天|多少|哪里|哪儿"
     r"|什么|啥|能不能|可不可以|是不是|有没有|要不要|会不会|需不需要"
+    r"|够不够|行不行|对不对|好不好|算不算|管不管用"
 )
 
 # Who is asking, where the form would check a merchant's identity.

@@ -42,7 +42,9 @@ MONEY_BEFORE = re.compile(
 # and what may follow them ("0003结尾").
 PHONE_CUE_BEFORE = re.compile(
     r"(尾号|尾数|尾巴|后四位|后4位|末四位|末4位|最后四位|最后4位|手机号?码?|电话号?码?|号码)"
-    r"(的)?(后四位|后4位|尾号|尾数|尾巴|最后四位)?\s*(就是|是|为|系|係|喺)?\s*[:：=]?\s*$")
+    # "手机尾号好像是0002吧", "尾号应该是0002": a hedge does not make them other digits.
+    r"(的)?(后四位|后4位|尾号|尾数|尾巴|最后四位)?\s*(好像|应该|大概|可能|估计|记得)?"
+    r"\s*(就是|是|为|系|係|喺)?\s*[:：=]?\s*$")
 PHONE_CUE_AFTER = re.compile(r"^\s*(结尾|是尾号|是手机尾号|是后四位|是手机后四位)")
 # Digits named as another number's ("订单尾号1234", "卡号后四位1234", "验证码1234",
 # "尾号1234的订单") are never the phone's, even where the phone's were asked for.

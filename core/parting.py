@@ -16,7 +16,7 @@ from core.answers import is_question
 
 _END = r"[\s,，。.!！~～…、\u2600-\u27bf\U0001f300-\U0001faff]*$"
 THANKS_END = re.compile(
-    r"(谢谢|谢了|谢啦|谢谢啦|多谢|感谢|感恩|3q|thx|thanks?( you| u)?|蟹蟹|唔该|xie ?xie|辛苦(了|啦|你|您)?)"
+    r"(谢谢|谢了|谢啦|谢谢啦|多谢|感谢|感恩|3q|thx|thanks?( you| u)?|蟹蟹|唔该|xie ?xie|xiexei|xiexi|辛苦(了|啦|你|您)?)"
     r"(你|您|你们|啦|了|啊|哈+|呀|哦|喔|嗷|提醒|帮忙|解答|指点|亲|小助手|助手)*" + _END,
     re.IGNORECASE)
 BYE_END = re.compile(r"(拜拜|再见|bye|88|回见)(啦|了|哈)?" + _END, re.IGNORECASE)
@@ -74,5 +74,5 @@ def parting_kind(text: str) -> str | None:
     if not is_parting(text):
         return None
     value = unicodedata.normalize("NFKC", text or "").strip()
-    thanked = re.search(r"谢|感谢|感恩|3q|thx|thank|唔该|xie ?xie|辛苦", value, re.IGNORECASE)
+    thanked = re.search(r"谢|感谢|感恩|3q|thx|thank|唔该|xie ?xie|xiexei|xiexi|辛苦", value, re.IGNORECASE)
     return "goodbye" if BYE_END.search(value) and not thanked else "thank"

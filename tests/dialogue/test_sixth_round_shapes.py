@@ -103,7 +103,8 @@ async def test_a_payer_who_sees_a_personal_name_is_not_told_their_code_was_swapp
     payer = talk()
     await payer.say("我在一家店扫码付了268 微信显示支付成功钱也扣了 老板硬说没收到 让我再付一次 这咋整")
     name = await payer.say("账单里就是支付成功 收款方写的是个人名字不是店名 老板是不是在骗我啊？我要不要再付一次")
-    assert "先别再付" in name.text and "换回你自己的码" not in name.text, name.text
+    assert name.entries[0] in ("scam_qr_replaced", "payer_pay_again"), name.entries
+    assert "先别" in name.text and "换回你自己的码" not in name.text, name.text
     bye = await payer.say("好的 我先不付了 跟老板对一下码 3Q")
     assert bye.intent == "thank" and not any(bye.entries), (bye.intent, bye.entries)
 
@@ -153,3 +154,24 @@ async def test_ids_given_late_in_the_handoff_show_the_state(talk: Talk) -> None:
     checked = await merchant.say("那算了还是你帮我查吧 1900000001 0001")
     assert checked.responses[0] == "utter_verified", checked.responses
     assert "utter_state_normal" in checked.responses, checked.responses
+
+
+async def test_asking_what_the_phrase_is_explains_it_and_saves_nothing(
+        talk: Talk, fresh_db: str) -> None:
+    from tests.dialogue.test_appeal_notices import consent_phrase
+
+    merchant, _ = await verified(talk, "查申诉进度", "1900000003")
+    asked = await merchant.say("暗号那个到底咋设")
+    assert "暗号 山茶花" in asked.text, asked.text
+    assert consent_phrase(fresh_db, "AP20261120001") is None
+    saved = await merchant.say("暗号 老槐树")
+    assert saved.responses == ["utter_notice_phrase_saved"], saved.responses
+
+
+async def test_a_payer_told_to_pay_again_and_leaving_with_typo_thanks(talk: Talk) -> None:
+    payer = talk()
+    await payer.say("我是买东西付钱的 刚才在一家店扫码付了268 我这边显示已扣款 老板说他那边没收到钱")
+    again = await payer.say("那钱是进了贴码那个人的账户 不是老板的 找老板退也没用啊。我就想知道我还要不要再给老板付一次")
+    assert again.entries == ["payer_pay_again"], again.entries
+    bye = await payer.say("你说的啥啊 我不是老板 我是顾客。算了我先报警 谢谢啦辛苦了 xiexei")
+    assert bye.intent == "thank" and not any(bye.entries), (bye.intent, bye.entries)
