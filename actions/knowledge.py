@@ -112,7 +112,7 @@ def asker_role(tracker: Tracker) -> str | None:
             break
         if event.get("event") == "user":
             text = str(event.get("text") or "")
-            mainland = mainland or bool(MAINLAND_SHOP.search(text))
+            mainland = mainland or bool(MAINLAND_SHOP.search(MAINLAND_IF.sub("", text)))
             role = role_of(text)
             if role == "hong_kong" and mainland:
                 continue
@@ -121,6 +121,12 @@ def asker_role(tracker: Tracker) -> str | None:
     return None
 
 
+# "如果我转去开内地商户号", "香港公司可唔可以开内地商户号": a mainland account asked about,
+# not one the merchant has.
+MAINLAND_IF = re.compile(r"(如果|假如|要是|若|转去|轉去|改去|想|打算|能不能|可不可以|可唔可以|得唔得|可以)"
+                         r"[^，。,.？?]{0,8}(开|開|申请|申請|办|辦)[^，。,.？?]{0,4}(内地|內地|大陆|大陸)"
+                         r"[^，。,.？?]{0,4}(商户号|商戶號|商户|商戶|账户|賬戶)?"
+                         r"|(冇|没有?|沒有?|無|无)(內地|内地|大陆|大陸)[^，。,.？?]{0,6}")
 MAINLAND_SHOP = re.compile(r"(内地|大陆|國內|国内|深圳|广州|东莞|珠海|上海|北京)[^，。,.？?]{0,8}"
                            r"(分店|店|铺|舖|商户|商戶|账户|賬戶|收款|微信支付)|內地|内地的?商户号")
 

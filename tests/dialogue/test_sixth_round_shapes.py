@@ -175,3 +175,12 @@ async def test_a_payer_told_to_pay_again_and_leaving_with_typo_thanks(talk: Talk
     assert again.entries == ["payer_pay_again"], again.entries
     bye = await payer.say("你说的啥啊 我不是老板 我是顾客。算了我先报警 谢谢啦辛苦了 xiexei")
     assert bye.intent == "thank" and not any(bye.entries), (bye.intent, bye.entries)
+
+
+async def test_a_hk_merchant_asking_about_a_mainland_account_stays_hk(talk: Talk) -> None:
+    merchant = talk()
+    await merchant.say("你好，我喺香港開舖，用緊WeChat Pay HK收錢，今日個商戶賬戶話被限制咗收款，請問應該搵邊個處理？")
+    fees = await merchant.say("咁即係95017唔啱用？另外想問下手續費，WeChat Pay HK收費幾多？如果我轉去開內地商戶號，費率係咪0.6%？")
+    assert fees.entries == ["wechat_pay_hk"], fees.entries
+    again = await merchant.say("咁香港嗰邊嘅費率呢？我係香港公司，冇內地營業執照")
+    assert again.entries == ["wechat_pay_hk"], again.entries
