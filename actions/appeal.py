@@ -38,7 +38,8 @@ from actions.repair import (
 )
 from core.answers import read_appeal_confirm
 from core.choices import pick
-from core.db import repository
+from core.db import notices, repository
+from core.db.notices import PHRASE_MAX, PHRASE_MIN
 from core.privacy import (
     SEALED_PREFIX,
     find_mobile,
@@ -327,11 +328,13 @@ class ActionSubmitAppeal(Action):
 NOTICE_PHRASE = re.compile(r"暗[号號]\s*(?:就用|就叫|叫|是|为|用)?\s*[：:，,]?\s*(?P<phrase>.+?)\s*[。.!！]*$")
 # "暗号是啥", "暗号那个到底咋设", "要不要设暗号": a question about the phrase, not one.
 ASKS_ABOUT_PHRASE = re.compile(r"[?？]|是啥|是什么|什么意思|啥意思|咋|怎么|如何|要不要|有什么用|干嘛|干啥|哪里|在哪")
-PHRASE_CHARS = re.compile(r"^[\u4e00-\u9fffA-Za-z][\u4e00-\u9fffA-Za-z0-9]{1,7}$")
+# Bounds from the store, so a phrase read here is one it accepts.
+PHRASE_CHARS = re.compile(
+    rf"^[\u4e00-\u9fffA-Za-z][\u4e00-\u9fffA-Za-z0-9]{{{PHRASE_MIN - 1},{PHRASE_MAX - 1}}}$")
 
 
 def read_notice_phrase(text: str) -> str | None:
-    """The phrase in "暗号 山茶花": 2 to 8 characters, never a number (a phone, a code)."""
+    """The phrase in "暗号 山茶花": PHRASE_MIN to PHRASE_MAX characters, never a number."""
     match = NOTICE_PHRASE.search(text.strip())
     if match is None or ASKS_ABOUT_PHRASE.search(text):
         return None  # "暗号那个到底咋设" asks about it; it gives none
@@ -367,8 +370,6 @@ class ActionSetNoticePhrase(Action):
         channel, sender_id = sender_key(tracker)
 
         def work(session: Session) -> tuple[str, str | None]:
-            from core.db import notices  # the outbox's own module
-
             merchant_id = repository.bound_merchant_id(session, channel, sender_id)
             if merchant_id is None:
                 return "unverified", None

@@ -239,6 +239,13 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
             await say_entry(dispatcher, tracker, entry)
             return True
     if entry_id in answered:
+        entry = (await load_entries([entry_id])).get(entry_id)
+        if entry is not None and entry.variants:
+            text = await entry_text(tracker, entry)
+            if text.strip() not in said_texts(tracker, entry_id):
+                # Verified since the general answer: their own case is no repeat.
+                dispatcher.utter_message(text=text, **{KB_METADATA: entry.id})
+                return True
         return await _answer_again(dispatcher, tracker, entry_id, answered,
                                    try_others=entry_id == asked_for)
     entries = await load_entries([entry_id])
@@ -255,7 +262,7 @@ MONEY_ENTRIES = frozenset({"frozen_funds", "funds_release_time", "funds_withdraw
 MONEY_BACK = re.compile(r"拿回|追回|要回|退回|找回|拿得回|要得回|追得回|攞返|拿返|能不能回来|还能回来")
 
 
-async def say_entry(dispatcher: CollectingDispatcher, tracker: Tracker, entry: Entry) -> None:
+async def entry_text(tracker: Tracker, entry: Entry) -> str:
     """The entry's answer for this asker; an offer to file an appeal is left out for a
     merchant whose appeal is already under review ("不用重复提交")."""
     offers_appeal = APPEAL_OFFER.search(entry.answer) or any(
@@ -264,7 +271,22 @@ async def say_entry(dispatcher: CollectingDispatcher, tracker: Tracker, entry: E
     text = entry.answer_for(facts)
     if offers_appeal and facts.get("appeal") in ("open", "overdue"):
         text = APPEAL_OFFER.sub("", text).strip() + "\n" + APPEAL_UNDER_REVIEW
-    dispatcher.utter_message(text=text, **{KB_METADATA: entry.id})
+    return text
+
+
+async def say_entry(dispatcher: CollectingDispatcher, tracker: Tracker, entry: Entry) -> None:
+    dispatcher.utter_message(text=await entry_text(tracker, entry), **{KB_METADATA: entry.id})
+
+
+def said_texts(tracker: Tracker, entry_id: str) -> set[str]:
+    """What this session's bot said as ``entry_id``'s answer."""
+    texts: set[str] = set()
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") == "bot" and (event.get("metadata") or {}).get(KB_METADATA) == entry_id:
+            texts.add(str(event.get("text") or "").strip())
+    return texts
 
 
 # A freeze by the police or a court is decided by that authority: our review times and

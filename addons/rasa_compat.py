@@ -30,7 +30,9 @@ What is recorded (key: what, used by; on a mismatch):
 - ``message_hook``: ``MessageProcessor._handle_message_with_tracker`` is wrapped so a
   message passes through a hook (typed choices, addons/typed_choices.py) before the NLU,
   inside the lock, with the turn's tracker; ``log_message`` is the caller it must stay
-  reachable from. Rasa 3.6.21. Refuses: on WeChat typing a number is the only way to
+  reachable from. ``MessageProcessor.handle_message`` is wrapped too, so a hook may
+  leave a second message for its own turn right after (``then_handle``: the question
+  typed after a choice, "1 不过为啥限我"), inside the same lock. Rasa 3.6.21. Refuses: on WeChat typing a number is the only way to
   answer buttons, and without the hook a stray "1" would start the identity check.
 - ``agent_on_app``: the widget reads the tracker store of the agent Rasa's server keeps
   on the Sanic app (``app.ctx.agent.tracker_store``, set by ``load_agent_on_start`` and
@@ -80,6 +82,7 @@ private API.
 from __future__ import annotations
 
 import ast
+import contextvars
 import functools
 import hashlib
 import importlib
@@ -143,7 +146,9 @@ INTERNALS: dict[str, Internal] = {internal.key: internal for internal in [
         {"rasa.core.processor:MessageProcessor._handle_message_with_tracker":
          "f42e1ae303933d9ffed67c0b879a946d68bee26ab9c991676c62d9c0f7e374d2",
          "rasa.core.processor:MessageProcessor.log_message":
-         "f2f8ec66a291d83d783b7acda52bbc0cc2a093b27a67625d8b9882e95138fac1"},
+         "f2f8ec66a291d83d783b7acda52bbc0cc2a093b27a67625d8b9882e95138fac1",
+         "rasa.core.processor:MessageProcessor.handle_message":
+         "0c41d4780d2d46769ef2ae2b3f450b88d2602e916590e8be9975aa474db9f7f4"},
         REFUSE, "Typed choices would silently stop: a number typed for a button would "
         "not pick it, and a stray number could start the identity check."),
     # Refuses: duplicate detection and the transcript have no safe off state.
@@ -412,10 +417,57 @@ def hook_before_nlu(name: str, hook: MessageHook) -> None:
             logger.exception("%s: message passed on as typed", name)
         await original(self, message, tracker)  # type: ignore[misc]
 
+    _install_then_handle()
     setattr(handle_message_with_tracker, name, True)
     handle_message_with_tracker.hook_names = (name,)  # type: ignore[attr-defined]
     handle_message_with_tracker.__wrapped__ = original  # type: ignore[attr-defined]
     MessageProcessor._handle_message_with_tracker = handle_message_with_tracker  # type: ignore[method-assign]
+
+
+# A message a hook leaves for its own turn after the current one (``then_handle``).
+_THEN: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("then_handle",
+                                                                       default=None)
+
+
+def then_handle(message: Any) -> bool:
+    """Handle ``message`` as its own turn right after the one being handled (same lock,
+    same output channel); False outside a turn (nothing would handle it)."""
+    pending = _THEN.get()
+    if pending is None:
+        return False
+    pending.append(message)
+    return True
+
+
+def _install_then_handle() -> None:
+    from rasa.core.processor import MessageProcessor
+
+    original = MessageProcessor.handle_message
+    if getattr(original, "then_handle", False):
+        return
+
+    async def handle_message(self: Any, message: Any) -> Any:
+        pending: list[Any] = []
+        token = _THEN.set(pending)
+        try:
+            result = await original(self, message)
+            while pending:
+                # Each its own turn: parsed, predicted and saved as if sent next.
+                collected = getattr(message.output_channel, "messages", None)
+                before = len(collected) if isinstance(collected, list) else 0
+                result = await original(self, pending.pop(0))
+                if isinstance(collected, list) and any(
+                        m.get("buttons") for m in collected[before:]):
+                    # One reply: the later turn's buttons are the ones to answer.
+                    for earlier in collected[:before]:
+                        earlier.pop("buttons", None)
+            return result
+        finally:
+            _THEN.reset(token)
+
+    handle_message.then_handle = True  # type: ignore[attr-defined]
+    handle_message.__wrapped__ = original  # type: ignore[attr-defined]
+    MessageProcessor.handle_message = handle_message  # type: ignore[method-assign]
 
 
 # --- app.ctx.agent (addons/channels/widget.py) ------------------------------------------

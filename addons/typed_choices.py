@@ -14,6 +14,10 @@ How the merchant saw the numbers depends on the channel: WeChat numbers every bu
 of a turn 1, 2, 3… (``addons.channels.wechat_render``), REST and the widget show the
 titles, which carry their own numbers ("2 不用了").
 
+A number typed with more ("1 不过你还没说为啥给我限制了"): the number picks its button
+now, and the rest is handled right after as a message of its own, in the same lock
+(``rasa_compat.then_handle``), so a form the choice starts answers it as a digression.
+
 A bare number with nothing to choose from, outside a form ("1" after a recommendation)
 is not a merchant id: it never starts the identity check. If a paused form's last
 question offered that number, the form resumes (and asks it again); otherwise the
@@ -57,6 +61,7 @@ from core.choices import (
     message_buttons,
     offered,
     parse_choice_number,
+    split_choice,
 )
 from core.system_lines import from_the_desk
 
@@ -135,6 +140,18 @@ def _typed(message: UserMessage, payload: str, info: dict[str, Any]) -> UserMess
                        metadata=metadata)
 
 
+def _rest_of(message: UserMessage, rest: str) -> UserMessage:
+    """What the merchant typed after the choice, as a message of its own."""
+    metadata = copy.deepcopy(message.metadata) if isinstance(message.metadata, dict) else {}
+    metadata["after_choice"] = True
+    if isinstance(metadata.get("widget"), dict):
+        metadata["widget"]["display"] = rest
+    message_id = f"{message.message_id}-rest" if message.message_id else None
+    return UserMessage(rest, message.output_channel, message.sender_id,
+                       input_channel=message.input_channel, message_id=message_id,
+                       metadata=metadata)
+
+
 async def _not_understood(processor: MessageProcessor, message: UserMessage,
                           tracker: DialogueStateTracker) -> UserMessage:
     """A stray number: parsed as usual, then read as not understood (no look-up)."""
@@ -158,7 +175,15 @@ async def resolve(processor: MessageProcessor, message: UserMessage,
     if message.parse_data or not isinstance(text, str) or not text or text.startswith("/"):
         return message
     across = message.input_channel in NUMBERED_ACROSS
-    picked = match(text, offered(last_turn(tracker), across), clicks=not across)
+    choices = offered(last_turn(tracker), across)
+    picked = match(text, choices, clicks=not across)
+    split = split_choice(text, choices) if picked is None else None
+    if split is not None and rasa_compat.then_handle(_rest_of(message, split[2])):
+        # "1 不过你还没说为啥": the choice now, the rest as the next message.
+        chosen, typed, _ = split
+        return _typed(message, chosen.choice.payload, {
+            "typed": typed, "number": chosen.choice.number, "payload": chosen.choice.payload,
+            "how": "number+more"})
     if picked is not None:
         if picked.choice.payload == text:
             return message  # a click, or the payload typed: as it is

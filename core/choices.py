@@ -282,3 +282,43 @@ def match(text: str, choices: list[Choice], clicks: bool = True) -> Picked | Non
     if picked and len(_DIGIT.findall(raw)) >= 3 and picked.how != "title":
         return None  # merchant ids, phone digits, amounts: only a title typed exactly
     return picked or _delegated(raw, choices)
+
+
+# "1 不过你先说说为啥限我", "2，那这几种要花钱吗": a choice and something else in one message.
+_CHOICE_THEN = re.compile(
+    r"^(?P<choice>[(（]?(?:第|选|选择)?\s*(?:\d{1,2}|[一二两三四五六七八九])\s*(?:个|项|条|种)?\s*[)）]?)"
+    r"(?:\s*[,，、.。:：;；!！~～]\s*|\s+)(?P<rest>\S.*)$", re.S)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+# What follows a number when the number is an amount or a count ("2 万", "3 个月"), not a choice.
+_UNIT_START = re.compile(r"^(?:万|千|百|块|元|毛|角|%|个月|天|年|号|点|位)")
+MIN_REST_CHARS = 4
+
+
+def split_choice(text: str, choices: list[Choice]) -> tuple[Picked, str, str] | None:
+    """A choice typed with something more: the button its number picks, the choice as
+    typed and the rest ("1 不过你还没说为啥" -> button 1, "1", "不过你还没说为啥"), or None when the text is one
+    thing (a title typed with its number, an amount, a short answer)."""
+    raw = unicodedata.normalize("NFKC", text or "").strip()
+    found = _CHOICE_THEN.match(raw)
+    if not found or not choices:
+        return None
+    picked = match(found.group("choice"), choices, clicks=False)
+    rest = found.group("rest").strip()
+    if picked is None or _UNIT_START.match(rest):
+        return None
+    title = canonical(re.sub(r"^\d+\s*", "", picked.choice.title))
+    typed = canonical(rest)
+    if title and typed.startswith(title):
+        # "1 帮我挑一个 顺便问下要钱吗": the title said again, then the rest.
+        at = matched = 0
+        while at < len(rest) and matched < len(title):
+            char = canonical(rest[at])
+            if char and char != title[matched:matched + len(char)]:
+                break
+            matched += len(char)
+            at += 1
+        rest = rest[at:].lstrip(" ,，、.。:：;；!！")
+    if len(canonical(rest)) < MIN_REST_CHARS or not _CJK.search(rest):
+        return None
+    return picked, found.group("choice").strip(), rest
+

@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from core.db.backoff import delay_after
 from core.db.models import Base, Sealed, utcnow
 
 
@@ -47,7 +48,7 @@ class DownloadStatus(str, enum.Enum):
 
 DUE_STATUSES = (DownloadStatus.pending, DownloadStatus.telling)
 # Seconds before the next try after the 1st, 2nd… failed one; then every last step.
-BACKOFF_S = (30, 60, 120, 300, 600, 1800, 3600)
+BACKOFF = tuple(dt.timedelta(seconds=s) for s in (30, 60, 120, 300, 600, 1800, 3600))
 # A worker that claimed a row and died: the row is due again after this (more than one
 # fetch, scan and store take).
 CLAIM_LEASE = dt.timedelta(minutes=5)
@@ -111,7 +112,7 @@ class Due:
 
 def backoff(attempts: int) -> dt.timedelta:
     """The wait after ``attempts`` failed tries (1 = the first)."""
-    return dt.timedelta(seconds=BACKOFF_S[min(max(attempts, 1), len(BACKOFF_S)) - 1])
+    return delay_after(BACKOFF, attempts)
 
 
 def enqueue(session: Session, *, account: str, openid: str, msg_type: str, media_id: str,

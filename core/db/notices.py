@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from core.db.backoff import delay_after
 from core.db.models import Appeal, Base, Sealed, utcnow
 
 PHRASE_MIN, PHRASE_MAX = 2, 8
@@ -52,6 +53,7 @@ DUE_STATUSES = (NoticeStatus.pending, NoticeStatus.failed, NoticeStatus.waiting_
 # Minutes before the next try after the 1st, 2nd… failed attempt; one more failure after
 # the last gives up.
 BACKOFF_MINUTES = (1, 5, 30, 120, 360)
+BACKOFF = tuple(dt.timedelta(minutes=m) for m in BACKOFF_MINUTES)
 # A closed WeChat window: looked at again every WINDOW_RETRY, for up to WINDOW_MAX after
 # the notice was created (the window reopens when the merchant writes again).
 WINDOW_RETRY = dt.timedelta(minutes=10)
@@ -323,7 +325,7 @@ def mark_failed(session: Session, notice: Due, code: str, error: str,
     now = now or utcnow()
     step = notice.attempts  # attempts before this one
     status = NoticeStatus.failed if step < len(BACKOFF_MINUTES) else NoticeStatus.gave_up
-    delay = dt.timedelta(minutes=BACKOFF_MINUTES[min(step, len(BACKOFF_MINUTES) - 1)])
+    delay = delay_after(BACKOFF, step + 1)
     _attempted(session, notice.id, code, {
         "status": status.value, "last_error": f"{code}: {error}"[:300],
         "next_attempt_at": now + delay})

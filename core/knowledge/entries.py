@@ -56,7 +56,8 @@ def _text(value: Any, limit: int, what: str) -> str:
 
 
 class Variant(BaseModel):
-    """An answer for merchants whose facts match every key of ``when``."""
+    """An answer for merchants whose facts match every key of ``when``; a list value
+    matches any of its items (``appeal: [open, overdue]``)."""
 
     when: dict[str, Any]
     answer: str
@@ -66,18 +67,13 @@ class Variant(BaseModel):
         if not when:
             raise ValueError("a variant needs at least one condition")
         for key, value in when.items():
-            if key == "state" and value not in STATES:
-                raise ValueError(f"unknown state {value!r}")
-            elif key == "appeal" and value not in APPEALS:
-                raise ValueError(f"unknown appeal status {value!r}")
-            elif key in ("can_collect", "can_withdraw") and not isinstance(value, bool):
-                raise ValueError(f"{key} must be true or false")
-            elif key == "reason" and not isinstance(value, str):
-                raise ValueError("reason must be a reason code")
-            elif key == "role" and value not in ROLES:
-                raise ValueError(f"unknown role {value!r}")
-            elif key not in ("state", "appeal", "can_collect", "can_withdraw", "reason", "role"):
-                raise ValueError(f"unknown condition {key!r}")
+            if isinstance(value, list):
+                if not value or key in ("can_collect", "can_withdraw"):
+                    raise ValueError(f"{key} cannot be an empty list or a list of booleans")
+                for item in value:
+                    _check_condition(key, item)
+            else:
+                _check_condition(key, value)
         return when
 
     @validator("answer", pre=True)
@@ -85,7 +81,23 @@ class Variant(BaseModel):
         return _text(value, MAX_ANSWER_CHARS, "the variant's answer")
 
     def matches(self, facts: dict[str, Any]) -> bool:
-        return all(facts.get(key) == value for key, value in self.when.items())
+        return all(facts.get(key) in value if isinstance(value, list) else facts.get(key) == value
+                   for key, value in self.when.items())
+
+
+def _check_condition(key: str, value: Any) -> None:
+    if key == "state" and value not in STATES:
+        raise ValueError(f"unknown state {value!r}")
+    elif key == "appeal" and value not in APPEALS:
+        raise ValueError(f"unknown appeal status {value!r}")
+    elif key in ("can_collect", "can_withdraw") and not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false")
+    elif key == "reason" and not isinstance(value, str):
+        raise ValueError("reason must be a reason code")
+    elif key == "role" and value not in ROLES:
+        raise ValueError(f"unknown role {value!r}")
+    elif key not in ("state", "appeal", "can_collect", "can_withdraw", "reason", "role"):
+        raise ValueError(f"unknown condition {key!r}")
 
 
 class Entry(BaseModel):

@@ -227,3 +227,25 @@ async def test_rest_and_widget_keep_what_was_typed_for_the_transcript(talk: Talk
     assert said.text == "/affirm"
     assert said.metadata["choice"] == {"typed": "帮我挑一个", "number": 1, "payload": "/affirm",
                                        "how": "title"}
+
+
+async def test_a_number_with_a_question_starts_the_advisor_and_answers_the_question(
+        talk: Talk) -> None:
+    # "1 不过你还没说为啥给我限制了呀": the choice is made and the question answered, once.
+    for channel in ("rest", "wechat"):
+        merchant = await at_remote_intro(talk, channel=channel)
+        reply = await merchant.say("1 不过你还没说为啥给我限制了呀 我又没干坏事")
+        assert await merchant.active_form() == "remote_advice_form", channel
+        assert "restriction_no_wrongdoing" in reply.entries, (channel, reply.entries)
+        # The advisor's first question, asked again after the answer; its buttons once.
+        asked = reply.responses[0]
+        assert asked.startswith("utter_ask_"), reply.responses
+        assert reply.responses[-1] == asked.replace("utter_ask_", "utter_remind_")
+        assert reply.buttons and all(m.get("buttons") for m in reply.messages[-1:])
+        assert not any(m.get("buttons") for m in reply.messages[:-1])
+        users = [e for e in (await merchant.tracker()).events if isinstance(e, UserUttered)]
+        assert [u.text for u in users[-2:]] == ["/affirm", "不过你还没说为啥给我限制了呀 我又没干坏事"]
+        # The advisor goes on from its question.
+        after = await merchant.say("2")
+        assert await merchant.active_form() == "remote_advice_form"
+        assert after.responses and after.responses[-1].startswith("utter_ask_")

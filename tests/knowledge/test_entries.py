@@ -47,6 +47,8 @@ def test_the_shipped_knowledge_base_is_valid_and_large_enough() -> None:
     ({"variants": [{"when": {"state": "sleepy"}, "answer": "x"}]}, "unknown state"),
     ({"variants": [{"when": {"role": "boss"}, "answer": "x"}]}, "unknown role"),
     ({"variants": [{"when": {}, "answer": "x"}]}, "at least one condition"),
+    ({"variants": [{"when": {"appeal": ["open", "late"]}, "answer": "x"}]}, "unknown appeal"),
+    ({"variants": [{"when": {"appeal": []}, "answer": "x"}]}, "empty list"),
     ({"surprise": 1}, "extra fields"),
 ])
 def test_a_broken_entry_is_refused_with_the_reason(overrides: dict, problem: str) -> None:
@@ -63,6 +65,14 @@ def test_variants_answer_the_merchants_own_case() -> None:
     assert parsed.answer_for({"state": "frozen", "can_withdraw": True}) == parsed.answer
     assert parsed.answer_for({"appeal": "overdue"}) == "已超时。"
     assert parsed.answer_for({}) == parsed.answer
+
+
+def test_a_list_condition_matches_any_of_its_values() -> None:
+    parsed = parse_entry(entry(variants=[
+        {"when": {"appeal": ["open", "overdue"]}, "answer": "审核中。"}]))
+    assert parsed.answer_for({"appeal": "open"}) == "审核中。"
+    assert parsed.answer_for({"appeal": "overdue"}) == "审核中。"
+    assert parsed.answer_for({"appeal": "rejected"}) == parsed.answer
 
 
 def test_the_same_question_in_two_entries_is_reported_across_scripts() -> None:

@@ -23,7 +23,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from addons import rasa_compat, typed_choices
 from addons.channels.wechat_render import render_messages
-from core.choices import match, offered, parse_choice_number
+from core.choices import match, offered, parse_choice_number, split_choice
 
 REMOTE_OFFER = [{"text": "要我问几个问题，帮你挑最合适的一种吗？", "buttons": [
     {"title": "1 帮我挑一个", "payload": "/affirm"},
@@ -343,3 +343,62 @@ async def test_a_failing_match_never_loses_the_turn(monkeypatch: pytest.MonkeyPa
     typed_choices.install()
     await MessageProcessor._handle_message_with_tracker(None, typed("1"), None)  # type: ignore[arg-type]
     assert seen == ["1"]
+
+
+# --- a choice typed with something more ----------------------------------------------------
+@pytest.mark.parametrize(("typed", "payload", "rest"), [
+    ("1 不过你还没说为啥给我限制了呀", "/affirm", "不过你还没说为啥给我限制了呀"),
+    ("1，那这几种要花钱吗", "/affirm", "那这几种要花钱吗"),
+    ("第一个，但是要多久才能用", "/affirm", "但是要多久才能用"),
+    ("1 帮我挑一个 顺便问下要花钱吗", "/affirm", "顺便问下要花钱吗"),
+    ("2 不用了，我先问问审核要多久", "/deny", "我先问问审核要多久"),
+])
+def test_a_choice_and_a_question_split_into_both(typed: str, payload: str, rest: str) -> None:
+    split = split_choice(typed, offered(REMOTE_OFFER))
+    assert split is not None
+    picked, choice, said = split
+    assert (picked.choice.payload, said) == (payload, rest)
+    assert choice[0] in "12第"
+
+
+@pytest.mark.parametrize("typed", [
+    "1 帮我挑一个", "2 不用了", "2，不用了", "1", "2 万", "3 那个是啥", "1 好的",
+    "1900000002 尾号0002", "1 ok", "2 个月了还没消息"])
+def test_one_thing_typed_is_never_split(typed: str) -> None:
+    assert split_choice(typed, offered(REMOTE_OFFER)) is None
+
+
+async def test_the_rest_is_handled_next_as_its_own_turn() -> None:
+    tracker = tracker_of(user("外地客户怎么付款"), bot(REMOTE_OFFER[0], "utter_remote_options"))
+    handled: list[tuple[str, Any]] = []
+
+    class Processor(MessageProcessor):
+        def __init__(self) -> None:  # noqa: D107 - no model: only handle_message is used
+            pass
+
+    async def original(self: Any, message: UserMessage) -> list[dict[str, Any]]:
+        message = await typed_choices.resolve(FakeProcessor(), message, tracker)  # type: ignore[arg-type]
+        handled.append((message.text, message.metadata))
+        await message.output_channel.send_text_with_buttons(
+            message.sender_id, f"re:{message.text}", [{"title": "1 有", "payload": "1"}])
+        return message.output_channel.messages
+
+    saved = MessageProcessor.handle_message
+    try:
+        MessageProcessor.handle_message = original  # type: ignore[method-assign]
+        rasa_compat._install_then_handle()
+        out = await MessageProcessor.handle_message(Processor(), typed("1 不过为啥限制我"))
+    finally:
+        MessageProcessor.handle_message = saved  # type: ignore[method-assign]
+    assert [text for text, _ in handled] == ["/affirm", "不过为啥限制我"]
+    assert handled[0][1]["choice"]["typed"] == "1"
+    assert handled[1][1] == {"after_choice": True}
+    # One reply: only the later turn's buttons are left to answer.
+    assert [bool(m.get("buttons")) for m in out] == [False, True]
+
+
+async def test_outside_a_turn_nothing_is_split() -> None:
+    tracker = tracker_of(user("外地客户怎么付款"), bot(REMOTE_OFFER[0], "utter_remote_options"))
+    message = await resolve("1 不过为啥限制我", tracker)
+    assert message.text == "1 不过为啥限制我"  # no turn to hand the rest to: read whole
+
