@@ -386,8 +386,21 @@ def state_said(tracker: Tracker | None, account: AccountView) -> bool:
                for event in session_events(tracker))
 
 
+async def tell_status(dispatcher: CollectingDispatcher, account: AccountView,
+                      tracker: Tracker) -> None:
+    """The state after a look-up; for a normal account, what the merchant told before
+    the check answered for their account, else the question what is wrong."""
+    answer_status(dispatcher, account, tracker, normal_followup=False)
+    if account.status != AccountStatus.normal:
+        return
+    from actions.knowledge import answer_earlier_problem  # lazy: knowledge imports this
+
+    if not await answer_earlier_problem(dispatcher, tracker):
+        dispatcher.utter_message(response="utter_normal_followup")
+
+
 def answer_status(dispatcher: CollectingDispatcher, account: AccountView,
-                  tracker: Tracker | None = None) -> None:
+                  tracker: Tracker | None = None, normal_followup: bool = True) -> None:
     if account.status != AccountStatus.normal and state_said(tracker, account):
         # Asked again ("我现在能收款吗？" after the look-up): what still works, in one
         # line, then the next step; never the state and reason blocks word for word.
@@ -402,7 +415,8 @@ def answer_status(dispatcher: CollectingDispatcher, account: AccountView,
         return
     state_line(dispatcher, account)
     if account.status == AccountStatus.normal:
-        dispatcher.utter_message(response="utter_normal_followup")
+        if normal_followup:
+            dispatcher.utter_message(response="utter_normal_followup")
         return
     reason = account.reason_code if account.reason_code in KNOWN_REASONS else "unknown"
     dispatcher.utter_message(response=f"utter_reason_{reason}")
@@ -445,7 +459,7 @@ async def answer_account(dispatcher: CollectingDispatcher, tracker: Tracker,
     elif purpose == "appeal_status":
         answer_appeal_status(dispatcher, account, appeal_id, tracker)
     else:
-        answer_status(dispatcher, account, tracker)
+        await tell_status(dispatcher, account, tracker)
 
 
 # --- informational questions that have a merchant-specific answer --------------------
@@ -779,7 +793,7 @@ class ActionAfterVerification(Action):
             allowed = self._prepare_appeal(dispatcher, account)
             return [SlotSet(FORM_STOP, None), SlotSet(SWITCH_TO, None), *verified,
                     SlotSet("appeal_allowed", allowed)]
-        answer_status(dispatcher, account, tracker)
+        await tell_status(dispatcher, account, tracker)
         return reset + verified
 
     @staticmethod

@@ -223,6 +223,7 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
         entry_id = "scam_already_paid"
     asked_for = entry_id
     entry_id = await _for_asker(tracker, entry_id)
+    entry_id = await _beside_authority(tracker, entry_id)
     answered = answered_entries(tracker)
     if entry_id == HK_ENTRY and entry_id in answered and (
             asked_for != HK_ENTRY or HK_PHONE_ASK.search(latest_text(tracker))):
@@ -254,6 +255,33 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
         return False
     await say_entry(dispatcher, tracker, entry)
     return True
+
+
+# Facts a variant may be written for that only the identity check tells.
+ACCOUNT_CONDITIONS = frozenset({"state", "can_collect", "can_withdraw", "reason", "appeal"})
+EARLIER_MAX = 2
+
+
+async def answer_earlier_problem(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Right after the identity check: the problems told before it ("顾客扫码提示收款受限"),
+    answered again for this merchant's own account where the answer differs; False when
+    nothing told before has an answer of their own (then ask what is wrong)."""
+    earlier = list(dict.fromkeys(reversed(answered_entries(tracker))))
+    entries = await load_entries(earlier) if earlier else {}
+    told = 0
+    for entry_id in earlier:
+        entry = entries.get(entry_id)
+        if entry is None or not any(set(v.when) & ACCOUNT_CONDITIONS for v in entry.variants):
+            continue
+        text = await entry_text(tracker, entry)
+        if text.strip() in said_texts(tracker, entry_id):
+            continue
+        dispatcher.utter_message(text=f"结合你前面说的“{title(entry)}”：\n{text}",
+                                 **{KB_METADATA: entry.id})
+        told += 1
+        if told >= EARLIER_MAX:
+            break
+    return told > 0
 
 
 # Entries about the merchant's own money, and asking to get money back.
@@ -326,6 +354,26 @@ async def answer_other_asks(dispatcher: CollectingDispatcher, tracker: Tracker,
         facts = await answer_facts(tracker) if entry.variants else {}
         dispatcher.utter_message(text=f"另外，你问的“{title(entry)}”：\n{entry.answer_for(facts)}",
                                  **{KB_METADATA: entry.id})
+
+
+AUTHORITY_DURATION = "authority_freeze_duration"
+
+
+async def _beside_authority(tracker: Tracker, entry_id: str) -> str:
+    """After a freeze by an authority was told in this session, "冻多久", "在哪申诉" are
+    about that freeze: never our review times or appeal paths (they cannot lift it)."""
+    answered = answered_entries(tracker)
+    if not answered or entry_id == AUTHORITY_DURATION:
+        return entry_id
+    entries = await load_entries(list(dict.fromkeys([entry_id, *answered])))
+    entry = entries.get(entry_id)
+    told = any(AUTHORITY_TAG in e.tags for i, e in entries.items() if i in answered)
+    if entry is None or not told or AUTHORITY_TAG in entry.tags \
+            or not set(entry.tags) & NOT_BESIDE_AUTHORITY:
+        return entry_id
+    if (await merchant_facts(tracker)).get("verified"):
+        return entry_id  # a verified merchant may ask about their own appeal too
+    return AUTHORITY_DURATION
 
 
 async def _for_asker(tracker: Tracker, entry_id: str) -> str:

@@ -16,6 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.common import latest_text
 from actions.forms import FORM_STOP, REPAIR_STATE, SWITCH_TO, Answer, RepairingForm
 from actions.guidance import bound_reason, warn_if_scam
 from actions.knowledge import answer_other_asks
@@ -348,6 +349,15 @@ def _stated(clause: str) -> dict[str, Any]:
     }
 
 
+# "这是为啥", "凭什么限我": the merchant asks why, not only how to collect now.
+ASKS_WHY = re.compile(r"为啥|为什么|怎么回事|咋回事|啥原因|什么原因|凭什么|點解|为何")
+RESTRICTED = re.compile(r"受限|限制|被限|限了|收不了|收不到|风控|冻结|封了|封我")
+
+
+def asks_why_restricted(text: str) -> bool:
+    return bool(ASKS_WHY.search(text) and RESTRICTED.search(text))
+
+
 class ActionRemoteIntro(Action):
     """Names the ways to collect from remote payers in two lines, then offers the advisor;
     a merchant restricted for remote QR collection hears why first. What the merchant
@@ -369,6 +379,10 @@ class ActionRemoteIntro(Action):
         if reason_code == "remote_qr_collection":
             dispatcher.utter_message(response="utter_remote_from_restriction")
             stated["payer_location"] = "remote"
+        elif reason_code is None and asks_why_restricted(latest_text(tracker)):
+            # "收不了外地的钱了 提示远程收款受限 这是为啥": the likely why, then the ways.
+            dispatcher.utter_message(response="utter_remote_why_restricted")
+            stated["payer_location"] = stated.get("payer_location") or "remote"
         events.extend(SlotSet(slot, value) for slot, value in stated.items())
         known = Answers(**{slot: stated.get(slot, tracker.get_slot(slot))
                            for slot in ADVISOR_SLOTS})

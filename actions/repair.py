@@ -73,7 +73,9 @@ LEAKED = re.compile(
     rf"|({_HAND_OVER})了?({_TAKER})了?.{{0,4}}({_CREDENTIAL})"
     rf"|({_HAND_OVER}|读|念|报|说)(了|出了?)[^，。,.]{{0,4}}({_CREDENTIAL})"
     rf"|(拿|骗|盗|偷|套|要)(走|到)?了.{{0,4}}({_CREDENTIAL})"
-    rf"|({_CREDENTIAL}).{{0,6}}(泄露|泄漏|被.{{0,5}}(拿|骗|盗|偷|知道|获取|套)|说出去|给出去|发出去)",
+    rf"|({_CREDENTIAL}).{{0,6}}(泄露|泄漏|被.{{0,5}}(拿|骗|盗|偷|知道|获取|套)|说出去|给出去|发出去)"
+    # "让我报手机收到的验证码 我就报了": the code, then the merchant handing it over.
+    rf"|({_CREDENTIAL})[^。.!！?？]{{0,8}}我(就|也|都|还)?({_HAND_OVER}|报|念|读|说)(了|他|她|对方|给他|给她|出去)",
     re.IGNORECASE,
 )
 # Someone is asking for it (the warning), unless it was handed over all the same.
@@ -87,7 +89,9 @@ HANDED_ANYWAY = re.compile(
 # Money already paid to a fake helper: "已经转了2000给解封顾问", "给那个顾问打了钱".
 _PAID_WHO = (r"解封|解冻|解限|解除限制|顾问|中介|骗子|被骗|代办|代申诉|内部|渠道|专员|专家|老师"
              r"|工作室|客服|定金|保证金|押金|解封费|解冻费|激活费")
-_MONEY = r"钱|块|元|定金|保证金|押金|费|红包|万|(?<!\d)(?!95017|96110|110)\d{2,6}(?!\d)"
+# A number is money unless it counts time or things ("10分钟前", "3天了", "6位数").
+_MONEY = (r"钱|块|元|定金|保证金|押金|费|红包|万|(?<!\d)(?!95017|96110|110)\d{2,6}(?!\d)"
+          r"(?!\s*(分钟|分|秒|小时|天|号|点|次|个|位|年|月|岁|周|遍|多?分钟))")
 PAID_STRONG = re.compile(
     r"(已经|已|刚才|刚刚|上周|昨天|前天|之前|前几天)[^，。,.！!？?]{0,16}(转|付|交|打|汇|充)"
     r"|(转|付|交|打|汇|充)(了|过)|被骗"
@@ -122,8 +126,12 @@ IF_PAID = re.compile(r"(转|付|交|打|汇|充)了[^，。,.！!]{0,12}(是不�
 PAID_WHEN = re.compile(r"(已经|已|刚才|刚刚|上周|昨天|前天|之前|前几天)")
 
 
+# Names with 付 or 支付 in them: "微信支付客服打电话" tells of no payment.
+PAYMENT_NAMES = re.compile(r"微信支付|支付宝|支付密码|支付账户|支付功能|支付权限|付款码|收付款")
+
+
 def _paid(text: str) -> bool:
-    text = NOT_SCAMMED.sub("", CALLING.sub("", text))
+    text = NOT_SCAMMED.sub("", CALLING.sub("", PAYMENT_NAMES.sub("", text)))
     if not (re.search(_MONEY, text) and re.search(_PAID_WHO, text)):
         return False
     if NOT_PAID.search(text) or (IF_PAID.search(text) and not PAID_WHEN.search(text)):

@@ -551,7 +551,7 @@ async def verify_inline(dispatcher: CollectingDispatcher, tracker: Tracker,
     say_result(dispatcher, tracker, result, merchant_id)
     if result != "ok":
         return True
-    from actions.account import answer_status, load_account, state_line  # lazy: a cycle
+    from actions.account import load_account, state_line, tell_status  # lazy: a cycle
 
     try:
         account = await load_account(merchant_id, None)
@@ -560,7 +560,7 @@ async def verify_inline(dispatcher: CollectingDispatcher, tracker: Tracker,
     if account is None:
         return False
     if status or not Said(text=text).is_question:
-        answer_status(dispatcher, account, tracker)
+        await tell_status(dispatcher, account, tracker)
         return True
     state_line(dispatcher, account)
     return False

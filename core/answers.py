@@ -285,6 +285,10 @@ MINIPROGRAM_UNFINISHED = re.compile(
 )
 
 
+# "不知道 小程序是啥": a question about the thing asked of, not an answer.
+WHAT_IS = re.compile(r"是啥|是什么|什么意思|啥意思|干嘛的|干什么的|啥玩意")
+
+
 def read_miniprogram(text: str, intent: str | None = None) -> Any:
     """"你有自己的小程序或小程序商城吗？" "没有小程序但想做", "还在开发" and "有公众号
     没有小程序" are False; "有是有但是没开通支付" is True (opening payment is the advice)."""
@@ -298,6 +302,8 @@ def read_miniprogram(text: str, intent: str | None = None) -> Any:
         return choice == "yes"
     if NONE_AT_ALL.search(value) and MINIPROGRAM.search(value):
         return False
+    if UNSURE_WORDS.match(first_clause(value)) and not WHAT_IS.search(value):
+        return UNSURE  # "不确定 我侄子好像弄过个啥小店 不知道算不算": unsure, then why
     if is_question(value):
         return None
     without_payment = PAYMENT_OFF.sub("，", value)

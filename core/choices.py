@@ -158,6 +158,9 @@ _FILLER = re.compile(
 _NOTE = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
 _LAST = re.compile(r"^(?:选)?最后(?:一个|那个|一项|一条|个|项)?$")
 # "1 帮我挑一个", "1.帮我挑一个", "（1）帮我挑一个": a number, a separator, a title.
+# Said after a number without changing it: "2 快点", "1 谢谢", "2 就这个".
+_URGING = re.compile(r"^(快点?|快快|赶紧|马上|立刻|吧|啊|呀|哈|嗯|好的?|谢谢|麻烦了?|就这个|就行|行|可以|拜托|求求|急)+$")
+_NUMBER_URGED = re.compile(r"^(\d{1,2})\s*(\D.*)$")
 _NUMBER_AND_TITLE = re.compile(r"^[(（]?(\d{1,2})(?:\s*[.、:：)）]\s*|\s+)(\S.*)$")
 
 
@@ -263,6 +266,10 @@ def match(text: str, choices: list[Choice], clicks: bool = True) -> Picked | Non
     if number is not None:
         choice = _by_number(number, choices)
         return Picked(choice, "number") if choice else None
+    urged = _NUMBER_URGED.match(raw)
+    if urged and (not canonical(urged.group(2)) or _URGING.match(canonical(urged.group(2)))):
+        choice = _by_number(int(urged.group(1)), choices)  # "2！！！", "2快点"
+        return Picked(choice, "number") if choice else None
     if _LAST.match(canonical(raw)):
         last = max(choice.message for choice in choices)
         return Picked([c for c in choices if c.message == last][-1], "number")
@@ -276,6 +283,7 @@ def match(text: str, choices: list[Choice], clicks: bool = True) -> Picked | Non
         titled = _by_title(numbered.group(2), choices)
         if choice and titled and titled.choice.payload == choice.payload:
             return Picked(choice, "number+title")
+
         # The number and the title disagree, or the rest is something else ("2 万").
         return None
     picked = _by_title(raw, choices)

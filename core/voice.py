@@ -80,3 +80,20 @@ def names_an_authority(text: str) -> bool:
 def names_a_card(text: str) -> bool:
     """"银行卡", "储蓄卡", "张卡", "建行": a bank card is what the message is about."""
     return bool(re.search(r"卡|银行|[工农建招中交]行", text or ""))
+
+
+# "不是我交的申诉", "陌生设备登录", "结算卡被改了不是我改的": operations the merchant did not do.
+UNKNOWN_OPERATION = re.compile(
+    r"不是我(本人)?(做|交|弄|改|申请|提|登|操作|绑)|我(没|从来没|压根没|没有|根本没)(有)?(交|申请|提交|登|改|操作|提现|绑)"
+    r"|陌生|盗号|被盗|盗了|被人(登|用|改|操作)|别人(登|用|在用|改)|不认识的|异地登录|唔係我")
+
+
+# "没人盗号", "没人登我账号", "不是被盗": the merchant says it is not that.
+NOT_UNKNOWN_OPERATION = re.compile(r"没(有)?人(盗|登|用)[^，。,.!！?？\s]*|没被盗|不是被盗|没有被盗")
+
+
+def tells_of_unknown_operation(text: str) -> bool:
+    """Someone else acting on the account is what the message tells ("我侄子给我弄过个小店"
+    or "我回了1的啊" is not)."""
+    return bool(UNKNOWN_OPERATION.search(NOT_UNKNOWN_OPERATION.sub("", text or "")))
+

@@ -50,6 +50,7 @@ from core.knowledge.decision import (
     TASK_SURE,
     Decision,
     allowed,
+    closed_entries,
     decide,
     follow_up,
     on_topic,
@@ -59,7 +60,7 @@ from core.knowledge.live import LiveKnowledge
 from core.knowledge.matching import Candidate
 from core.parting import parting_kind
 from core.refile import is_refile_request
-from core.voice import is_payer, names_a_card, names_an_authority, tells_of_scam
+from core.voice import is_payer, tells_of_scam
 
 logger = logging.getLogger(__name__)
 
@@ -184,16 +185,14 @@ class KnowledgeMatcher(GraphComponent):
         platform = named_platform(text, message.get(ENTITIES) or [])
         payer = is_payer(text)
         scam_told = tells_of_scam(text)
-        card_told = names_a_card(text)
-        authority_told = names_an_authority(text)
+        closed = closed_entries(text)
         decision = decide(intent, confidence, candidates, index.entries, chars=chars,
                           topical=on_topic(text), platform_entry=PLATFORM_ENTRIES.get(platform),
                           ours_named=bool(OURS_NAMED.search(text)) or (
                               platform == "bank" and bool(OUR_SETTLEMENT.search(text))),
-                          payer=payer, scam_told=scam_told, card_told=card_told,
-                          authority_told=authority_told)
+                          payer=payer, scam_told=scam_told, closed=closed)
         ranked = self._asks_ranked(text, index, PLATFORM_ENTRIES.get(platform), payer,
-                                   scam_told, card_told, authority_told,
+                                   scam_told, closed,
                                    task=intent in TASK_INTENTS and confidence >= TASK_SURE)
         clear = self._clear(ranked)
         picked = self._picked_from(ranked, decision.suggestions) \
@@ -212,7 +211,7 @@ class KnowledgeMatcher(GraphComponent):
         decision, contextual = self._follow_up(message, text, chars, intent, confidence,
                                                decision, candidates, index,
                                                PLATFORM_ENTRIES.get(platform), payer,
-                                               scam_told, card_told, authority_told)
+                                               scam_told, closed)
         if decision.why == "follow-up":
             clear = []  # one ask, read with the topic
         main = decision.entry_id if decision.kind == "answer" else INTENT_ENTRIES.get(intent or "")
@@ -249,7 +248,7 @@ class KnowledgeMatcher(GraphComponent):
     def _follow_up(self, message: Message, text: str, chars: int, intent: str | None,
                    confidence: float, decision: Decision, candidates: list[Candidate],
                    index: Any, platform_entry: str | None, payer: bool, scam_told: bool,
-                   card_told: bool, authority_told: bool
+                   closed: frozenset[str]
                    ) -> tuple[Decision, list[Candidate]]:
         """The decision for a short message read together with the entry the bot just
         said (the message's ``topic`` metadata, addons/topic_context.py), and the
@@ -266,13 +265,13 @@ class KnowledgeMatcher(GraphComponent):
         contextual = allowed(index.search(query, self._query_vector(query),
                                           limit=int(self._config["candidates"]),
                                           normalized=True),
-                             platform_entry, payer, scam_told, card_told, authority_told)
+                             platform_entry, payer, scam_told, closed)
         return follow_up(decision, intent, confidence, candidates, contextual, index.entries,
                          last, answered, chars,
                          platform_named=platform_entry is not None), contextual
 
     def _asks_ranked(self, text: str, index: Any, platform_entry: str | None,
-                     payer: bool, scam_told: bool, card_told: bool, authority_told: bool,
+                     payer: bool, scam_told: bool, closed: frozenset[str],
                      task: bool = False) -> list[list[Candidate]]:
         """Each ask of a several-ask message matched alone ("钱什么时候能提？申诉又要多久"),
         with the candidates the whole message may get; [] for a message with one ask."""
@@ -282,7 +281,7 @@ class KnowledgeMatcher(GraphComponent):
             # 另外冻结的钱会不会被没收") the one ask is the other one.
             return []
         return [allowed(index.search(piece, self._query_vector(piece), limit=3, normalized=True),
-                        platform_entry, payer, scam_told, card_told, authority_told)
+                        platform_entry, payer, scam_told, closed)
                 for piece in pieces]
 
     @staticmethod

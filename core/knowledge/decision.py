@@ -29,11 +29,12 @@ set that chose them also gates them).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core.knowledge.entries import Entry
 from core.knowledge.matching import Candidate
+from core.voice import names_a_card, names_an_authority, tells_of_unknown_operation
 
 ANSWER = 0.15
 SUGGEST = 0.1
@@ -84,12 +85,23 @@ PAYER_ENTRIES = frozenset({"payer_payment_failed"})
 # The scam entries (leaked codes, fake helpers, swapped codes) answer scam stories only
 # (core.voice.tells_of_scam): a plain "账户被冻结了" must never get "你的验证码泄露了".
 SCAM_PREFIX = "scam_"
-# ... and the entries about a frozen bank card answer only a message that names a card or
-# a bank: "商户号被冻结了钱提不出来" is the merchant's own freeze.
-CARD_ENTRIES = frozenset({"personal_card_frozen_merchant"})
-# ... and the entry about a freeze by the police or a court only a message that names one:
-# "我这个号为啥被冻结了" is the merchant's own risk control, and told otherwise it frightens.
-AUTHORITY_ENTRIES = frozenset({"wallet_frozen_authority"})
+# Entries that answer only a message telling what they are about, each with its test:
+# a frozen bank card ("商户号被冻结了钱提不出来" is the merchant's own freeze), a freeze by
+# the police or a court ("我这个号为啥被冻结了" is the merchant's own risk control, and told
+# otherwise it frightens), someone else acting on the account ("我侄子给我弄过个小店" is
+# an answer, not a break-in).
+GATED: Mapping[str, Callable[[str], bool]] = {
+    "personal_card_frozen_merchant": names_a_card,
+    "wallet_frozen_authority": names_an_authority,
+    "account_unknown_operation": tells_of_unknown_operation,
+}
+
+
+def closed_entries(text: str) -> frozenset[str]:
+    """The gated entries this message does not open."""
+    return frozenset(entry_id for entry_id, told in GATED.items() if not told(text))
+
+
 # Asking for a person or a number while naming another company.
 HOTLINE_INTENTS = frozenset({"request_human", "contact_support", "out_of_scope"})
 # A sure question of ours keeps its own entry when it scores this close to a redirect.
@@ -182,8 +194,8 @@ def same_topic(entry: Entry | None, other: Entry | None) -> bool:
 
 
 def allowed(candidates: Sequence[Candidate], platform_entry: str | None,
-            payer: bool, scam_told: bool = True, card_told: bool = True,
-            authority_told: bool = True) -> list[Candidate]:
+            payer: bool, scam_told: bool = True,
+            closed: frozenset[str] = frozenset()) -> list[Candidate]:
     """The candidates this message may get: another platform's entry only when that
     platform is named ("奶茶店 号被冻结 提现提不出来" shares words with Taobao's entry but
     is a WeChat Pay merchant's); entries for customers only when a customer speaks (a
@@ -192,15 +204,14 @@ def allowed(candidates: Sequence[Candidate], platform_entry: str | None,
             if (c.entry_id not in PLATFORM_REDIRECTS or c.entry_id == platform_entry)
             and (payer or c.entry_id not in PAYER_ENTRIES)
             and (scam_told or not c.entry_id.startswith(SCAM_PREFIX))
-            and (card_told or c.entry_id not in CARD_ENTRIES)
-            and (authority_told or c.entry_id not in AUTHORITY_ENTRIES)]
+            and c.entry_id not in closed]
 
 
 def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate],
            entries: Mapping[str, Entry], chars: int = 100, topical: bool = True,
            platform_entry: str | None = None, ours_named: bool = False,
-           payer: bool = True, scam_told: bool = True, card_told: bool = True,
-           authority_told: bool = True) -> Decision:
+           payer: bool = True, scam_told: bool = True,
+           closed: frozenset[str] = frozenset()) -> Decision:
     """``chars``: the message's Chinese characters and letters (a reply as short as "好的"
     never overrides a task); ``topical``: ``on_topic`` of the message; ``platform_entry``:
     the redirect entry of another platform or a bank the message names; ``ours_named``:
@@ -213,7 +224,7 @@ def decide(intent: str | None, confidence: float, candidates: Sequence[Candidate
         return Decision("answer", platform_entry, why="other company")
     if intent in CONTROL_INTENTS and confidence >= FAQ_SURE:
         return Decision("keep", why="control")
-    candidates = allowed(candidates, platform_entry, payer, scam_told, card_told, authority_told)
+    candidates = allowed(candidates, platform_entry, payer, scam_told, closed)
     top = candidates[0] if candidates else None
     second = candidates[1].score if len(candidates) > 1 else 0.0
     strong = top is not None and top.score >= OVERRIDE and chars >= OVERRIDE_MIN_CHARS

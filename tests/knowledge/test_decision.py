@@ -189,10 +189,25 @@ def test_the_bank_card_entry_needs_a_card_named() -> None:
     """"商户号被冻结了钱提不出来" matched "个人银行卡涉案被冻结" best (0.36)."""
     entries = {**ENTRIES, "personal_card_frozen_merchant": make("personal_card_frozen_merchant")}
     cands = [c("personal_card_frozen_merchant", 0.36), c("frozen_funds", 0.32)]
-    assert d.decide("ask_frozen_funds", 0.6, cands, entries, card_told=False).entry_id == \
+    closed = d.closed_entries("商户号被冻结了钱提不出来")
+    assert d.decide("ask_frozen_funds", 0.6, cands, entries, closed=closed).entry_id == \
         "frozen_funds"
-    assert d.decide("ask_frozen_funds", 0.6, cands, entries, card_told=True).entry_id == \
+    opened = d.closed_entries("我的银行卡因为商户号的事被冻结了")
+    assert d.decide("ask_frozen_funds", 0.6, cands, entries, closed=opened).entry_id == \
         "personal_card_frozen_merchant"
+
+
+@pytest.mark.parametrize(("text", "opens"), [
+    ("这个申诉不是我交的，是不是有人用我的号", True),
+    ("商户平台有陌生设备登录记录", True),
+    ("结算卡被改了不是我改的", True),
+    ("我从来没提交过申诉，记录里怎么冒出来一条", True),
+    ("不确定 我侄子好像给我弄过个啥小店 不知道算不算", False),
+    ("申诉先不急 你刚才不是说帮我挑收款方式吗 我回了1的啊", False),
+    ("又来了 没人盗号！！继续选", False),
+])
+def test_someone_else_acting_must_be_told(text: str, opens: bool) -> None:
+    assert ("account_unknown_operation" not in d.closed_entries(text)) is opens
 
 
 @pytest.mark.parametrize("text", [

@@ -402,3 +402,14 @@ async def test_outside_a_turn_nothing_is_split() -> None:
     message = await resolve("1 不过为啥限制我", tracker)
     assert message.text == "1 不过为啥限制我"  # no turn to hand the rest to: read whole
 
+
+
+@pytest.mark.parametrize("typed", ["2 快点", "2！！！", "2快点", "2 谢谢", "2 赶紧"])
+def test_a_number_urged_is_still_the_number(typed: str) -> None:
+    assert payload_of(typed, REMOTE_OFFER) == "/deny"
+    assert payload_of(typed, REMOTE_OFFER, across=True) == "/deny"
+
+
+@pytest.mark.parametrize("typed", ["2万", "2 万", "3 快点", "2 我要查"])
+def test_an_urged_number_never_turns_amounts_or_other_numbers_into_choices(typed: str) -> None:
+    assert payload_of(typed, REMOTE_OFFER) is None
