@@ -7,6 +7,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from console.wechat_subscribe import SubscribeSettings
 from console.wechat_templates import TemplateSettings
 from core.db.session import PROJECT_ROOT, database_url
 from core.local_secrets import local_secret
@@ -77,6 +78,7 @@ class Settings:
         # The notice worker reads these itself (console.notices); a malformed
         # WECHAT_NOTICE_TEMPLATE_FIELDS stops the console here, not the worker silently.
         TemplateSettings.from_env(env)
+        SubscribeSettings.from_env(env)  # likewise a malformed WECHAT_SUBSCRIBE_SCENE
         return cls(
             db_url=env.get("MERCHANT_DB_URL") or database_url(),
             rasa_url=(env.get("RASA_URL") or "http://localhost:5005").rstrip("/"),

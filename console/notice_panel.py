@@ -38,7 +38,8 @@ STATUS_LABELS = {
     NoticeStatus.gave_up.value: "已放弃",
 }
 KIND_LABELS = {"approved": "审核通过", "rejected": "驳回", "needs_materials": "需补充材料"}
-VIA_LABELS = {"conversation": "对话消息", "template": "微信模板消息"}
+VIA_LABELS = {"conversation": "对话消息", "template": "微信模板消息",
+              "subscription": "微信一次性订阅消息"}
 MAX_ERROR = 200
 HIDDEN_PHRASE = "***"
 

@@ -4,7 +4,10 @@ their own channel sends it (WeChat: a customer-service message within the 48-hou
 window; widget: pushed if connected, in the conversation for the next visit; REST: kept
 in the tracker, and POSTed to ``REST_NOTICE_WEBHOOK_URL`` when set). WeChat with the
 window closed: a template message (console.wechat_templates) when
-``WECHAT_NOTICE_TEMPLATE_ID`` is set, else the notice waits for the merchant to write.
+``WECHAT_NOTICE_TEMPLATE_ID`` is set; else (or when templates cannot go) a one-time
+subscription message (console.wechat_subscribe) when ``WECHAT_SUBSCRIBE_TEMPLATE_ID`` is
+set and the merchant confirmed one for the appeal (core.db.subscriptions, used up by it);
+else the notice waits for the merchant to write.
 
 Never twice: the event carries ``metadata.appeal_notice_id``; before a retry (and when
 an answer was lost) the tracker is read for it, as console.delivery does for replies.
@@ -31,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from console.rasa_client import RasaClient, RasaError
 from console.transcript import last_user_time
+from console.wechat_subscribe import SubscribeSender, SubscribeSettings
 from console.wechat_templates import (
     INVALID_TEMPLATE,
     OVER_QUOTA,
@@ -39,7 +43,7 @@ from console.wechat_templates import (
     TemplateSender,
     TemplateSettings,
 )
-from core.db import notices
+from core.db import notices, subscriptions
 from core.db.models import utcnow
 from core.db.notices import Due, NoticeStatus
 
@@ -92,7 +96,8 @@ class NoticeWorker:
                  webhook_url: str | None = None, webhook_secret: str | None = None,
                  http_transport: httpx.BaseTransport | None = None,
                  clock: Callable[[], float] = time.time,
-                 templates: TemplateSender | None = None) -> None:
+                 templates: TemplateSender | None = None,
+                 subscribe: SubscribeSender | None = None) -> None:
         self.engine = engine
         self.rasa = rasa
         self.window_s = window_hours * 3600
@@ -106,15 +111,24 @@ class NoticeWorker:
             template_settings = TemplateSettings.from_env()
             templates = TemplateSender(template_settings) if template_settings else None
         self.templates = templates
+        if subscribe is None:
+            subscribe_settings = SubscribeSettings.from_env()
+            subscribe = SubscribeSender(subscribe_settings) if subscribe_settings else None
+        self.subscribe = subscribe
         # Template messages off in this process (40037: a wrong template id, fixed only by
         # a restart with another setting), and paused until WeChat's quota resets (45009).
         self._templates_off: str | None = None
         self._templates_paused_until = 0.0
+        # The same for one-time subscription messages.
+        self._subscribe_off: str | None = None
+        self._subscribe_paused_until = 0.0
 
     def close(self) -> None:
         self._http.close()
         if self.templates is not None:
             self.templates.close()
+        if self.subscribe is not None:
+            self.subscribe.close()
 
     def run_once(self, limit: int = 50) -> int:
         """Tries every due notice once; how many were tried."""
@@ -180,9 +194,12 @@ class NoticeWorker:
         return None
 
     def _outside_window(self, notice: Due, why: str) -> None:
-        """The window is closed: a template message if one may go, else wait for it."""
+        """The window is closed: a template message if one may go, else a one-time
+        subscription message if the merchant gave a consent, else wait for the window."""
         blocked = self._template_blocked(notice)
         if blocked is not None or self.templates is None:
+            if self._by_subscription(notice):
+                return
             self._window_closed(notice, f"{why}；{blocked}" if blocked else why)
             return
         try:
@@ -223,6 +240,67 @@ class NoticeWorker:
         else:
             # -1 system busy, a lost answer (the same client_msg_id on retry), others.
             self._failed(notice, error.code, str(error))
+
+    # --- WeChat one-time subscription messages ------------------------------------------
+    def _by_subscription(self, notice: Due) -> bool:
+        """Sends the notice under a consent the merchant confirmed for this appeal and
+        records the outcome; False (nothing done) without the feature, a consent or
+        while it is off or paused."""
+        if self.subscribe is None or self._subscribe_off \
+                or self.clock() < self._subscribe_paused_until:
+            return False
+        with Session(self.engine) as session, session.begin():
+            consent = subscriptions.hold(session, notice.appeal_id, notice.sender_id,
+                                         self.subscribe.settings.template_id, notice.id)
+        if consent is None:
+            return False
+        try:
+            self.subscribe.send(notice.sender_id, consent.scene, notices.SUBSCRIBE_TITLE,
+                                notice.subscribe_text, consent.template_id)
+        except TemplateError as error:
+            self._subscription_failed(notice, consent.id, error)
+            return True
+        with Session(self.engine) as session, session.begin():
+            subscriptions.consume(session, consent.id, notice.id)
+            notices.mark_sent(session, notice.id, via=notices.VIA_SUBSCRIPTION)
+        logger.info("notices: notice %s of appeal %s sent as a one-time subscription "
+                    "message", notice.id, notice.appeal_id)
+        return True
+
+    def _subscription_failed(self, notice: Due, consent_id: int,
+                             error: TemplateError) -> None:
+        """Each refusal by its meaning; the notice is never dropped. The codes are
+        recorded as ``subscribe:<errcode>`` (apart from the template messages')."""
+        code = f"subscribe:{error.code}"
+        if error.errcode is None and error.code == "timeout":
+            # The answer was lost: the message may have gone. The consent stays held for
+            # this notice; the retry uses it again.
+            self._failed(notice, code, str(error))
+            return
+        with Session(self.engine) as session, session.begin():
+            if error.errcode == USER_REFUSED:
+                subscriptions.void(session, consent_id)
+            else:
+                subscriptions.release(session, consent_id)
+        if error.errcode == USER_REFUSED:
+            # The consent is not valid (any more): the notice waits for the window.
+            self._window_closed(notice, "一次性订阅已失效，等商户再次发消息后发送", code=code)
+        elif error.errcode == INVALID_TEMPLATE or error.code == "config":
+            self._subscribe_off = ("订阅模板ID无效（40037）" if error.errcode == INVALID_TEMPLATE
+                                   else "一次性订阅消息未配置好")
+            logger.error("notices: one-time subscription messages off until the console "
+                         "restarts (check WECHAT_SUBSCRIBE_TEMPLATE_ID, WECHAT_APP_ID, "
+                         "WECHAT_APP_SECRET): %s", error)
+            self._window_closed(notice, f"{self._subscribe_off}，等商户再次发消息后发送",
+                                code=code)
+        elif error.errcode == OVER_QUOTA:
+            self._subscribe_paused_until = next_quota_reset(self.clock())
+            logger.warning("notices: WeChat subscribe quota used up (45009): one-time "
+                           "subscription messages paused until midnight Beijing time")
+            self._window_closed(notice, "一次性订阅消息今日额度已用完，明天再发或等商户再次发消息",
+                                code=code)
+        else:
+            self._failed(notice, code, str(error))
 
     def _window_closed(self, notice: Due, error: str, code: str = WINDOW_CODE) -> None:
         with Session(self.engine) as session, session.begin():

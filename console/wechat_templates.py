@@ -9,6 +9,8 @@ which the console may not import): cached until shortly before it expires, and a
 rejected token (40001, 40014, 42001) is dropped and the call retried once with a fresh
 one. The console keeps its own token: WeChat keeps the previous token valid for a few
 minutes after a refresh, and either side refreshes once when its token is refused.
+``WeChatApi`` holds that token and the HTTP session; one-time subscription messages
+(console.wechat_subscribe) use it too.
 
 Settings (environment, as the channel's): ``WECHAT_NOTICE_TEMPLATE_ID`` (unset: no
 template messages), ``WECHAT_APP_ID``, ``WECHAT_APP_SECRET``, ``WECHAT_API_BASE`` and
@@ -51,9 +53,9 @@ class TemplateError(RuntimeError):
     """WeChat answered with a non-zero errcode (``errcode`` None: not reached, or the
     answer was lost: the message may have gone)."""
 
-    def __init__(self, errcode: int | None, errmsg: str, code: str | None = None) -> None:
-        super().__init__(f"WeChat message/template/send failed: errcode={errcode} "
-                         f"errmsg={errmsg}")
+    def __init__(self, errcode: int | None, errmsg: str, code: str | None = None,
+                 api: str = "message/template/send") -> None:
+        super().__init__(f"WeChat {api} failed: errcode={errcode} errmsg={errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
         self._code = code
@@ -102,13 +104,17 @@ class TemplateSettings:
                    parse_fields(raw_fields) if raw_fields else dict(DEFAULT_FIELDS))
 
 
-class TemplateSender:
-    """Sends template messages; thread-safe (the worker runs in a thread)."""
+class WeChatApi:
+    """The official account's server API with its access token: cached until shortly
+    before it expires, dropped and fetched again once when WeChat refuses it.
+    Thread-safe (the worker runs in a thread); also used for one-time subscription
+    messages (console.wechat_subscribe)."""
 
-    def __init__(self, settings: TemplateSettings, timeout_s: float = 10.0,
-                 transport: httpx.BaseTransport | None = None,
+    def __init__(self, app_id: str, app_secret: str, api_base: str = DEFAULT_API_BASE,
+                 timeout_s: float = 10.0, transport: httpx.BaseTransport | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings = settings
+        self.app_id, self.app_secret = app_id, app_secret
+        self.api_base = api_base.rstrip("/")
         self._http = httpx.Client(timeout=timeout_s, transport=transport)
         self._clock = clock
         self._lock = threading.Lock()
@@ -117,35 +123,37 @@ class TemplateSender:
     def close(self) -> None:
         self._http.close()
 
-    def _json(self, method: str, path: str, params: dict[str, str],
-              body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def request_json(self, method: str, path: str, params: dict[str, str],
+                     body: dict[str, Any] | None = None, api: str = "") -> dict[str, Any]:
+        """WeChat's JSON answer; TemplateError(None, …) when it did not arrive."""
+        api = api or path.strip("/")
         try:
-            response = self._http.request(method, f"{self.settings.api_base}{path}",
+            response = self._http.request(method, f"{self.api_base}{path}",
                                           params=params, json=body)
             if response.status_code != 200:
-                raise TemplateError(None, f"HTTP {response.status_code}")
+                raise TemplateError(None, f"HTTP {response.status_code}", api=api)
             # WeChat labels its JSON as text/plain.
             result = response.json()
         except (httpx.HTTPError, ValueError) as error:
-            raise TemplateError(None, type(error).__name__) from error
+            raise TemplateError(None, type(error).__name__, api=api) from error
         if not isinstance(result, dict):
-            raise TemplateError(None, "unexpected response")
+            raise TemplateError(None, "unexpected response", api=api)
         return result
 
     def access_token(self) -> str:
         with self._lock:
             if self._token and self._clock() < self._token[1]:
                 return self._token[0]
-            if not (self.settings.app_id and self.settings.app_secret):
+            if not (self.app_id and self.app_secret):
                 raise TemplateError(None, "WECHAT_APP_ID / WECHAT_APP_SECRET not set",
                                     code="config")
-            result = self._json("GET", "/cgi-bin/token", {
-                "grant_type": "client_credential", "appid": self.settings.app_id,
-                "secret": self.settings.app_secret})
+            result = self.request_json("GET", "/cgi-bin/token", {
+                "grant_type": "client_credential", "appid": self.app_id,
+                "secret": self.app_secret})
             token = result.get("access_token")
             if not token:
                 raise TemplateError(int(result.get("errcode") or 0),
-                                    f"token: {result.get('errmsg', '')}")
+                                    f"token: {result.get('errmsg', '')}", api="cgi-bin/token")
             ttl = max(30, int(result.get("expires_in") or 7200) - TOKEN_EXPIRY_MARGIN_S)
             self._token = (str(token), self._clock() + ttl)
             logger.info("notices: wechat access token refreshed (valid %ss)", ttl)
@@ -155,6 +163,40 @@ class TemplateSender:
         with self._lock:
             if self._token and self._token[0] == token:
                 self._token = None
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POSTs ``body`` with the access token (refreshed once if refused); WeChat's
+        answer when errcode is 0, TemplateError for every refusal."""
+        for attempt in (1, 2):
+            token = self.access_token()
+            result = self.request_json("POST", path, {"access_token": token}, body)
+            errcode = int(result.get("errcode") or 0)
+            if errcode == 0:
+                return result
+            if errcode in TOKEN_ERRORS and attempt == 1:
+                logger.warning("notices: wechat rejected the access token (%s): refreshing "
+                               "once", errcode)
+                self._drop_token(token)
+                continue
+            raise TemplateError(errcode, str(result.get("errmsg", "")), api=path.strip("/"))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class TemplateSender:
+    """Sends template messages; thread-safe (the worker runs in a thread)."""
+
+    def __init__(self, settings: TemplateSettings, timeout_s: float = 10.0,
+                 transport: httpx.BaseTransport | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.api = WeChatApi(settings.app_id, settings.app_secret, settings.api_base,
+                             timeout_s, transport, clock)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def access_token(self) -> str:
+        return self.api.access_token()
 
     def body(self, openid: str, values: dict[str, str], client_msg_id: str) -> dict[str, Any]:
         data = {key: {"value": values[name]} for name, key in self.settings.fields.items()
@@ -166,18 +208,6 @@ class TemplateSender:
 
     def send(self, openid: str, values: dict[str, str], client_msg_id: str) -> str:
         """WeChat's msgid; TemplateError for every refusal."""
-        body = self.body(openid, values, client_msg_id)
-        for attempt in (1, 2):
-            token = self.access_token()
-            result = self._json("POST", "/cgi-bin/message/template/send",
-                                {"access_token": token}, body)
-            errcode = int(result.get("errcode") or 0)
-            if errcode == 0:
-                return str(result.get("msgid", ""))
-            if errcode in TOKEN_ERRORS and attempt == 1:
-                logger.warning("notices: wechat rejected the access token (%s): refreshing "
-                               "once", errcode)
-                self._drop_token(token)
-                continue
-            raise TemplateError(errcode, str(result.get("errmsg", "")))
-        raise AssertionError("unreachable")  # pragma: no cover
+        result = self.api.post("/cgi-bin/message/template/send",
+                               self.body(openid, values, client_msg_id))
+        return str(result.get("msgid", ""))

@@ -18,6 +18,7 @@ from console.routes import (
     materials,
     me,
     messages,
+    notice_consent,
     notices,
     pages,
     stream,
@@ -28,4 +29,5 @@ ROUTERS: list[APIRouter] = [login.router, me.router, handoffs.router, messages.r
                             canned.router, labels.router, team.router, materials.router,
                             stream.router, knowledge.router, history.router, insights.router,
                             appeal_events.router, inbox.router, notices.router,
+                            notice_consent.router,
                             pages.router]

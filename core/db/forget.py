@@ -30,6 +30,7 @@ sender (docs/security.md P5 k):
   records), but the reference to the message or upload they came from names the sender
   (``wechat:<openid>:…``, ``upload:<session>:…``) and gets a name of its own instead;
   WeChat files still to fetch again or to tell about (``wechat_media_downloads``): deleted;
+- WeChat one-time subscription consents of the OpenID (``wechat_subscriptions``): deleted;
 - kept as they are: the merchant's own records (account, states and filed appeals with
   their contact phone: the business's records, named by the merchant id and by no
   sender; the confirmation says so), and the knowledge base's drafts (the team's own
@@ -44,7 +45,7 @@ import secrets
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from core.db import media_downloads, notices, repository
+from core.db import media_downloads, notices, repository, subscriptions
 from core.db.inbox import InboxAction, InboxTriaged
 from core.db.models import (
     AgentMessage,
@@ -80,6 +81,8 @@ def forget(session: Session, channel: str, sender_id: str,
     if channel == "wechat":
         # WeChat files still to fetch or to tell about name the sender: deleted.
         media_downloads.forget_sender(session, sender_id)
+        # One-time subscription consents name the OpenID: deleted.
+        subscriptions.forget_sender(session, sender_id)
 
 
 def _handoffs(session: Session, channel: str, sender_id: str, now: dt.datetime) -> None:

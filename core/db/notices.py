@@ -7,7 +7,8 @@ phrase, sealed at rest. No consent: nothing is sent (the merchant said no).
 new decision event (``core.db.appeal_events.record_event`` calls ``enqueue``), so a
 decision is never recorded without its notice, and a replayed event adds none. The
 console's worker (``console.notices``) sends due rows and records every attempt: in the
-merchant's conversation, or (WeChat, window closed) as a template message.
+merchant's conversation, or (WeChat, window closed) as a template message or a one-time
+subscription message (core.db.subscriptions).
 
 Every function takes an open Session; the caller owns the transaction.
 """
@@ -64,6 +65,7 @@ CLAIM_LEASE = dt.timedelta(minutes=5)
 # How a sent notice went (``appeal_notices.via``, migration 0016).
 VIA_CONVERSATION = "conversation"  # a bot event in the merchant's conversation
 VIA_TEMPLATE = "template"  # a WeChat template message (the 48-hour window was closed)
+VIA_SUBSCRIPTION = "subscription"  # a WeChat one-time subscription message (likewise)
 
 # The wording, in one place (simplified Chinese). ``{reason}`` / ``{materials}``: from the
 # decision event.
@@ -84,6 +86,10 @@ TEMPLATE_RESULTS = {"approved": "审核通过", "rejected": "没有通过",
                     "needs_materials": "需要补充材料"}
 TEMPLATE_NOTE = ("{detail}暗号“{phrase}”：没有这个暗号的消息都不是我们发的，"
                  "请不要付款或提供验证码。")
+# A one-time subscription message: a title of at most 15 characters and the notice's
+# text in at most 200 (the reason and the materials are shortened, never the phrase).
+SUBSCRIBE_TITLE = "申诉审核结果"
+SUBSCRIBE_MAX_CHARS = 200
 
 
 class InvalidPhrase(ValueError):
@@ -124,7 +130,7 @@ class AppealNotice(Base):
     errors = Column(Text, nullable=False, default="[]")  # JSON list: every attempt's code
     created_at = Column(DateTime, nullable=False, default=utcnow)
     sent_at = Column(DateTime)
-    via = Column(String(20))  # VIA_CONVERSATION / VIA_TEMPLATE once sent
+    via = Column(String(20))  # VIA_CONVERSATION / VIA_TEMPLATE / VIA_SUBSCRIPTION once sent
     wechat_msgid = Column(String(40))  # WeChat's msgid of a template message
 
     __table_args__ = (
@@ -210,6 +216,26 @@ def render(kind: str, appeal_id: str, phrase: str, reason: str,
     return body + SIGNATURE.format(phrase=phrase)
 
 
+def subscribe_text(kind: str, appeal_id: str, phrase: str, reason: str,
+                   missing_materials: list[str] | tuple[str, ...] = (),
+                   limit: int = SUBSCRIBE_MAX_CHARS) -> str:
+    """The notice's text (``render``) in at most ``limit`` characters: the reason and the
+    missing materials are cut (with "…") as needed; the appeal id, the decision, the
+    phrase and the warning always stay."""
+    text = render(kind, appeal_id, phrase, reason, missing_materials)
+    reason = reason.strip().rstrip("。.")
+    materials = "、".join(missing_materials)
+    while len(text) > limit and (reason or materials):
+        excess = len(text) - limit + 1  # one more for the "…"
+        if len(materials) >= len(reason):
+            materials = materials[:max(0, len(materials) - excess)]
+        else:
+            reason = reason[:max(0, len(reason) - excess)]
+        text = render(kind, appeal_id, phrase, f"{reason}…" if reason else "",
+                      [f"{materials}…"] if materials else [])
+    return text
+
+
 def template_values(kind: str, appeal_id: str, phrase: str, reason: str,
                     missing_materials: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
     """The values of a template message, by name: head, appeal_id, result, phrase and
@@ -246,6 +272,11 @@ class Due:
     def text(self) -> str:
         return render(self.kind, self.appeal_id, self.phrase, self.reason,
                       self.missing_materials)
+
+    @property
+    def subscribe_text(self) -> str:
+        return subscribe_text(self.kind, self.appeal_id, self.phrase, self.reason,
+                              self.missing_materials)
 
     @property
     def template_values(self) -> dict[str, str]:
