@@ -491,6 +491,10 @@ QUEUE_WAIT = re.compile(r"等多久|要等|还得等|排到|轮到|排队|多久
 RESUBMIT_TIME = re.compile(r"(重新|再次?|又)(申诉|提交|交|申请|递交)[^，。？?]{0,8}(几天|多久|多长时间|多少天|几个工作日)"
                            r"|(几天|多久|多长时间)[^，。？?]{0,6}(重新|再次?)(申诉|提交|交)")
 NOT_QUEUE = re.compile(r"申诉|审核|解封|解冻|解除|提现|钱|结果|恢复")
+# "被驳回了现在马上就能重新提吗 有没有次数限制": whether and how often, not why.
+RESUBMIT_ASK = re.compile(r"(重新|再)(提|交|申诉|申请|发起|来)[^，。,.]{0,6}(吗|么|不|没|能|可以|行)"
+                          r"|(能|可以|还能)(重新|再)(提|交|申诉|申请)|次数|几次|多少次|能申几|申几回|上限")
+RESUBMIT_ENTRY = "appeal_resubmit_limit"
 
 
 async def verified_account(tracker: Tracker, appeal_id: str | None) -> AccountView | None:
@@ -537,6 +541,13 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
                   f"以官方审核为准。这次针对上次没通过的原因{note}把材料补齐，更容易一次过。"),
             **{KB_METADATA: entry_id})
         return True
+    if RESUBMIT_ASK.search(text) and rejected is not None and not any(
+            a.status.is_open for a in account.appeals):
+        if entry_id == RESUBMIT_ENTRY:
+            return False  # its variant for a rejected appeal: yes, now, with new material
+        from actions.knowledge import answer_entry  # lazy: knowledge imports this
+
+        return await answer_entry(dispatcher, tracker, RESUBMIT_ENTRY)
     if REJECTED_WORDS.search(text) and not OTHER_PROCESS.search(text):
         rejected = account.requested_appeal or account.newest(AppealStatus.rejected)
         if rejected is not None and rejected.status == AppealStatus.rejected and (

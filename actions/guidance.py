@@ -83,6 +83,10 @@ INTENT_TITLES = {
 }
 
 
+# A payment code swapped or covered in a shop ("贴码的骗子", "码被人换了").
+REPLACED_CODE = re.compile(r"贴码|贴的码|贴上去|换(了|掉)的?(二维)?码|码被(人)?(换|贴|覆盖)|被换(掉)?的(二维)?码|覆盖")
+
+
 def looks_like_scam(text: str) -> bool:
     return repair.safety_of(text) is not None
 
@@ -122,6 +126,10 @@ async def safety_first(dispatcher: CollectingDispatcher, tracker: Tracker,
     warning."""
     safety = repair.safety_of(latest_text(tracker))
     if safety is None or safety_said_this_turn(tracker):
+        return safety
+    if safety == Safety.SCAM and REPLACED_CODE.search(latest_text(tracker)):
+        # "钱被贴码的骗子收走了怎么追回来": a code swapped in the shop, already paid to;
+        # "一分钱都别转" would miss it: the replaced-code answers say what to do.
         return safety
     if safety in EMERGENCIES:
         await answer_emergency(dispatcher, tracker, safety)

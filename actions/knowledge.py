@@ -323,10 +323,18 @@ AUTHORITY_TAG = "authority"
 NOT_BESIDE_AUTHORITY = frozenset({"appeal", "timing"})
 
 
+PAYER_TAG = "payer"
+BESIDE_PAYER = frozenset({PAYER_TAG, "safety"})
+
+
 def fits_beside(main: Entry | None, other: Entry) -> bool:
-    """Whether ``other`` may be said as the message's other ask after ``main``."""
+    """Whether ``other`` may be said as the message's other ask after ``main``: nothing
+    of our review times beside an authority's freeze, nothing of the merchant's own
+    money beside an answer for a customer who paid ("钱会被没收吗" is the merchant's)."""
     if main is not None and AUTHORITY_TAG in main.tags:
         return not set(other.tags) & NOT_BESIDE_AUTHORITY
+    if main is not None and PAYER_TAG in main.tags:
+        return bool(set(other.tags) & BESIDE_PAYER)
     return True
 
 

@@ -13,7 +13,11 @@ PAYER_VOICE = re.compile(
     r"|(在|去)(一家|别人的?|人家的?|某个)(店|超市|饭店|餐厅|摊位?|商店)(里|上)?(扫码)?(付|买|消费|吃饭)"
     r"|我在(店里|店家|商家)(那)?(付|买|扫)"
     r"|扫(别人|店家|商家|卖家|老板|对方)的(收款)?码(付|付钱|付款|买单|支付)?"
-    r"|我这边(显示)?(扣款|扣钱|钱被扣|被扣)")
+    r"|我这边(显示)?(扣款|扣钱|钱被扣|被扣)"
+    # "我又不是商家", "扫了店里被换掉的码付了128", "老板说他没收到我付的钱".
+    r"|我(又|也|可|并)不是(商家|商户|老板|店家|卖家)"
+    r"|我(是|就)?扫了?(店里|店家|商家|他家|人家)[^，。,.]{0,8}码[^，。,.]{0,4}付"
+    r"|(老板|店家|商家)[^，。,.]{0,8}(没收到|没有收到|没到账)[^，。,.]{0,6}(我|我的)?付的")
 
 
 def is_payer(text: str) -> bool:
@@ -96,4 +100,15 @@ def tells_of_unknown_operation(text: str) -> bool:
     """Someone else acting on the account is what the message tells ("我侄子给我弄过个小店"
     or "我回了1的啊" is not)."""
     return bool(UNKNOWN_OPERATION.search(NOT_UNKNOWN_OPERATION.sub("", text or "")))
+
+
+# "谁问你是不是官方了", "我没问投诉啊": what the merchant says they did not ask.
+DISOWNED = re.compile(r"(谁问你|谁问|我(又|也|根本|压根)?没问|没问你|我问的不是)[^，。,.!！?？\s]{0,16}[了啊呀吧嘛]*[。.!！,，\s]*")
+
+
+def without_disowned(text: str) -> str:
+    """The message without what it says was not asked ("谁问你是不是官方了。。查吧 驳回理由
+    写的啥" -> "查吧 驳回理由写的啥"); the message itself when nothing else is left."""
+    rest = DISOWNED.sub(" ", text or "").strip()
+    return rest if len(rest) >= 2 else text
 

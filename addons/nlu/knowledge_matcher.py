@@ -60,7 +60,7 @@ from core.knowledge.live import LiveKnowledge
 from core.knowledge.matching import Candidate
 from core.parting import parting_kind
 from core.refile import is_refile_request
-from core.voice import is_payer, tells_of_scam
+from core.voice import is_payer, tells_of_scam, without_disowned
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +173,8 @@ class KnowledgeMatcher(GraphComponent):
             # "行 那你帮我重新提一个" after a rejection: the request to file, not a goodbye.
             self._rank_first(message, "submit_appeal", 1.0)
             return
+        if isinstance(text, str):
+            text = without_disowned(text)  # "谁问你是不是官方了": not a question to match
         chars = len(_CONTENT.findall(text)) if isinstance(text, str) else 0
         if chars < self._config["min_chars"]:
             return
