@@ -120,6 +120,10 @@ MAX_DIGRESSIONS = 2  # in a row: the form pauses instead of asking a third time
 MAX_MISSES = 3  # in a row: a person or 95017 is offered and the form pauses
 
 
+# An answer followed by a question of its own ("用绑定手机。对了，要交哪些材料？").
+TRAILING_QUESTION = re.compile(r"[。.！!，,；;]\s*(对了|另外|还有|顺便|那|请问)?[^。.！!，,；;]{3,}[?？吗呢]\s*$")
+
+
 @dataclass(frozen=True)
 class Answer:
     """A parsed answer. A keyword guess (``sure=False``) yields to a digression."""
@@ -381,6 +385,9 @@ class RepairingForm(FormValidationAction, abc.ABC):
             if move == Move.ANSWER and free_text and said.is_question \
                     and is_digression(said, free_text=True):
                 # The story is kept and the question in it answered: nothing asked twice.
+                answered = await self._answer_question(dispatcher, tracker)
+            elif move == Move.ANSWER and not free_text and TRAILING_QUESTION.search(said.text):
+                # "用绑定手机。对了，要交哪些材料？": the answer taken, the question answered.
                 answered = await self._answer_question(dispatcher, tracker)
             else:
                 answered = False

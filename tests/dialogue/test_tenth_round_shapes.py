@@ -111,3 +111,38 @@ async def test_the_advisor_reads_unsure_and_someone_elses_shop_is_no_break_in(ta
     assert "改微信登录密码" not in unsure.text
     assert await merchant.active_form() == "remote_advice_form" or any(
         r and r.startswith("utter_recommend_") for r in unsure.responses), unsure.responses
+
+
+async def test_a_hong_kong_merchant_asking_to_open_a_mainland_account_is_answered(
+        talk: Talk) -> None:
+    hk = talk(channel="wechat")
+    await hk.say("你好，我係香港微信支付商戶，點解我個帳戶收唔到錢呀？")
+    reply = await hk.say("咁如果我改為喺內地開個微信支付商戶號，要準備啲咩資料？香港身份證得唔得？")
+    assert reply.entries == ["merchant_open_account"], reply.entries
+    assert "内地" in reply.text and "香港公司" in reply.text
+
+
+async def test_where_to_see_ones_own_rate_without_a_computer(talk: Talk) -> None:
+    owner = talk(channel="wechat")
+    await owner.say("想问下你们手续费怎么收")
+    reply = await owner.say("去哪看我自己的费率？我只用商家助手小程序，没电脑")
+    assert reply.entries[:1] == ["fee_rate_where"], reply.entries
+    assert "商家助手" in reply.text and "申诉" not in reply.text
+
+
+async def test_a_provider_is_told_the_merchant_must_confirm_the_intent(talk: Talk) -> None:
+    provider = talk()
+    await provider.say("我是服务商 客户商户号一年多没交易 现在报支付权限被关闭 是不是长期没交易那种")
+    reply = await provider.say("确认开户意愿能我们服务商替他点吗")
+    assert reply.entries == ["confirm_account_intent"], reply.entries
+    assert "商户本人" in reply.text and "替不了" in reply.text
+
+
+async def test_an_answer_with_a_question_in_the_appeal_form_gets_both(talk: Talk) -> None:
+    merchant, _ = await verified(talk, "查账户", "1900000002")
+    await merchant.say("我要申诉")
+    await merchant.say("卖水果的，老客搬去外地了，微信让我寄水果，我就发收款码给他们扫。都是真实交易")
+    reply = await merchant.say("用绑定手机。对了，要交哪些材料？")
+    assert "appeal_materials" in reply.entries, reply.entries
+    assert reply.responses[-1] == "utter_ask_appeal_confirm", reply.responses
+    assert "138****0002" in reply.text  # the phone answer was taken
