@@ -495,6 +495,8 @@ NOT_QUEUE = re.compile(r"申诉|审核|解封|解冻|解除|提现|钱|结果|�
 RESUBMIT_ASK = re.compile(r"(重新|再)(提|交|申诉|申请|发起|来)[^，。,.]{0,6}(吗|么|不|没|能|可以|行)"
                           r"|(能|可以|还能)(重新|再)(提|交|申诉|申请)|次数|几次|多少次|能申几|申几回|上限")
 RESUBMIT_ENTRY = "appeal_resubmit_limit"
+# "为啥驳回，还能不能再申诉": the reason first (its answer says how to refile).
+REJECTION_WHY = re.compile(r"为啥|为什么|原因|理由|凭什么|咋回事|怎么回事")
 
 
 async def verified_account(tracker: Tracker, appeal_id: str | None) -> AccountView | None:
@@ -541,8 +543,8 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
                   f"以官方审核为准。这次针对上次没通过的原因{note}把材料补齐，更容易一次过。"),
             **{KB_METADATA: entry_id})
         return True
-    if RESUBMIT_ASK.search(text) and rejected is not None and not any(
-            a.status.is_open for a in account.appeals):
+    if RESUBMIT_ASK.search(text) and not REJECTION_WHY.search(text) and rejected is not None \
+            and not any(a.status.is_open for a in account.appeals):
         if entry_id == RESUBMIT_ENTRY:
             return False  # its variant for a rejected appeal: yes, now, with new material
         from actions.knowledge import answer_entry  # lazy: knowledge imports this
