@@ -15,7 +15,14 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.capability import Capabilities, asks_capability, capability_answer, question_kind
-from actions.common import DatabaseUnavailable, format_date, run_in_session, sender_key, utter_busy
+from actions.common import (
+    DatabaseUnavailable,
+    format_date,
+    run_in_session,
+    sender_key,
+    session_events,
+    utter_busy,
+)
 from actions.forms import FORM_STOP, SWITCH_TO
 from actions.verification import load_identity, verify_inline
 from core import appeal_timing
@@ -256,16 +263,6 @@ def load_account(merchant_id: str, appeal_id: str | None) -> Any:
 # --- which appeal is meant, and what was said already -------------------------------
 
 
-def session_events(tracker: Tracker) -> list[dict[str, Any]]:
-    """The events of the current session, oldest first."""
-    events: list[dict[str, Any]] = []
-    for event in reversed(tracker.events):
-        if event.get("event") == "session_started":
-            break
-        events.append(event)
-    return events[::-1]
-
-
 def reference_text(tracker: Tracker) -> str:
     """What the merchant said about the appeal they mean: the latest message, and for a
     look-up that needed the identity check first, the messages back to the request."""
@@ -390,7 +387,7 @@ async def tell_status(dispatcher: CollectingDispatcher, account: AccountView,
                       tracker: Tracker) -> None:
     """The state after a look-up; for a normal account, what the merchant told before
     the check answered for their account, else the question what is wrong."""
-    answer_status(dispatcher, account, tracker, normal_followup=False)
+    answer_status(dispatcher, account, tracker)
     if account.status != AccountStatus.normal:
         return
     from actions.knowledge import answer_earlier_problem  # lazy: knowledge imports this
@@ -400,7 +397,9 @@ async def tell_status(dispatcher: CollectingDispatcher, account: AccountView,
 
 
 def answer_status(dispatcher: CollectingDispatcher, account: AccountView,
-                  tracker: Tracker | None = None, normal_followup: bool = True) -> None:
+                  tracker: Tracker | None = None) -> None:
+    """The state and, for a restricted account, its reason and appeal (a normal one's
+    follow-up is tell_status's)."""
     if account.status != AccountStatus.normal and state_said(tracker, account):
         # Asked again ("我现在能收款吗？" after the look-up): what still works, in one
         # line, then the next step; never the state and reason blocks word for word.
@@ -415,8 +414,6 @@ def answer_status(dispatcher: CollectingDispatcher, account: AccountView,
         return
     state_line(dispatcher, account)
     if account.status == AccountStatus.normal:
-        if normal_followup:
-            dispatcher.utter_message(response="utter_normal_followup")
         return
     reason = account.reason_code if account.reason_code in KNOWN_REASONS else "unknown"
     dispatcher.utter_message(response=f"utter_reason_{reason}")

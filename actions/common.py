@@ -76,3 +76,14 @@ async def about_bound_merchant(tracker: Tracker, look_up: Callable[[Session, str
         return await run_in_session(work)
     except DatabaseUnavailable:
         return None
+
+
+def session_events(tracker: Tracker) -> list[dict[str, Any]]:
+    """The events of the current session, oldest first."""
+    events: list[dict[str, Any]] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        events.append(event)
+    return events[::-1]
+

@@ -22,7 +22,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
+from actions.common import (
+    DatabaseUnavailable,
+    latest_text,
+    run_in_session,
+    sender_key,
+    session_events,
+)
 from core.dates import is_overdue
 from core.db import repository
 from core.db.models import utcnow
@@ -170,17 +176,16 @@ async def merchant_facts(tracker: Tracker) -> dict[str, Any]:
         return {}
 
 
+def _kb_answers(tracker: Tracker) -> list[tuple[str, str]]:
+    """(entry id, text) of the knowledge answers in this session, oldest first."""
+    return [(str(event["metadata"][KB_METADATA]), str(event.get("text") or "").strip())
+            for event in session_events(tracker)
+            if event.get("event") == "bot" and (event.get("metadata") or {}).get(KB_METADATA)]
+
+
 def answered_entries(tracker: Tracker) -> list[str]:
     """Entries answered in this session, oldest first."""
-    answered: list[str] = []
-    for event in reversed(tracker.events):
-        if event.get("event") == "session_started":
-            break
-        if event.get("event") == "bot":
-            entry_id = (event.get("metadata") or {}).get(KB_METADATA)
-            if entry_id:
-                answered.append(str(entry_id))
-    return answered[::-1]
+    return [entry_id for entry_id, _ in _kb_answers(tracker)]
 
 
 def title(entry: Entry) -> str:
@@ -311,13 +316,7 @@ async def say_entry(dispatcher: CollectingDispatcher, tracker: Tracker, entry: E
 
 def said_texts(tracker: Tracker, entry_id: str) -> set[str]:
     """What this session's bot said as ``entry_id``'s answer."""
-    texts: set[str] = set()
-    for event in reversed(tracker.events):
-        if event.get("event") == "session_started":
-            break
-        if event.get("event") == "bot" and (event.get("metadata") or {}).get(KB_METADATA) == entry_id:
-            texts.add(str(event.get("text") or "").strip())
-    return texts
+    return {text for said, text in _kb_answers(tracker) if said == entry_id}
 
 
 # A freeze by the police or a court is decided by that authority: our review times and

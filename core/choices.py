@@ -157,10 +157,10 @@ _FILLER = re.compile(
 )
 _NOTE = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
 _LAST = re.compile(r"^(?:选)?最后(?:一个|那个|一项|一条|个|项)?$")
-# "1 帮我挑一个", "1.帮我挑一个", "（1）帮我挑一个": a number, a separator, a title.
 # Said after a number without changing it: "2 快点", "1 谢谢", "2 就这个".
 _URGING = re.compile(r"^(快点?|快快|赶紧|马上|立刻|吧|啊|呀|哈|嗯|好的?|谢谢|麻烦了?|就这个|就行|行|可以|拜托|求求|急)+$")
 _NUMBER_URGED = re.compile(r"^(\d{1,2})\s*(\D.*)$")
+# "1 帮我挑一个", "1.帮我挑一个", "（1）帮我挑一个": a number, a separator, a title.
 _NUMBER_AND_TITLE = re.compile(r"^[(（]?(\d{1,2})(?:\s*[.、:：)）]\s*|\s+)(\S.*)$")
 
 
@@ -283,7 +283,6 @@ def match(text: str, choices: list[Choice], clicks: bool = True) -> Picked | Non
         titled = _by_title(numbered.group(2), choices)
         if choice and titled and titled.choice.payload == choice.payload:
             return Picked(choice, "number+title")
-
         # The number and the title disagree, or the rest is something else ("2 万").
         return None
     picked = _by_title(raw, choices)
@@ -304,8 +303,9 @@ MIN_REST_CHARS = 4
 
 def split_choice(text: str, choices: list[Choice]) -> tuple[Picked, str, str] | None:
     """A choice typed with something more: the button its number picks, the choice as
-    typed and the rest ("1 不过你还没说为啥" -> button 1, "1", "不过你还没说为啥"), or None when the text is one
-    thing (a title typed with its number, an amount, a short answer)."""
+    typed and the rest ("1 不过你还没说为啥" -> button 1, "1", "不过你还没说为啥"), or
+    None when the text is one thing (a title typed with its number, an amount, a short
+    answer)."""
     raw = unicodedata.normalize("NFKC", text or "").strip()
     found = _CHOICE_THEN.match(raw)
     if not found or not choices:
@@ -329,4 +329,3 @@ def split_choice(text: str, choices: list[Choice]) -> tuple[Picked, str, str] | 
     if len(canonical(rest)) < MIN_REST_CHARS or not _CJK.search(rest):
         return None
     return picked, found.group("choice").strip(), rest
-
