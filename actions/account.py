@@ -33,6 +33,7 @@ from core.db.appeal_events import Decision, DecisionKind
 from core.db.models import AccountStatus, Appeal, AppealStatus, HandoffStatus, utcnow
 from core.knowledge.asks import asks
 from core.privacy import mask_merchant_id
+from core.voice import tells_of_unknown_operation
 
 KNOWN_REASONS = {"remote_qr_collection", "instant_withdrawal", "high_frequency"}
 
@@ -467,13 +468,12 @@ KB_METADATA = "knowledge_entry"  # as actions.knowledge marks the entry answered
 REJECTION_ENTRIES = {"appeal_rejected", "appeal_rejected_no_reason", "appeal_rejected_repeatedly",
                      "appeal_resubmit_limit", "abnormal_reason", "how_to_find_reason",
                      "appeal_process", "appeal_materials", "appeal_where_progress"}
-# "这个申诉不是我交的", "是谁交的", "有人用我的号": an operation the merchant did not make.
-NOT_MINE = re.compile(r"不是我(们)?(自己)?(交|提交|申请|操作|改|弄|办)的|(是)?谁(交|提交|申请|操作|改)的"
-                      r"|盗号|被盗|有人(在)?(动|用|登|操作)(了)?我")
 # "两个星期了", "半个月", "等了10天": longer than the usual 1-3 working days.
 WAITED_LONG = re.compile(
     r"(两|三|四|好几|几|[2-9]|十几|\d{2})\s*(个)?(星期|周|礼拜)|半个?月|(一|两|三|几|[1-9])\s*个多?月"
     r"|(十|二十|三十|[5-9]|\d{2})\s*(多|来)?(天|个工作日)")
+# "一般几个月", "通常要多少天": the usual time asked, not a wait told.
+USUAL_TIME = re.compile(r"(一般|通常|大概|平均|正常)[^，。,.]{0,4}(几|多少)")
 WAITED_LONG_ANSWER = (
     "等了这么久，已经超过一般1到3个工作日的审核时间，算是超时了，不用再干等：\n"
     "1. 打95017，报商户号和申诉编号催办；\n"
@@ -490,7 +490,9 @@ RESUBMIT_TIME = re.compile(r"(重新|再次?|又)(申诉|提交|交|申请|递�
 NOT_QUEUE = re.compile(r"申诉|审核|解封|解冻|解除|提现|钱|结果|恢复")
 # "被驳回了现在马上就能重新提吗 有没有次数限制": whether and how often, not why.
 RESUBMIT_ASK = re.compile(r"(重新|再)(提|交|申诉|申请|发起|来)[^，。,.]{0,6}(吗|么|不|没|能|可以|行)"
-                          r"|(能|可以|还能)(重新|再)(提|交|申诉|申请)|次数|几次|多少次|能申几|申几回|上限")
+                          r"|(能|可以|还能)(重新|再)(提|交|申诉|申请)|(申诉|申请)次数|能申几|申几回|上限"
+                          # "一个月能申诉几次" (not "95017打了好几次").
+                          r"|(申诉|提交|申请|交|提)[^，。,.]{0,6}(几|多少)次|(几|多少)次[^，。,.]{0,4}(申诉|提交|申请)")
 RESUBMIT_ENTRY = "appeal_resubmit_limit"
 # "为啥驳回，还能不能再申诉": the reason first (its answer says how to refile).
 REJECTION_WHY = re.compile(r"为啥|为什么|原因|理由|凭什么|咋回事|怎么回事")
@@ -521,7 +523,7 @@ async def answer_from_facts(dispatcher: CollectingDispatcher, tracker: Tracker,
         return True  # ids in the question: checked first (the failure, or the state, answers)
     account = await verified_account(tracker, appeal_id_in(tracker))
     if account is None:
-        if entry_id in REVIEW_ENTRIES and WAITED_LONG.search(text):
+        if entry_id in REVIEW_ENTRIES and WAITED_LONG.search(text) and not USUAL_TIME.search(text):
             # "申诉交上去两个星期了…到底还要等多久": not "一般1到3个工作日" again.
             dispatcher.utter_message(text=WAITED_LONG_ANSWER, **{KB_METADATA: entry_id})
             return True
@@ -793,7 +795,7 @@ class ActionAfterVerification(Action):
                 return reset + verified
         if purpose == "appeal_status":
             answer_appeal_status(dispatcher, account, appeal_id, tracker)
-            if NOT_MINE.search(text):
+            if tells_of_unknown_operation(text):
                 # "这个申诉不是我交的，是不是有人用我的号": what to do about it, not only the status.
                 from actions.knowledge import answer_entry  # lazy: knowledge imports this
 

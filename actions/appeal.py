@@ -40,6 +40,7 @@ from core.answers import read_appeal_confirm
 from core.choices import pick
 from core.db import notices, repository
 from core.db.notices import PHRASE_MAX, PHRASE_MIN
+from core.notice_tokens import notice_consent_link
 from core.privacy import (
     SEALED_PREFIX,
     find_mobile,
@@ -385,4 +386,9 @@ class ActionSetNoticePhrase(Action):
             return utter_busy(dispatcher)
         dispatcher.utter_message(response=f"utter_notice_phrase_{outcome}",
                                  **({"appeal_id": appeal_id} if appeal_id else {}))
+        link = notice_consent_link(appeal_id) if appeal_id and channel == "wechat" else None
+        if link:
+            # Past WeChat's 48-hour window only a subscription message reaches the merchant,
+            # and each one needs its own consent.
+            dispatcher.utter_message(response="utter_notice_consent_link", link=link)
         return []

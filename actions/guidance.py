@@ -44,6 +44,8 @@ EMERGENCY_ENTRIES = {Safety.LEAKED: "scam_credentials_leaked", Safety.PAID: "sca
 SAFETY_RESPONSES = frozenset({"utter_anti_scam", "utter_scam_again", "utter_scam_emergency_again"})
 # Entries that are themselves the anti-scam warning (they replace the generic one).
 SAFETY_ENTRY_PREFIX = "scam_"
+# A customer's own answers (a swapped code, a police report) say the safety steps too.
+PAYER_PREFIX = "payer_"
 
 # Intents answered by a plain response; inside a form the answer comes from here and
 # the form resumes afterwards.
@@ -134,7 +136,7 @@ async def safety_first(dispatcher: CollectingDispatcher, tracker: Tracker,
     if safety in EMERGENCIES:
         await answer_emergency(dispatcher, tracker, safety)
     elif not (answers_entry and
-              (chosen_entry_id(tracker) or "").startswith(SAFETY_ENTRY_PREFIX)):
+              (chosen_entry_id(tracker) or "").startswith((SAFETY_ENTRY_PREFIX, PAYER_PREFIX))):
         # The scam this message describes (a fake support call, a fee to unfreeze, a
         # screen-sharing app) gets its own answer; the general warning otherwise.
         entry_id = matching_scam_entry(tracker)

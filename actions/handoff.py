@@ -139,8 +139,11 @@ PHONE_PENDING = "__phone_pending"
 # How sure the model must be that a short reply at the contact step is a plain "no".
 SURE_NO = 0.8
 # What is left of "转人工" / "人工客服" when the request is the whole message.
-PERSON_WORDS = re.compile(r"^(人工客服|人工服务|在线客服|真人客服|人工|真人|客服)+|(人工客服|人工|客服)+$")
+PERSON_WORDS = re.compile(r"^(人工客服|人工服务|在线客服|真人客服|人工|真人|客服)+"
+                          r"|(我)?(要|想)?(找)?(人工客服|人工|真人客服|真人|客服)+$")
 LEADING_FILLER = re.compile(r"^(那|那就|就|好|好的)+")
+# "我要找" left over once "真人" was taken out of "我要找真人".
+TRAILING_ASK = re.compile(r"[\s，,]*(我)?(要|想)(找|要)?$")
 # Bot messages (metadata ``handoff_note``) the form uses to find what it said earlier.
 NOTE_KEY = "handoff_note"
 
@@ -311,7 +314,7 @@ def problem_from_conversation(tracker: Tracker) -> str | None:
     text = BARE_IDS.sub(" ", LABELLED_IDS.sub(" ", text))
     rest = POLITE.sub("", PUNCTUATION.sub(" ", HUMAN.sub(" ", text)).strip()).strip()
     # "人工客服", "我要人工客服": the request itself, not a problem.
-    rest = LEADING_FILLER.sub("", PERSON_WORDS.sub("", rest).strip()).strip()
+    rest = TRAILING_ASK.sub("", LEADING_FILLER.sub("", PERSON_WORDS.sub("", rest).strip()).strip())
     if len(words_of(rest)) >= MIN_PROBLEM and not rest.startswith("/"):
         return rest
     for event in previous_user_messages(tracker)[:1]:

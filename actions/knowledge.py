@@ -33,7 +33,7 @@ from core.dates import is_overdue
 from core.db import repository
 from core.db.models import utcnow
 from core.knowledge import store
-from core.knowledge.decision import ANSWER, INTENT_ENTRIES, PLATFORM_ENTRIES, SUGGEST, same_topic
+from core.knowledge.decision import ANSWER, INTENT_ENTRIES, PLATFORM_ENTRIES, SUGGEST
 from core.knowledge.entries import Entry, KnowledgeError, load_directory
 
 logger = logging.getLogger(__name__)
@@ -222,6 +222,8 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
     False if the entry does not exist."""
     from actions.account import answer_from_facts  # lazy: account imports this module
 
+    # An authority's freeze told earlier decides what "冻多久" means, before any facts.
+    entry_id = await _beside_authority(tracker, entry_id)
     if await answer_from_facts(dispatcher, tracker, entry_id):
         return True  # the verified merchant's own facts answer it (rejection note, ...)
     if entry_id in MONEY_ENTRIES and MONEY_BACK.search(latest_text(tracker)) and any(
@@ -231,7 +233,6 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
         entry_id = "scam_already_paid"
     asked_for = entry_id
     entry_id = await _for_asker(tracker, entry_id)
-    entry_id = await _beside_authority(tracker, entry_id)
     answered = answered_entries(tracker)
     if entry_id == HK_ENTRY and entry_id in answered and (
             asked_for != HK_ENTRY or HK_PHONE_ASK.search(latest_text(tracker))):
@@ -240,15 +241,13 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
             HK_95017 if "95017" in said else HK_PHONE
         dispatcher.utter_message(text=text, **{KB_METADATA: HK_ENTRY})
         return True
-    if entry_id in answered and entry_id == _entity(tracker, KB_ENTITY):
+    entry = (await load_entries([entry_id])).get(entry_id)  # loaded once for every case
+    if entry is not None and entry_id in answered and entry_id == _entity(tracker, KB_ENTITY):
         # Chosen from the buttons although said before: the merchant wants it again.
-        entry = (await load_entries([entry_id])).get(entry_id)
-        if entry is not None:
-            dispatcher.utter_message(text="就是前面说过的这条，再发一次：")
-            await say_entry(dispatcher, tracker, entry)
-            return True
+        dispatcher.utter_message(text="就是前面说过的这条，再发一次：")
+        await say_entry(dispatcher, tracker, entry)
+        return True
     if entry_id in answered:
-        entry = (await load_entries([entry_id])).get(entry_id)
         if entry is not None and entry.variants:
             text = await entry_text(tracker, entry)
             if text.strip() not in said_texts(tracker, entry_id):
@@ -257,8 +256,6 @@ async def answer_entry(dispatcher: CollectingDispatcher, tracker: Tracker,
                 return True
         return await _answer_again(dispatcher, tracker, entry_id, answered,
                                    try_others=entry_id == asked_for)
-    entries = await load_entries([entry_id])
-    entry = entries.get(entry_id)
     if entry is None:
         return False
     await say_entry(dispatcher, tracker, entry)
@@ -322,7 +319,14 @@ def said_texts(tracker: Tracker, entry_id: str) -> set[str]:
 # A freeze by the police or a court is decided by that authority: our review times and
 # appeals do not apply beside it ("零钱被有权机关冻结了，多久能提出来").
 AUTHORITY_TAG = "authority"
-NOT_BESIDE_AUTHORITY = frozenset({"appeal", "timing"})
+# Nor what the assistant offers (an appeal it could file): it cannot lift such a freeze;
+# nor a merchant's settlement or restriction causes ("卖了个二手手机 是不是这个原因").
+NOT_BESIDE_AUTHORITY = frozenset({"appeal", "timing", "bot", "settlement", "withdrawal",
+                                  "reason", "restriction"})
+# What is said instead, by the tags of the entry that does not apply (else the duration).
+AUTHORITY_INSTEAD = ((frozenset({"appeal", "timing", "bot"}), "authority_freeze_duration"),
+                     (frozenset({"settlement", "withdrawal"}), "authority_partial_balance"),
+                     (frozenset({"reason", "restriction"}), "authority_contact_police"))
 
 
 PAYER_TAG = "payer"
@@ -383,19 +387,67 @@ async def _beside_authority(tracker: Tracker, entry_id: str) -> str:
         return entry_id
     if (await merchant_facts(tracker)).get("verified"):
         return entry_id  # a verified merchant may ask about their own appeal too
-    return AUTHORITY_DURATION
+    return next((instead for tags, instead in AUTHORITY_INSTEAD if set(entry.tags) & tags),
+                AUTHORITY_DURATION)
+
+
+# A customer who paid a shop has no frozen funds, settlement, appeal or fee of their own:
+# "那我的钱还能要回来吗" is about the payment they made.
+MERCHANT_ONLY_TAGS = frozenset({"funds", "settlement", "appeal", "restriction", "reason",
+                                "fees", "withdrawal"})
+# "码被换了", "扫到了假码": the payment went to a swapped code.
+SWAPPED_CODE = re.compile(r"码[^，。,.]{0,3}(被)?(人)?(换|贴|覆盖)|换了?码|假码|贴的码|别人的码")
+# "收款人名字不是店里的": maybe a swapped code, maybe the owner's own personal code.
+PAYEE_MISMATCH = re.compile(r"收款(人|方)[^，。,.？?]{0,8}(不是|不对|对不上|陌生|不认识)")
+PAYER_SUPPORT = "contact_support"
+
+
+def payer_entry(tracker: Tracker) -> str:
+    """The customer's entry: the swapped-code one when the session told of a swapped
+    code, the payee check when only the payee's name looked wrong, else the
+    failed-payment one."""
+    said = [str(e.get("text") or "") for e in session_events(tracker) if e.get("event") == "user"]
+    if any(SWAPPED_CODE.search(text) for text in said):
+        return "payer_replaced_code_recover"
+    if any(PAYEE_MISMATCH.search(text) for text in said):
+        return "scam_qr_replaced"  # its variant for a customer: check with the owner first
+    return "payer_payment_failed"
 
 
 async def _for_asker(tracker: Tracker, entry_id: str) -> str:
     """A WeChat Pay HK merchant is told where HK questions go, not mainland rules (what
-    the assistant says of scams and of itself applies to everyone)."""
-    if asker_role(tracker) != "hong_kong":
+    the assistant says of scams and of itself applies to everyone); a customer who paid
+    a shop is told about their payment, not the merchant's money."""
+    role = asker_role(tracker)
+    if role == "payer":
+        if entry_id == "payer_payment_failed":
+            return payer_entry(tracker)  # "钱会自动退回" is false for a swapped code
+        entry = (await load_entries([entry_id])).get(entry_id)
+        if entry is not None and "support" in entry.tags and entry_id != PAYER_SUPPORT:
+            return PAYER_SUPPORT  # its variant for a customer: what to tell 95017
+        if entry is not None and set(entry.tags) & MERCHANT_ONLY_TAGS \
+                and not set(entry.tags) & BESIDE_PAYER:
+            return payer_entry(tracker)
+        return entry_id
+    if role != "hong_kong":
         return entry_id
     entry = (await load_entries([entry_id])).get(entry_id)
     if entry is None or entry.scope == "redirect" or set(entry.tags) & HK_NEUTRAL_TAGS \
             or any(v.when.get("role") == "hong_kong" for v in entry.variants):
         return entry_id
     return HK_ENTRY
+
+
+# Tags too broad to make two entries one topic for a repeated question.
+BROAD_TAGS = frozenset({"safety", "operations", "developer"})
+AGAIN_MARGIN = 0.08
+
+
+def narrowly_related(entry: Entry | None, other: Entry) -> bool:
+    """``other`` is a follow-up of ``entry`` or shares a tag with it that is not a broad one."""
+    if entry is None:
+        return False
+    return other.id in entry.follow_ups or bool(set(entry.tags) & set(other.tags) - BROAD_TAGS)
 
 
 async def _answer_again(dispatcher: CollectingDispatcher, tracker: Tracker, entry_id: str,
@@ -407,14 +459,21 @@ async def _answer_again(dispatcher: CollectingDispatcher, tracker: Tracker, entr
     if MISREAD.search(text) or INSISTING.search(text):
         return await _misread(dispatcher, tracker, entry_id, answered,
                               corrected=bool(MISREAD.search(text)))
-    others = [str(c["id"]) for c in knowledge.get("candidates") or []
-              if c.get("id") != entry_id and float(c.get("score") or 0) >= SUGGEST
-              and c.get("id") not in answered] if try_others else []
+    said_now = {m.get(KB_METADATA) for m in dispatcher.messages}
+    candidates = knowledge.get("candidates") or []
+    # Another entry only when it fits nearly as well as the one said before.
+    floor = max(SUGGEST, max((float(c.get("score") or 0) for c in candidates
+                              if c.get("id") == entry_id), default=0.0) - AGAIN_MARGIN)
+    others = [str(c["id"]) for c in candidates
+              if c.get("id") != entry_id and float(c.get("score") or 0) >= floor
+              and c.get("id") not in answered and c.get("id") not in said_now] \
+        if try_others else []
     entries = await load_entries([entry_id, *others])
     # Only a more specific entry of the same topic: a repeated "怎么申诉" is not
-    # suddenly about Alipay because Alipay's entry came next.
+    # suddenly about Alipay because Alipay's entry came next; nor is a customer's police
+    # report about freezing their own account because both are "safety".
     others = [i for i in others if i in entries and entries[i].scope != "redirect"
-              and same_topic(entries.get(entry_id), entries[i])]
+              and narrowly_related(entries.get(entry_id), entries[i])]
     if others:
         await say_entry(dispatcher, tracker, entries[others[0]])
         return True

@@ -21,6 +21,8 @@ MAX_CHARS = 20
 IMPATIENT = re.compile(
     r"(这么|那么|太|好|也太|咋这么|怎么这么)(久|慢)|等(了)?(这么|好|很|太|那么)久"
     r"|怎么还(没|不)(好|结果|处理|审|通过|到|解)|等不(了|起|下去)|拖(了)?(这么|那么)久|磨磨蹭蹭")
+# "要等很久吗": asking how long, not complaining of the wait.
+ASKING_HOW_LONG = re.compile(r"等(很|好|多|那么)?久(吗|么|嘛|不)")
 STILL_FAILING = re.compile(
     r"还是(不行|没用|失败|报错|不能|传不|上传不|打不通|进不去|提示|一样|没反应|弄不了)"
     r"|又(失败|报错|卡住)了|试了(好几|几|很多|多)次(了)?(都|还是)")
@@ -33,7 +35,7 @@ def reaction_of(text: str) -> str | None:
         return None
     if STILL_FAILING.search(compact):
         return "still_failing"
-    if IMPATIENT.search(compact):
+    if IMPATIENT.search(compact) and not ASKING_HOW_LONG.search(compact):
         return "impatient"
     return None
 

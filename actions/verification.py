@@ -14,11 +14,24 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.common import DatabaseUnavailable, latest_text, run_in_session, sender_key
+from actions.common import (
+    DatabaseUnavailable,
+    latest_text,
+    run_in_session,
+    sender_key,
+    session_events,
+)
 from actions.forms import FORM_STOP, MISSES, PAUSED_FORM, REPAIR_STATE, Answer, RepairingForm
-from actions.knowledge import answer_entry, answer_top_entry, asker_role, knowledge_of
+from actions.knowledge import (
+    PAYEE_MISMATCH,
+    SWAPPED_CODE,
+    answer_entry,
+    answer_top_entry,
+    asker_role,
+    knowledge_of,
+)
 from actions.repair import EMERGENCIES, Said, role_of, safety_of
-from core.answers import PHONE_NOT_MINE, read_phone_unavailable
+from core.answers import PHONE_NOT_MINE, is_question, read_phone_unavailable
 from core.db import repository
 from core.privacy import MOBILE_PHONE, mask_merchant_id
 from core.text import to_simplified
@@ -251,8 +264,17 @@ async def answer_in_general(dispatcher: CollectingDispatcher, tracker: Tracker) 
 
 # Who said earlier they have no mainland merchant id: never asked for one later.
 NO_MAINLAND_ID = ("personal", "hong_kong")
+# Said earlier in the session, these hold no merchant id of their own to check.
+NO_ID_ROLES = (*NO_MAINLAND_ID, "payer", "staff")
 APPEAL_WORDS = re.compile(r"申诉|解封|解除")
 RESTRICTED_WORDS = re.compile(r"限制|限了|冻结|冻了|风控|收不了|封了|管控")
+
+
+def phone_unavailable_told(tracker: Tracker) -> bool:
+    """Whether a message of this session said the bound phone is not the sender's
+    ("我们这边没有他预留的手机号")."""
+    return any(read_phone_unavailable(str(e.get("text") or "")) == "not_mine"
+               for e in session_events(tracker) if e.get("event") == "user")
 
 
 def role_entry(role: str, text: str, purpose: str | None,
@@ -260,7 +282,8 @@ def role_entry(role: str, text: str, purpose: str | None,
     """The knowledge entry that tells ``role`` what they can do (None for staff unless
     they asked one of their own questions: ``TEXTS["staff"]`` says what they can do)."""
     if role == "payer":
-        return "payer_payment_failed"
+        return "payer_replaced_code_recover" if SWAPPED_CODE.search(text) else \
+            "scam_qr_replaced" if PAYEE_MISMATCH.search(text) else "payer_payment_failed"
     appeal = purpose == "appeal" or bool(APPEAL_WORDS.search(text))
     if role == "personal":
         return "appeal_personal_account" if appeal else "no_merchant_id"
@@ -522,7 +545,8 @@ async def verify_inline(dispatcher: CollectingDispatcher, tracker: Tracker,
                 event.get("event") == "bot" and (event.get("metadata") or {}).get(IDENTITY_REPLY)
                 in WAYS_ON for event in _turns(tracker)):
             say(dispatcher, "no_phone_again")
-            return True
+            # "我刚说了没有他手机号！！你就说要准备啥材料": the question still gets its answer.
+            return not is_question(text)
         return False
     if speaks_for_someone_else(tracker):
         say(dispatcher, "third_party", tracker)
@@ -724,7 +748,7 @@ class ValidateVerifyForm(RepairingForm):
             values["phone_last4"] = last4
         known_id = merchant_id or tracker.get_slot("merchant_id")
         role = role_of(said.text)
-        if role is None and not known_id and asker_role(tracker) in NO_MAINLAND_ID:
+        if role is None and not known_id and asker_role(tracker) in NO_ID_ROLES:
             # "我不是商家……" earlier, "帮我查账户状态" now: there is no id to ask for.
             role = asker_role(tracker)
         if role == "service_provider" and about_provider_account(said.text):
@@ -734,8 +758,10 @@ class ValidateVerifyForm(RepairingForm):
             # "取消" earlier, "申诉两周没结果正常吗" now: the general answer, no check again.
             return {"merchant_id": None, "phone_last4": None, FORM_STOP: "declined",
                     REPAIR_STATE: None, MISSES: 0.0}
-        if not (last4 or tracker.get_slot("phone_last4")) and \
-                read_phone_unavailable(said.text) == "not_mine":
+        if not (last4 or tracker.get_slot("phone_last4")) and (
+                read_phone_unavailable(said.text) == "not_mine"
+                or (known_id and not merchant_id and phone_unavailable_told(tracker))):
+            # "我们这边没有他预留的手机号" said before: never asked for the digits again.
             return await self._without_digits(role or asker_role(tracker), dispatcher, tracker)
         if speaks_for_someone_else(tracker):
             # Someone else's shop: never asked for "your" merchant id, with or without one.

@@ -5,8 +5,10 @@ after the answer about frozen funds reaches the knowledge matcher without its to
 matched as if it opened the conversation (the appeal's review time, or "没看懂"). This
 hook, run before the NLU with the turn's tracker (``rasa_compat.hook_before_nlu``), adds
 the knowledge entries the bot's last turn said, and those said earlier in the session, to
-the message's metadata (``topic``); the matcher reads them (addons/nlu/knowledge_matcher.py).
-Only entry ids travel: the merchant's words stay where they were.
+the message's metadata (``topic``), and who is speaking when an earlier message said so
+(``speaker``: a customer paying a shop stays one for "那我的钱呢"); the matcher reads them
+(addons/nlu/knowledge_matcher.py). Only entry ids and the role travel: the merchant's words
+stay where they were.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from addons import rasa_compat
 from core.system_lines import from_the_desk
+from core.voice import payer_in
 
 TOPIC_KEY = "topic"
+# "payer" when a customer paying a shop is speaking in this session (core.voice.payer_in).
+SPEAKER_KEY = "speaker"
 # Set by the action server on a bot message that says a knowledge entry (actions/knowledge.py).
 ENTRY_KEY = "knowledge_entry"
 # How many entries said earlier in the session are remembered (most recent kept).
@@ -63,6 +68,17 @@ def topic_of(tracker: DialogueStateTracker) -> dict[str, list[str]] | None:
     return {"last": last[::-1], "answered": answered[:ANSWERED_MAX][::-1]}
 
 
+def session_texts(tracker: DialogueStateTracker) -> list[str]:
+    """The user messages of the session, oldest first."""
+    texts: list[str] = []
+    for event in reversed(tracker.events):
+        if isinstance(event, (SessionStarted, Restarted)):
+            break
+        if isinstance(event, UserUttered) and isinstance(event.text, str):
+            texts.append(event.text)
+    return texts[::-1]
+
+
 async def add_topic(processor: MessageProcessor, message: UserMessage,
                     tracker: DialogueStateTracker) -> UserMessage:
     """The message with the conversation's topic in its metadata (a copy: the caller's
@@ -70,10 +86,14 @@ async def add_topic(processor: MessageProcessor, message: UserMessage,
     if message.parse_data or not isinstance(message.text, str):
         return message
     topic = topic_of(tracker)
-    if topic is None:
+    payer = payer_in(session_texts(tracker))
+    if topic is None and not payer:
         return message
     metadata = copy.deepcopy(message.metadata) if isinstance(message.metadata, dict) else {}
-    metadata[TOPIC_KEY] = topic
+    if topic is not None:
+        metadata[TOPIC_KEY] = topic
+    if payer:
+        metadata[SPEAKER_KEY] = "payer"
     return UserMessage(message.text, message.output_channel, message.sender_id,
                        input_channel=message.input_channel, message_id=message.message_id,
                        metadata=metadata)

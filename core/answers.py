@@ -196,6 +196,8 @@ FILING = re.compile(r"icp|备案", re.IGNORECASE)
 FILING_IN_PROGRESS = re.compile(
     r"备案中|在备案|正在备案|备案.{0,3}(还在|在办|办理中|审核中|没下来|没批|没通过|没过)"
     r"|还在(办|弄|做|审|申请)|快(好|办好|下来)了|申请中|刚提交备案"
+    # "备案又要时间", "备案得等好久": a filing still to be done.
+    r"|备案[^，。,.]{0,3}(要|得|需要)[^，。,.]{0,3}(时间|好久|很久|等|几天|几周|一阵)"
 )
 # Plans and work in progress are not what the merchant has today.
 PLANNED = re.compile(r"想做|想弄|想搞|想开|打算|准备|计划|以后|将来|考虑|要做|正在做|在做|在建|在弄|在搞")
@@ -235,6 +237,10 @@ def read_website_icp(text: str, intent: str | None = None) -> Any:
     if _unsure_of_filing(value):
         return UNSURE  # "有个网站 不确定备案没", "不知道有没有备案": where to look it up
     if is_question(value):
+        # "有个网站 但是没备案。。能先用吗": the no stated before the question still counts.
+        stated = [c for c in re.split(r"[，,。.!！？?\s]+", value) if c and not is_question(c)]
+        if any(polarity(c, FILING) == NEG or FILING_IN_PROGRESS.search(c) for c in stated):
+            return False
         return None
     if SITE_UNFINISHED.search(value):
         return False  # "有网站 还没上线": not a site the payment API can use today
@@ -582,7 +588,7 @@ def read_handoff_contact(text: str) -> str | None:
 
 # --- the identity check -------------------------------------------------------------------
 
-_PHONE = r"(绑定的?)?(手机号码|手机号|手机|电话号码|电话|号码|尾号|后四位|后4位)"
+_PHONE = r"(绑定|预留|留的|注册)?的?(手机号码|手机号|手机|电话号码|电话|号码|尾号|后四位|后4位)"
 _HOLDER = (r"(他|她|老板娘|老板|店主|商户|对方|客户|子商户|商家|人家|别人|法人|他们|那个人|老公|老婆"
            r"|家里人|股东|负责人)")
 # The bound phone is someone else's: "没有他手机号", "我没有老板手机号", "手机号不是我的",

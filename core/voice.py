@@ -10,7 +10,10 @@ PAYER_VOICE = re.compile(
     r"我(是|只是)(付款|付钱|买东西)的|我是(顾客|买家|消费者|付款人|付款方)"
     r"|我不是商(户|家)(，|,|。|\s|$|我是)"
     r"|(还是|是不是)(店家|商家|卖家|老板|对方)(那边)?的问题"
-    r"|(在|去)(一家|别人的?|人家的?|某个)(店|超市|饭店|餐厅|摊位?|商店)(里|上)?(扫码)?(付|买|消费|吃饭)"
+    r"|(在|去)(一家|一个|别人的?|人家的?|某个|楼下的?|路边的?)[^，。,.]{0,4}(店|超市|饭店|饭馆|馆子|餐厅|摊位?|商店|面馆)"
+    r"(里|上)?(扫码|扫了码)?(付|买|消费|吃饭)"
+    # "付款记录上收款人名字是个不认识的人": the payer's own bill.
+    r"|(付款|支付|账单)(记录|详情|页面)?(上|里)?(的)?收款(人|方)"
     r"|我在(店里|店家|商家)(那)?(付|买|扫)"
     r"|扫(别人|店家|商家|卖家|老板|对方)的(收款)?码(付|付钱|付款|买单|支付)?"
     r"|我这边(显示)?(扣款|扣钱|钱被扣|被扣)"
@@ -24,6 +27,23 @@ def is_payer(text: str) -> bool:
     return bool(PAYER_VOICE.search(text))
 
 
+# "我是商家", "我就是老板", "我自己开店的": the speaker is the merchant after all.
+MERCHANT_VOICE = re.compile(r"我(就|才|自己)?是(这家店的|店里的)?(商家|商户|老板|店主|卖家)(啊|呀|本人)?(?!吗)"
+                            r"|我(自己)?(开|开了)(个|家)?(店|小店|铺子)的")
+
+
+def payer_in(texts: list[str]) -> bool:
+    """Whether, of the conversation's user messages (oldest first), the latest that says
+    who is speaking says it is a customer paying a shop: a payer stays one for the
+    follow-ups that no longer say so ("那我的钱呢")."""
+    for text in reversed(texts):
+        if is_payer(text):
+            return True
+        if MERCHANT_VOICE.search(text):
+            return False
+    return False
+
+
 # What a scam story says: someone asking for money, a code or a password, a fake helper
 # or notice, a swapped code, renting out a code. A frozen account without any of it
 # ("我的帐户被冻结了，钱提不出来") is not one: the scam entries are for these stories only.
@@ -32,7 +52,7 @@ SCAM_CUE = re.compile(
     r"|顾问|中介|代办|陌生|冒充|自称|假(的|冒|客服|通知|短信)|屏幕共享|共享屏幕|萤幕共享|远程(操作|控制|协助|操控|软件)|向日葵|todesk"
     r"|链接|加(我)?(的)?(微信|好友|qq|vx)|私信|包过|包解|包通过|内部|渠道|被盗|盗号|泄露|泄漏|钓鱼"
     r"|96110|110|报警|刷单|出租|出借|借码|卖码|租码|收购|兼职|佣金|返利|码被换|换了?码|贴了|覆盖"
-    r"|收款方(的)?(名字|名称)?(不是|不对|变了)|别人的码|名字不是|换了|换我的|偷换|被人换|贴了"
+    r"|收款方(的)?(名字|名称)?(不是|不对|变了)|收款(人|方)[^，。,.]{0,6}(不认识|陌生)|别人的码|名字不是|换了|换我的|偷换|被人换|贴了"
     r"|代申诉|工作室|收费|付费|专业解封|广告|配合|年审|注销|网址|点(开|击)|连结|连接|解封的人"
     r"|说是(微信|官方|客服|腾讯|工作人员|风控|银行)|自称是|打过来|打电话来|来电|是真的吗|花钱|借我|租|借(他|给|别人)|跑分|收二手|二手商户|(要|去|先|把|不用)冻结(帐户|账户|账号)|余额还在|钱没少"
     # "有个人说交1500块能帮我解封": an amount asked for, a third party offering to unfreeze.
@@ -89,7 +109,12 @@ def names_a_card(text: str) -> bool:
 # "不是我交的申诉", "陌生设备登录", "结算卡被改了不是我改的": operations the merchant did not do.
 UNKNOWN_OPERATION = re.compile(
     r"不是我(本人)?(做|交|弄|改|申请|提|登|操作|绑)|我(没|从来没|压根没|没有|根本没)(有)?(交|申请|提交|登|改|操作|提现|绑)"
-    r"|陌生|盗号|被盗|盗了|被人(登|用|改|操作)|别人(登|用|在用|改)|不认识的|异地登录|唔係我")
+    r"|陌生|盗号|被盗|盗了|被人(登|用|改|操作)|别人(登|用|在用|改)|不认识的|异地登录|唔係我"
+    # "我没印象交过啊", "不记得提交过".
+    r"|(没(有)?印象|不记得|想不起)(我)?(自己)?(交|提交|申请|操作|申诉)过"
+    # "不是我们自己办的", "是谁提交的", "有人在用我的号".
+    r"|不是我(们)?(自己)?(交|提交|申请|操作|改|弄|办)的|(是)?谁(交|提交|申请|操作|改)的"
+    r"|有人(在)?(动|用|登|操作)(了)?我")
 
 
 # "没人盗号", "没人登我账号", "不是被盗": the merchant says it is not that.

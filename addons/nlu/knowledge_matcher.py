@@ -126,6 +126,19 @@ def original_intent(message: Message) -> tuple[str | None, float]:
     return intent.get(INTENT_NAME_KEY), float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
 
 
+YES_NO_INTENTS = frozenset({"affirm", "deny"})
+# "你能帮我做什么", "机器人吗": the message speaks to the assistant itself.
+BOT_ADDRESSED = re.compile(r"你|您|机器人|智能|助手|人工智能|ai|AI")
+# The entries that say how to appeal: filing one answers them.
+HOW_TO_APPEAL = frozenset({"appeal_process", "appeal_merchant_assistant",
+                           "appeal_merchant_platform", "appeal_personal_account"})
+# "我要申诉", "帮我提交申诉" said outright (not "我要申诉吗").
+EXPLICIT_APPEAL = re.compile(r"(?<!不)(我要|我想|帮我)(提交|提|发起|再)?(个)?申诉(?![吗么嘛]|[^，。,.!！]{0,6}[吗么嘛?？])")
+# An A-not-A question with what it asks about after it; "不要不要" is a no.
+A_NOT_A = re.compile(r"(?<!不)(要不要|需不需要|需要不需要|用不用|该不该|得不得|能不能|可不可以|会不会)"
+                     r"[\u4e00-\u9fff]{2,}")
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class KnowledgeMatcher(GraphComponent):
     @staticmethod
@@ -182,10 +195,18 @@ class KnowledgeMatcher(GraphComponent):
         if index is None or not len(index):
             return
         intent, confidence = original_intent(message)
+        # "弄小程序也收不了吧？是不是得先申诉。我要申诉": the request said outright is done,
+        # however unsure the other asks make the model (below).
+        explicit_appeal = bool(EXPLICIT_APPEAL.search(text)) and intent not in (
+            "request_human", "stop_waiting", "deny", "handoff_closed")
+        questioned = intent in YES_NO_INTENTS and bool(A_NOT_A.search(text))
+        if questioned:
+            # "要不要报警", "需不需要营业执照": a question, not the yes or no it sounds like.
+            intent, confidence = None, 0.0
         candidates = index.search(text, self._query_vector(text),
                                   limit=int(self._config["candidates"]), normalized=True)
         platform = named_platform(text, message.get(ENTITIES) or [])
-        payer = is_payer(text)
+        payer = is_payer(text) or (message.get("metadata") or {}).get("speaker") == "payer"
         scam_told = tells_of_scam(text)
         closed = closed_entries(text)
         decision = decide(intent, confidence, candidates, index.entries, chars=chars,
@@ -223,7 +244,9 @@ class KnowledgeMatcher(GraphComponent):
         # names where the scammer was, not a question for 抖音.
         also = [entry_id for entry_id in clear if entry_id != main
                 and entry_id not in TASK_ENTRIES.get(intent or "", ())
-                and not (scam_told and index.entries[entry_id].scope == "redirect")][:1]
+                and not (scam_told and index.entries[entry_id].scope == "redirect")
+                # What the assistant can do, only when the message speaks to it.
+                and not ("bot" in index.entries[entry_id].tags and not BOT_ADDRESSED.search(text))][:1]
         message.set(KNOWLEDGE_KEY, {
             **decision.as_dict(),
             "also": also,
@@ -235,10 +258,14 @@ class KnowledgeMatcher(GraphComponent):
             "version": index.version,
             "source": index.source,
         }, add_to_output=True)
-        if decision.kind == "answer":
+        if explicit_appeal and (decision.kind != "answer" or decision.entry_id in HOW_TO_APPEAL):
+            # How to appeal is what filing one does; another question's answer ("要准备咩
+            # 文件") is said first and the appeal follows (action_answer_knowledge).
+            self._rank_first(message, "submit_appeal", 1.0)
+        elif decision.kind == "answer":
             score = next((c.score for c in candidates if c.entry_id == decision.entry_id), 1.0)
             self._rank_first(message, KNOWLEDGE_INTENT, max(score, confidence))
-        elif decision.kind == "suggest":
+        elif decision.kind == "suggest" or questioned:
             self._rank_first(message, FALLBACK_INTENT, confidence)
         elif decision.why == "task" and intent in TASK_INTENTS and (
                 message.get(INTENT) or {}).get(INTENT_NAME_KEY) == FALLBACK_INTENT:

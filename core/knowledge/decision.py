@@ -81,7 +81,8 @@ REDIRECT_MIN = 0.25
 # ... and, against a sure question of ours, when it scores this.
 REDIRECT_CLEAR = 0.45
 # Written for a customer paying a shop, not for the merchant.
-PAYER_ENTRIES = frozenset({"payer_payment_failed", "payer_replaced_code_recover"})
+PAYER_ENTRIES = frozenset({"payer_payment_failed", "payer_replaced_code_recover",
+                           "payer_report_police"})
 # The scam entries (leaked codes, fake helpers, swapped codes) answer scam stories only
 # (core.voice.tells_of_scam): a plain "账户被冻结了" must never get "你的验证码泄露了".
 SCAM_PREFIX = "scam_"
@@ -162,7 +163,7 @@ ON_TOPIC = re.compile(
     r"受限|风控|封|解封|申诉|驳回|审核|商户|商家|特约|服务商|子商户|进件|开户|注销|账户|账号|"
     r"帐户|帐号|微信|wechat|weixin|wx|码|二维码|扫码|费率|手续费|佣金|客服|95017|人工|小程序|"
     r"没人接|打不通|占线|接通|排队|电话|工单|公众号|网站|备案|接口|api|sdk|jsapi|native|h5|报错|错误码|回调|营业执照|执照|法人|实名|"
-    r"身份|验证码|密码|骗|诈骗|顾问|代解|支付宝|抖音|快手|淘宝|天猫|拼多多|美团|京东|银行|"
+    r"身份|验证码|密码|通知|短信|骗|诈骗|报警|96110|警察|派出所|顾问|代解|支付宝|抖音|快手|淘宝|天猫|拼多多|美团|京东|银行|"
     r"银联|云闪付|qq|游戏|香港|hk|店|摊|生意|顾客|客户|订单|交易|流水|发票|播报|额度|限额|"
     r"no_auth|err_?code|return_(code|msg)|sub_mch|mch_?id|appid|统一下单|下单"
     r"|spbill|client_ip|prepay|paysign|requestpayment|mweb|h5_url|notify_url|serial_no|apiv3"

@@ -48,3 +48,30 @@ async def test_a_phrase_needs_the_check_and_an_open_appeal(talk: Talk) -> None:
     normal, _ = await verified(talk, "查下账户", "1900000001")
     reply = await normal.say("暗号 山茶花")
     assert reply.responses == ["utter_notice_phrase_no_appeal"], reply.responses
+
+
+async def test_a_wechat_merchant_gets_the_subscription_consent_link(
+        talk: Talk, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WECHAT_SUBSCRIBE_TEMPLATE_ID", "tmpl-appeal-result")
+    monkeypatch.setenv("CONSOLE_PUBLIC_URL", "https://support.example.com")
+    merchant = talk(channel="wechat")
+    await merchant.say("查申诉进度")
+    await merchant.say("1900000003 0003")  # an open appeal
+    saved = await merchant.say("暗号 山茶花")
+    assert saved.responses == ["utter_notice_phrase_saved", "utter_notice_consent_link"], \
+        saved.responses
+    link = re.search(r"https://support\.example\.com/\S+", saved.text).group(0)
+    assert "appeal=AP20261120001" in link and "token=" in link
+    # Without the subscription template the link is not offered (nothing could be sent).
+    monkeypatch.delenv("WECHAT_SUBSCRIBE_TEMPLATE_ID")
+    again = await merchant.say("暗号 老槐树")
+    assert again.responses == ["utter_notice_phrase_saved"], again.responses
+
+
+async def test_the_widget_gets_no_wechat_consent_link(
+        talk: Talk, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WECHAT_SUBSCRIBE_TEMPLATE_ID", "tmpl-appeal-result")
+    monkeypatch.setenv("CONSOLE_PUBLIC_URL", "https://support.example.com")
+    merchant, _ = await verified(talk, "查申诉进度", "1900000003")
+    saved = await merchant.say("暗号 山茶花")
+    assert saved.responses == ["utter_notice_phrase_saved"], saved.responses

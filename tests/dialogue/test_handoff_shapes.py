@@ -227,3 +227,24 @@ async def test_ids_in_the_problem_and_in_a_later_addition_are_checked_not_stored
     assert row.merchant_id == "1900000003" and row.account_snapshot
     assert "三天了还没到银行卡" in row.problem and "提现到不了账" in row.problem
     assert "1900000003" not in row.problem and "0003" not in row.problem
+
+
+# --- 6. the problem said after the message was left is added (round 12) -------------------
+
+
+async def test_the_problem_told_after_leaving_a_message_is_added_to_it(
+    talk: Talk, fresh_db: str
+) -> None:
+    merchant = talk(channel="wechat")
+    await merchant.say("查申诉进度 商户号1900000003 手机尾号0003")
+    await merchant.say("95017根本打不通！！转人工 我要找真人")
+    await merchant.say("1")  # answered here
+    row = the_handoff(fresh_db, merchant)
+    assert row.status == HandoffStatus.ticket
+    assert not row.problem.endswith("我要找"), row.problem  # the request's words are no problem
+    told = await merchant.say("你都没问我啥问题。。就是冻结申诉AP20261120001交了半个多月没结果 求尽快处理")
+    assert "半个多月没结果" in the_handoff(fresh_db, merchant).problem
+    assert "留言" in told.text
+    fixed = await merchant.say("问题写的不对啊，帮我补一句：店里没法收款，请尽快处理")
+    assert "店里没法收款" in the_handoff(fresh_db, merchant).problem
+    assert "留言" in fixed.text

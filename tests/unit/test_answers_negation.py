@@ -27,6 +27,9 @@ WEBSITE_ICP = [
     ("有网站但没备案", False),
     ("有是有但是没备案", False),
     ("有，但是还没备案", False),
+    ("备案又要时间", False),  # a filing still to be done
+    ("备案得等好久吧", False),
+    ("有个网站 但是没备案。。备案又要时间 能先用吗", False),  # the no before the question
     ("网站有，备案没有", False),
     ("有，无需备案", False),  # the payment API needs the filing
     ("有网站，备案还在办", False),

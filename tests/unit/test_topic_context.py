@@ -67,6 +67,20 @@ def test_the_hook_adds_the_topic_to_a_copy_of_the_message() -> None:
     assert "topic" not in message.metadata
 
 
+def test_a_customer_stays_the_speaker_until_they_say_they_are_the_merchant() -> None:
+    message = UserMessage("那我的钱能退回来吗", sender_id="s1")
+    payer = _tracker(UserUttered("我是顾客 扫了店里的码付了128 老板说没收到"))
+    handled = asyncio.run(topic_context.add_topic(None, message, payer))  # type: ignore[arg-type]
+    assert handled.metadata["speaker"] == "payer" and "topic" not in handled.metadata
+    merchant = _tracker(UserUttered("我是顾客的时候扫码付不了"), UserUttered("不对，我是商家"))
+    kept = asyncio.run(topic_context.add_topic(None, message, merchant))  # type: ignore[arg-type]
+    assert kept is message  # nothing to add
+    # A new session forgets who spoke.
+    later = _tracker(UserUttered("我是买东西的"), ActionExecuted("action_session_start"),
+                     SessionStarted())
+    assert asyncio.run(topic_context.add_topic(None, message, later)) is message  # type: ignore[arg-type]
+
+
 def test_the_hook_is_installed_in_front_of_typed_choices_once() -> None:
     from rasa.core.processor import MessageProcessor
 
