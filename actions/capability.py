@@ -26,7 +26,9 @@ NOT_CAPABILITY = re.compile(r"为什么|为啥|怎么会|原因|凭什么|怎么
                             # "能不能先用我自己的微信收款码收": another code, not this account.
                             r"|个人(的)?(微信)?(收款)?码|个人码|自己的(微信|个人)(收款)?码|别人的码|经营码"
                             # "要不要先让客人转账给我个人微信": transfers, not this account.
-                            r"|转账|转给我|红包|个人微信")
+                            r"|转账|转给我|红包|个人微信"
+                            # "昨天提现了2000多 一直显示处理中": a withdrawal made, not whether one can.
+                            r"|提现了|提了现|提的现|已经提|处理中|没到(账|卡)")
 # The ability itself is asked about, not just named ("收款码后台弹出提醒" is not).
 ABILITY = re.compile(r"吗|么|能不能|能否|可以|可不可以|行不行|会怎样|会不会|怎么样|多久|什么时候|啥时候|几天|"
                      r"还能|能用|能收|能提|成功|不了|不出|不到|一部分")

@@ -46,6 +46,8 @@ HK_ENTRY = "wechat_pay_hk"
 HK_NEUTRAL_TAGS = frozenset({"safety", "bot", "redirect"})
 # "要我帮你提交申诉，就说“我要申诉”；": the sentence (or clause) offering to file one.
 APPEAL_OFFER = re.compile(r"[^。；！\n]*“我要申诉”[^。；！\n]*[。；！]?")
+# Who cannot file a merchant's appeal here: the offer is left out of their answers.
+NOT_FILERS = frozenset({"service_provider", "developer", "payer", "staff"})
 APPEAL_UNDER_REVIEW = "你已经有申诉在审核中，不用重复提交；说“查申诉进度”看最新状态。"
 HK_AGAIN = ("WeChat Pay HK的结算、限制和客服问题，规则和内地不同，我这边查不到，"
             "请直接联系WeChat Pay HK的商户客服。内地微信支付商户号的问题可以接着问我。")
@@ -304,6 +306,9 @@ async def entry_text(tracker: Tracker, entry: Entry) -> str:
     text = entry.answer_for(facts)
     if offers_appeal and facts.get("appeal") in ("open", "overdue"):
         text = APPEAL_OFFER.sub("", text).strip() + "\n" + APPEAL_UNDER_REVIEW
+    elif offers_appeal and facts.get("role") in NOT_FILERS and not facts.get("verified"):
+        # A provider, developer, customer or cashier cannot file the merchant's appeal here.
+        text = APPEAL_OFFER.sub("", text).strip()
     return text
 
 

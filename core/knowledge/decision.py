@@ -82,7 +82,7 @@ REDIRECT_MIN = 0.25
 REDIRECT_CLEAR = 0.45
 # Written for a customer paying a shop, not for the merchant.
 PAYER_ENTRIES = frozenset({"payer_payment_failed", "payer_replaced_code_recover",
-                           "payer_report_police"})
+                           "payer_report_police", "payer_bill_evidence"})
 # The scam entries (leaked codes, fake helpers, swapped codes) answer scam stories only
 # (core.voice.tells_of_scam): a plain "账户被冻结了" must never get "你的验证码泄露了".
 SCAM_PREFIX = "scam_"

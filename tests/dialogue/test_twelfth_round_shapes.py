@@ -134,3 +134,27 @@ async def test_beside_an_authority_freeze_a_cause_asked_is_the_authoritys(talk: 
     assert cause.entries[:1] in (["authority_contact_police"], ["authority_freeze_duration"]), \
         cause.entries
     assert "商户" not in cause.text
+
+
+async def test_a_customer_is_told_where_the_bill_number_is_and_to_keep_the_fake_code(
+        talk: Talk) -> None:
+    payer = talk()
+    await payer.say("我是顾客 扫了路边摊的码付了45 码牌上被人贴了一层假码")
+    evidence = await payer.say("交易单号在哪看啊 我找半天没找到。另外老板想把贴上去的那层码撕了，撕了还能当证据吗")
+    assert evidence.entries[:1] == ["payer_bill_evidence"], evidence.entries
+    assert "账单" in evidence.text and "商户号" not in evidence.text
+
+
+async def test_a_withdrawal_stuck_in_processing_is_no_can_i_withdraw(talk: Talk) -> None:
+    merchant, _ = await verified(talk, "查下账户", "1900000001")
+    stuck = await merchant.say("昨天提现了2000多 到现在一直显示处理中 都一天了 咋回事啊 钱会不会没了")
+    assert "余额现在就能提现" not in stuck.text, stuck.text
+    assert stuck.entries and stuck.entries[0] in ("settlement_not_arrived", "funds_withdraw_now",
+                                                  "settlement_delayed"), stuck.entries
+
+
+async def test_a_provider_is_not_offered_to_file_the_merchants_appeal(talk: Talk) -> None:
+    provider = talk()
+    await provider.say("您好，我们是服务商，下面有个特约商户收款被限制了")
+    rejected = await provider.say("子商户的申诉被驳回了 一般还能再申诉吗")
+    assert "“我要申诉”" not in rejected.text, rejected.text

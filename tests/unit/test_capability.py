@@ -27,6 +27,8 @@ def test_capability_questions_are_recognised(text: str) -> None:
     "问的是服务商那个多通道收款码 怎么申请 收不收费", "提现到银行卡要换卡怎么弄",
     "第二次再被驳回是不是就永久不能收款了", "小程序收款手续费高不高",
     "后台那个交易异常的提示是啥意思", "顾客扫码的时候弹出一个风险提醒",
+    "昨天提现了2000多 到现在一直显示处理中 都一天了 咋回事啊 钱会不会没了",
+    "要不要先让客人转账给我个人微信",
 ])
 def test_other_questions_are_left_to_their_answers(text: str) -> None:
     assert not asks_capability(text)
