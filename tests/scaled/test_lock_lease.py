@@ -117,9 +117,10 @@ async def test_a_thirty_second_turn_keeps_its_lock_through_renewals(replica) -> 
 
 
 async def test_queued_turns_are_served_in_the_order_they_came(replica) -> None:  # type: ignore[no-untyped-def]
-    # Leases of 0.6 s and a first turn of 2 s: every waiter keeps its place in the queue
-    # through renewals although it waits for longer than a lease.
-    replicas = [replica(0.6), replica(0.6)]
+    # Leases of 1.5 s and a first turn of 4 s: every waiter keeps its place in the queue
+    # through renewals although it waits for longer than a lease (0.6 s leases missed a
+    # renewal on a loaded 2-core CI machine).
+    replicas = [replica(1.5), replica(1.5)]
     sender = conversation()
     order: list[str] = []
     inside = 0
@@ -133,11 +134,11 @@ async def test_queued_turns_are_served_in_the_order_they_came(replica) -> None: 
             await asyncio.sleep(hold_s)
             inside -= 1
 
-    tasks = [asyncio.ensure_future(turn("first", replicas[0], 2.0))]
+    tasks = [asyncio.ensure_future(turn("first", replicas[0], 4.0))]
     for index in range(6):
         await asyncio.sleep(0.1)  # each takes its ticket after the one before
         tasks.append(asyncio.ensure_future(turn(f"w{index}", replicas[index % 2], 0.1)))
-    await asyncio.wait_for(asyncio.gather(*tasks), 20)
+    await asyncio.wait_for(asyncio.gather(*tasks), 30)
     assert order == ["first"] + [f"w{index}" for index in range(6)]
     assert no_key(replicas[0], sender)
 
