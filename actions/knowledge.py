@@ -326,12 +326,11 @@ def said_texts(tracker: Tracker, entry_id: str) -> set[str]:
 AUTHORITY_TAG = "authority"
 # Nor what the assistant offers (an appeal it could file): it cannot lift such a freeze;
 # nor a merchant's settlement or restriction causes ("卖了个二手手机 是不是这个原因").
-NOT_BESIDE_AUTHORITY = frozenset({"appeal", "timing", "bot", "settlement", "withdrawal",
-                                  "reason", "restriction"})
-# What is said instead, by the tags of the entry that does not apply (else the duration).
+# What is said instead, by the tags of the entry that does not apply.
 AUTHORITY_INSTEAD = ((frozenset({"appeal", "timing", "bot"}), "authority_freeze_duration"),
                      (frozenset({"settlement", "withdrawal"}), "authority_partial_balance"),
                      (frozenset({"reason", "restriction"}), "authority_contact_police"))
+NOT_BESIDE_AUTHORITY = frozenset().union(*(tags for tags, _ in AUTHORITY_INSTEAD))
 
 
 PAYER_TAG = "payer"
